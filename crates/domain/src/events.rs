@@ -1,0 +1,131 @@
+//! The events Tenancy puts on the bus, and the ones it accepts from other producers.
+
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::tenant::Tenant;
+
+/// Event source of everything Tenancy publishes.
+pub const SOURCE: &str = "tenancy";
+
+/// What happened, as an EventBridge `detail-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A tenant was asked for (by the API, or by another producer on the bus).
+    CreateRequested,
+    /// A tenant's tags changed and must reach its resources.
+    UpdateRequested,
+    /// A tenant's deletion was asked for.
+    DeleteRequested,
+    /// Every resource of a new tenant is ready.
+    Provisioned,
+    /// Provisioning stopped at a step.
+    ProvisioningFailed,
+    /// A change reached every resource.
+    Updated,
+    /// A change stopped at a step.
+    UpdateFailed,
+    /// Every resource of a tenant is gone.
+    Deleted,
+    /// Deletion stopped at a step.
+    DeletionFailed,
+    /// A create request from the bus was refused.
+    CreateRejected,
+    /// A delete request from the bus was refused.
+    DeleteRejected,
+}
+
+impl EventKind {
+    /// The `detail-type` string.
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            Self::CreateRequested => "Tenant Create Requested",
+            Self::UpdateRequested => "Tenant Update Requested",
+            Self::DeleteRequested => "Tenant Delete Requested",
+            Self::Provisioned => "Tenant Provisioned",
+            Self::ProvisioningFailed => "Tenant Provisioning Failed",
+            Self::Updated => "Tenant Updated",
+            Self::UpdateFailed => "Tenant Update Failed",
+            Self::Deleted => "Tenant Deleted",
+            Self::DeletionFailed => "Tenant Deletion Failed",
+            Self::CreateRejected => "Tenant Create Rejected",
+            Self::DeleteRejected => "Tenant Delete Rejected",
+        }
+    }
+
+    /// The request kinds the lifecycle worker consumes.
+    pub const REQUESTS: [EventKind; 3] = [
+        Self::CreateRequested,
+        Self::UpdateRequested,
+        Self::DeleteRequested,
+    ];
+
+    /// The kind with this `detail-type`, if any.
+    pub fn from_detail_type(detail_type: &str) -> Option<Self> {
+        use EventKind::*;
+        [
+            CreateRequested,
+            UpdateRequested,
+            DeleteRequested,
+            Provisioned,
+            ProvisioningFailed,
+            Updated,
+            UpdateFailed,
+            Deleted,
+            DeletionFailed,
+            CreateRejected,
+            DeleteRejected,
+        ]
+        .into_iter()
+        .find(|k| k.detail_type() == detail_type)
+    }
+}
+
+/// One event for the bus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleEvent {
+    /// Its kind.
+    pub kind: EventKind,
+    /// Its `detail` object.
+    pub detail: Value,
+    /// The tenant it is about, so adapters can name it in the event's resources.
+    pub tenant: Option<String>,
+}
+
+impl LifecycleEvent {
+    /// A request for the worker: names the tenant incarnation and the version that asked.
+    pub fn request(kind: EventKind, tenant: &Tenant) -> Self {
+        Self {
+            kind,
+            detail: json!({ "tenant": tenant.name, "tenantId": tenant.id, "version": tenant.version }),
+            tenant: Some(tenant.name.to_string()),
+        }
+    }
+
+    /// An outcome: carries the tenant as it now is (without worker internals).
+    pub fn outcome(kind: EventKind, tenant: &Tenant) -> Self {
+        let mut view = serde_json::to_value(tenant).unwrap_or(Value::Null);
+        if let Some(map) = view.as_object_mut() {
+            map.remove("lease");
+            map.remove("appliedTags");
+        }
+        Self {
+            kind,
+            detail: json!({ "tenant": view }),
+            tenant: Some(tenant.name.to_string()),
+        }
+    }
+
+    /// A refusal of a request another producer put on the bus.
+    pub fn rejected(kind: EventKind, request: &Value, source: &str, error: &Error) -> Self {
+        let tenant = request
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Self {
+            kind,
+            detail: json!({ "request": request, "requestSource": source, "reason": error.to_string() }),
+            tenant,
+        }
+    }
+}

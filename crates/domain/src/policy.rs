@@ -1,0 +1,185 @@
+//! The IAM and KMS policy documents of a tenant's boundary.
+//!
+//! They are domain rules, not adapter details: what a tenant's workloads may touch is
+//! the security boundary itself. Every grant is scoped to the tenant by tag (ABAC) or by
+//! its own ARN; nothing here is `*` on `*`.
+
+use serde_json::{Value, json};
+
+use crate::tenant::tag_keys;
+
+/// Services that run a tenant's workloads and may assume its role: EC2 instances (through
+/// the instance profile) and ECS tasks. Kubernetes pods get the role through IRSA, which
+/// needs the cluster's OIDC provider and belongs to the namespace work.
+pub const TRUSTED_SERVICES: [&str; 2] = ["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"];
+
+/// Actions a tenant's role may take on resources tagged with its tenant. Only actions
+/// whose services evaluate `aws:ResourceTag` are listed, so the condition really binds.
+pub const TENANT_SCOPED_ACTIONS: [&str; 22] = [
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:DescribeKey",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DescribeSecret",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+];
+
+/// Name of the tenant role's inline policy.
+pub const ROLE_POLICY_NAME: &str = "tenancy-tenant-access";
+
+/// Trust policy of the tenant role.
+pub fn role_trust_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TenantWorkloads",
+            "Effect": "Allow",
+            "Principal": { "Service": TRUSTED_SERVICES },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// Inline policy of the tenant role: the listed actions, on resources tagged with this
+/// tenant only. The condition compares the whole tag value (`StringEquals`), so tenant
+/// `dev` never matches `dev2`'s resources.
+pub fn role_access_policy(tenant: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "OwnTenantResourcesOnly",
+            "Effect": "Allow",
+            "Action": TENANT_SCOPED_ACTIONS,
+            "Resource": "*",
+            "Condition": { "StringEquals": { format!("aws:ResourceTag/{}", tag_keys::TENANT): tenant } }
+        }]
+    })
+}
+
+/// Key administration actions granted to the account (and so to IAM principals the
+/// account's own policies allow): everything but using the key for data.
+const KEY_ADMIN_ACTIONS: [&str; 15] = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+];
+
+/// Data actions the tenant role may take with its key.
+const KEY_USE_ACTIONS: [&str; 6] = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+];
+
+/// Key policy of the tenant key: the account's admins manage it, the tenant role uses it.
+/// Grants the role creates are limited to AWS services acting for it (`kms:GrantIsForAWSResource`).
+pub fn key_policy(partition: &str, account_id: &str, role_arn: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdminsManage",
+                "Effect": "Allow",
+                "Principal": { "AWS": format!("arn:{partition}:iam::{account_id}:root") },
+                "Action": KEY_ADMIN_ACTIONS,
+                "Resource": "*"
+            },
+            {
+                "Sid": "TenantRoleUses",
+                "Effect": "Allow",
+                "Principal": { "AWS": role_arn },
+                "Action": KEY_USE_ACTIONS,
+                "Resource": "*",
+                "Condition": { "Bool": { "kms:GrantIsForAWSResource": "true" } }
+            }
+        ]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statements(doc: &Value) -> Vec<Value> {
+        doc["Statement"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn no_policy_grants_every_action() {
+        for doc in [
+            role_trust_policy(),
+            role_access_policy("dev"),
+            key_policy("aws", "123456789012", "arn:r"),
+        ] {
+            for statement in statements(&doc) {
+                let actions = match &statement["Action"] {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                    other => panic!("unexpected {other}"),
+                };
+                for action in actions {
+                    assert!(
+                        action != "*" && !action.ends_with(":*"),
+                        "{action} in {doc}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_role_policy_binds_every_grant_to_the_tenant_tag_exactly() {
+        let doc = role_access_policy("dev");
+        for statement in statements(&doc) {
+            let condition =
+                &statement["Condition"]["StringEquals"]["aws:ResourceTag/tenancy:tenant"];
+            assert_eq!(condition, "dev");
+        }
+        assert!(!doc.to_string().contains("dev*"));
+    }
+
+    #[test]
+    fn the_key_policy_names_only_the_tenant_role_as_user() {
+        let doc = key_policy(
+            "aws",
+            "123456789012",
+            "arn:aws:iam::123456789012:role/tenancy/dev/tenancy-dev",
+        );
+        let users = &statements(&doc)[1]["Principal"]["AWS"];
+        assert_eq!(
+            users,
+            "arn:aws:iam::123456789012:role/tenancy/dev/tenancy-dev"
+        );
+    }
+}

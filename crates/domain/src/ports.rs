@@ -1,0 +1,213 @@
+//! The ports: what the domain needs from the outside world. Adapters implement them
+//! (DynamoDB, IAM/EC2/KMS, EventBridge in `tenancy-aws`; in-memory ones in [`crate::memory`]).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use thiserror::Error;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::events::LifecycleEvent;
+use crate::infrastructure::Infrastructure;
+use crate::names::{DerivedNames, Name};
+use crate::tenant::{ResourceKind, ResourceRef, Tenant};
+
+/// A page request: at most `limit` items, after the position an earlier page's cursor names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Most items to return.
+    pub limit: u32,
+    /// Opaque cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in name order.
+    pub items: Vec<T>,
+    /// Present when more items follow.
+    pub next_cursor: Option<String>,
+}
+
+/// The first answer to a create request, kept so that a retry with the same
+/// `Idempotency-Key` gets it again instead of creating anything.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    /// The caller-scoped key.
+    pub key: String,
+    /// The request as first received, canonicalised, to detect reuse for another request.
+    pub request: String,
+    /// The tenant as first returned.
+    pub tenant: Tenant,
+    /// When the key may be forgotten.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Why a store operation did not happen.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// The key is taken (a live tenant or an infrastructure of that name).
+    #[error("name taken")]
+    NameTaken,
+    /// Creating a tenant in an infrastructure that does not exist.
+    #[error("infrastructure missing")]
+    InfrastructureMissing,
+    /// Deleting an infrastructure that still holds tenants.
+    #[error("infrastructure in use")]
+    InfrastructureInUse,
+    /// The idempotency key was written by a concurrent request.
+    #[error("idempotency key taken")]
+    IdempotencyKeyTaken,
+    /// The item changed since it was read (version condition failed).
+    #[error("stale version")]
+    Stale,
+    /// The item does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The cursor was not one this store issued.
+    #[error("invalid cursor")]
+    BadCursor,
+    /// The store failed; retrying may help.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Durable state: infrastructures, tenants and idempotency records.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Records a new infrastructure; [`StoreError::NameTaken`] if the name exists.
+    async fn create_infrastructure(
+        &self,
+        infrastructure: &Infrastructure,
+    ) -> Result<(), StoreError>;
+    /// Reads one infrastructure.
+    async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError>;
+    /// Lists infrastructures in name order.
+    async fn list_infrastructures(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<Infrastructure>, StoreError>;
+    /// Deletes an infrastructure that holds no tenants.
+    async fn delete_infrastructure(&self, name: &Name) -> Result<(), StoreError>;
+
+    /// Records a new tenant (version 1) and counts it in its infrastructure, atomically with
+    /// the idempotency record if there is one. The name may reuse a `deleted` tenant's.
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    /// Reads one tenant, deleted ones included.
+    async fn get_tenant(&self, name: &Name) -> Result<Option<Tenant>, StoreError>;
+    /// Lists tenants that are not deleted, in name order, optionally of one infrastructure.
+    async fn list_tenants(
+        &self,
+        infrastructure: Option<&Name>,
+        page: &PageRequest,
+    ) -> Result<Page<Tenant>, StoreError>;
+    /// Writes `tenant` if the stored version is still `expected_version`. A tenant written
+    /// as `deleted` stops counting against its infrastructure, in the same write.
+    async fn save_tenant(&self, tenant: &Tenant, expected_version: u64) -> Result<(), StoreError>;
+    /// Tenants in a transitional state not written since `before`, oldest first.
+    async fn stalled_tenants(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Name>, StoreError>;
+
+    /// Reads an idempotency record, expired or not.
+    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
+
+/// What the cloud needs to know to build or tear down one tenant's boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boundary {
+    /// The tenant's name.
+    pub tenant: Name,
+    /// The tenant incarnation's id.
+    pub tenant_id: Uuid,
+    /// Its infrastructure.
+    pub infrastructure: Name,
+    /// The infrastructure's region.
+    pub region: String,
+    /// The infrastructure's VPC.
+    pub vpc_id: String,
+    /// Every AWS name of the tenant.
+    pub names: DerivedNames,
+    /// Every tag to write on every resource.
+    pub tags: BTreeMap<String, String>,
+    /// Tag keys to remove because the user dropped them.
+    pub removed_tag_keys: Vec<String>,
+}
+
+impl Boundary {
+    /// The boundary of `tenant` in `infrastructure`.
+    pub fn of(tenant: &Tenant, infrastructure: &Infrastructure) -> Self {
+        Self {
+            tenant: tenant.name.clone(),
+            tenant_id: tenant.id,
+            infrastructure: infrastructure.name.clone(),
+            region: infrastructure.region.clone(),
+            vpc_id: infrastructure.vpc_id.clone(),
+            names: DerivedNames::for_tenant(&tenant.name),
+            tags: tenant.resource_tags(),
+            removed_tag_keys: tenant.removed_tag_keys(),
+        }
+    }
+}
+
+/// A cloud call that failed, with the cloud's own words.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct CloudError(pub String);
+
+/// The cloud a tenant's boundary lives in. Every method is idempotent: it looks at what
+/// exists and makes only the missing difference, so a repeated or resumed call is harmless.
+#[async_trait]
+pub trait Cloud: Send + Sync {
+    /// Makes the resource exist as the boundary needs it (tags included) and reports it.
+    async fn ensure(
+        &self,
+        kind: ResourceKind,
+        boundary: &Boundary,
+    ) -> Result<ResourceRef, CloudError>;
+    /// Removes every resource of that kind that belongs to the tenant: by name, by tag and
+    /// by IAM path, so that nothing created outside the record escapes.
+    async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError>;
+    /// What still belongs to the tenant (by tag and IAM path), ignoring keys pending deletion.
+    async fn remaining(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError>;
+}
+
+/// A publish that failed.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("could not publish event: {0}")]
+pub struct EventsError(pub String);
+
+/// The event bus.
+#[async_trait]
+pub trait Events: Send + Sync {
+    /// Publishes one event.
+    async fn publish(&self, event: &LifecycleEvent) -> Result<(), EventsError>;
+}
+
+/// The time. A port so that tests can move it (lease expiry, stalled tenants) without sleeping.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        // Whole seconds: every time Tenancy stores or compares is RFC 3339 at second precision.
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(0).unwrap_or(now)
+    }
+}

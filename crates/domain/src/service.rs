@@ -1,0 +1,537 @@
+//! The operations behind the HTTP API (and behind request events from other producers):
+//! validate, authorise, record the desired state, ask the lifecycle worker to act.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::Duration;
+
+use crate::access::Caller;
+use crate::error::Error;
+use crate::events::{EventKind, LifecycleEvent};
+use crate::infrastructure::{self, Environment, Infrastructure};
+use crate::names::Name;
+use crate::ports::{Clock, Events, IdempotencyRecord, Page, PageRequest, Store, StoreError};
+use crate::tenant::{self, Requester, Tenant, TenantState};
+
+/// Default and largest page sizes of listings.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Largest page a caller may ask for.
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
+
+/// A request for a new infrastructure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewInfrastructure {
+    /// Its name.
+    pub name: String,
+    /// AWS region of the VPC.
+    pub region: String,
+    /// The VPC id.
+    pub vpc_id: String,
+    /// `prod` or `nonprod`.
+    pub environment: Environment,
+}
+
+/// A request for a new tenant, from the API or from a producer on the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewTenant {
+    /// Its name.
+    pub name: String,
+    /// The infrastructure to create it in.
+    pub infrastructure: String,
+    /// Tenant type; `default` when absent.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub tenant_type: Option<String>,
+    /// Settings.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// User tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Deletion protection; defaults to on in `prod` infrastructures, off elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+}
+
+/// A change to a tenant, with JSON merge-patch semantics (RFC 7396) for the maps:
+/// a key set to `null` is removed, other keys are set, absent keys are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantPatch {
+    /// Settings to set (`Some`) or remove (`None`).
+    #[serde(default)]
+    pub settings: Option<BTreeMap<String, Option<String>>>,
+    /// Tags to set (`Some`) or remove (`None`).
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, Option<String>>>,
+    /// New deletion protection.
+    #[serde(default)]
+    pub deletion_protection: Option<bool>,
+}
+
+/// The answer to a create request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The tenant as recorded.
+    pub tenant: Tenant,
+    /// True when this is the stored answer to an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// The control plane's operations over its ports.
+#[derive(Clone)]
+pub struct Tenancy {
+    store: Arc<dyn Store>,
+    events: Arc<dyn Events>,
+    clock: Arc<dyn Clock>,
+    tenant_types: Vec<String>,
+}
+
+fn unavailable(error: StoreError) -> Error {
+    Error::Unavailable(format!(
+        "the state store failed: {error}; retry the request"
+    ))
+}
+
+fn parse_page(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, Error> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        ));
+    }
+    Ok(PageRequest { limit, cursor })
+}
+
+fn page_error(error: StoreError) -> Error {
+    match error {
+        StoreError::BadCursor => Error::invalid(
+            "cursor",
+            "not a cursor this API returned; start from the first page",
+        ),
+        other => unavailable(other),
+    }
+}
+
+impl Tenancy {
+    /// Builds the service. `tenant_types` lists the types beyond `default` that may be asked for.
+    pub fn new(
+        store: Arc<dyn Store>,
+        events: Arc<dyn Events>,
+        clock: Arc<dyn Clock>,
+        tenant_types: Vec<String>,
+    ) -> Self {
+        Self {
+            store,
+            events,
+            clock,
+            tenant_types,
+        }
+    }
+
+    /// Records a new infrastructure.
+    pub async fn create_infrastructure(
+        &self,
+        caller: &Caller,
+        request: NewInfrastructure,
+    ) -> Result<Infrastructure, Error> {
+        caller.require_admin()?;
+        let name = Name::parse("name", &request.name)?;
+        infrastructure::validate_region(&request.region)?;
+        infrastructure::validate_vpc_id(&request.vpc_id)?;
+        let infrastructure = Infrastructure {
+            name,
+            region: request.region,
+            vpc_id: request.vpc_id,
+            environment: request.environment,
+            tenant_count: 0,
+            created_at: self.clock.now(),
+            created_by: caller.id.clone(),
+        };
+        match self.store.create_infrastructure(&infrastructure).await {
+            Ok(()) => Ok(infrastructure),
+            Err(StoreError::NameTaken) => Err(Error::NameTaken {
+                kind: "infrastructure",
+                name: infrastructure.name.to_string(),
+            }),
+            Err(other) => Err(unavailable(other)),
+        }
+    }
+
+    /// Lists infrastructures.
+    pub async fn list_infrastructures(
+        &self,
+        caller: &Caller,
+        limit: Option<u32>,
+        cursor: Option<String>,
+    ) -> Result<Page<Infrastructure>, Error> {
+        caller.require_admin()?;
+        let page = parse_page(limit, cursor)?;
+        self.store
+            .list_infrastructures(&page)
+            .await
+            .map_err(page_error)
+    }
+
+    /// Reads one infrastructure.
+    pub async fn get_infrastructure(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<Infrastructure, Error> {
+        caller.require_admin()?;
+        let not_found = || Error::NotFound {
+            kind: "infrastructure",
+            name: name.to_string(),
+        };
+        let name = Name::parse("name", name).map_err(|_| not_found())?;
+        self.store
+            .get_infrastructure(&name)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(not_found)
+    }
+
+    /// Deletes an infrastructure that holds no tenants.
+    pub async fn delete_infrastructure(&self, caller: &Caller, name: &str) -> Result<(), Error> {
+        let infrastructure = self.get_infrastructure(caller, name).await?;
+        match self.store.delete_infrastructure(&infrastructure.name).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::InfrastructureInUse) => Err(Error::Conflict(format!(
+                "infrastructure '{name}' still holds tenants; delete them first (GET /v1/tenants?infrastructure={name})"
+            ))),
+            Err(StoreError::NotFound) => Err(Error::NotFound {
+                kind: "infrastructure",
+                name: name.to_string(),
+            }),
+            Err(other) => Err(unavailable(other)),
+        }
+    }
+
+    /// Records a new tenant in `provisioning` and asks the worker to provision it. With an
+    /// idempotency key, a repeat of the same request returns the first answer.
+    pub async fn create_tenant(
+        &self,
+        caller: &Caller,
+        request: NewTenant,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, Error> {
+        caller.require_admin()?;
+        let canonical =
+            serde_json::to_string(&request).map_err(|e| Error::invalid("body", e.to_string()))?;
+        let scoped_key = idempotency_key.map(|key| format!("{}#{key}", caller.id));
+        if let Some(key) = &scoped_key
+            && let Some(replay) = self.replay(key, &canonical).await?
+        {
+            return Ok(replay);
+        }
+
+        let name = Name::parse("name", &request.name)?;
+        let infrastructure_name =
+            Name::parse("infrastructure", &request.infrastructure).map_err(|_| {
+                Error::NotFound {
+                    kind: "infrastructure",
+                    name: request.infrastructure.clone(),
+                }
+            })?;
+        let tenant_type = request
+            .tenant_type
+            .clone()
+            .unwrap_or_else(|| tenant::DEFAULT_TYPE.to_string());
+        tenant::validate_type(&tenant_type, &self.tenant_types)?;
+        tenant::validate_settings(&request.settings)?;
+        tenant::validate_tags(&request.tags)?;
+        let infrastructure = self
+            .store
+            .get_infrastructure(&infrastructure_name)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| Error::NotFound {
+                kind: "infrastructure",
+                name: request.infrastructure.clone(),
+            })?;
+
+        let now = self.clock.now();
+        let tenant = Tenant::new(
+            name,
+            infrastructure.name.clone(),
+            infrastructure.environment,
+            tenant_type,
+            request.settings,
+            request.tags,
+            request
+                .deletion_protection
+                .unwrap_or(infrastructure.environment == Environment::Prod),
+            Requester::from_caller(caller, now),
+            now,
+        );
+        let record = scoped_key.map(|key| IdempotencyRecord {
+            key,
+            request: canonical.clone(),
+            tenant: tenant.clone(),
+            expires_at: now + IDEMPOTENCY_TTL,
+        });
+        match self.store.create_tenant(&tenant, record.as_ref()).await {
+            Ok(()) => {}
+            Err(StoreError::NameTaken) => {
+                return Err(Error::NameTaken {
+                    kind: "tenant",
+                    name: tenant.name.to_string(),
+                });
+            }
+            Err(StoreError::InfrastructureMissing) => {
+                return Err(Error::NotFound {
+                    kind: "infrastructure",
+                    name: request.infrastructure,
+                });
+            }
+            Err(StoreError::IdempotencyKeyTaken) => {
+                // A concurrent request with the same key won the race: answer as it did.
+                let key = record.as_ref().map(|r| r.key.as_str()).unwrap_or_default();
+                return self.replay(key, &canonical).await?.ok_or_else(|| {
+                    Error::Unavailable(
+                        "a concurrent request with this Idempotency-Key is in flight; retry".into(),
+                    )
+                });
+            }
+            Err(other) => return Err(unavailable(other)),
+        }
+        self.request_work(EventKind::CreateRequested, &tenant).await;
+        Ok(Created {
+            tenant,
+            replayed: false,
+        })
+    }
+
+    async fn replay(&self, key: &str, canonical: &str) -> Result<Option<Created>, Error> {
+        let Some(record) = self.store.get_idempotency(key).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        if record.expires_at <= self.clock.now() {
+            return Ok(None);
+        }
+        if record.request != canonical {
+            return Err(Error::IdempotencyKeyReused);
+        }
+        Ok(Some(Created {
+            tenant: record.tenant,
+            replayed: true,
+        }))
+    }
+
+    /// Reads one tenant.
+    pub async fn get_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
+        caller.require_admin()?;
+        let not_found = || Error::NotFound {
+            kind: "tenant",
+            name: name.to_string(),
+        };
+        let name = Name::parse("name", name).map_err(|_| not_found())?;
+        self.store
+            .get_tenant(&name)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(not_found)
+    }
+
+    /// Lists tenants that are not deleted, optionally of one infrastructure.
+    pub async fn list_tenants(
+        &self,
+        caller: &Caller,
+        infrastructure: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<String>,
+    ) -> Result<Page<Tenant>, Error> {
+        caller.require_admin()?;
+        let page = parse_page(limit, cursor)?;
+        let infrastructure = match infrastructure {
+            Some(raw) => match Name::parse("infrastructure", raw) {
+                Ok(name) => Some(name),
+                // No tenant can live in an infrastructure with an invalid name.
+                Err(_) => {
+                    return Ok(Page {
+                        items: vec![],
+                        next_cursor: None,
+                    });
+                }
+            },
+            None => None,
+        };
+        self.store
+            .list_tenants(infrastructure.as_ref(), &page)
+            .await
+            .map_err(page_error)
+    }
+
+    /// Changes settings, tags or deletion protection. New tags are applied to the
+    /// resources by the worker (`updating`); the rest takes effect at once.
+    pub async fn update_tenant(
+        &self,
+        caller: &Caller,
+        name: &str,
+        patch: TenantPatch,
+        if_match: Option<u64>,
+    ) -> Result<Tenant, Error> {
+        let mut tenant = self.get_tenant(caller, name).await?;
+        if let Some(expected) = if_match
+            && expected != tenant.version
+        {
+            return Err(Error::PreconditionFailed {
+                expected,
+                current: tenant.version,
+            });
+        }
+        if !matches!(tenant.state, TenantState::Active | TenantState::Failed) {
+            return Err(Error::Conflict(format!(
+                "tenant '{name}' is {}; it can be changed once it is active",
+                tenant.state
+            )));
+        }
+        let expected_version = tenant.version;
+        if let Some(settings) = patch.settings {
+            merge(&mut tenant.settings, settings);
+            tenant::validate_settings(&tenant.settings)?;
+        }
+        let tags_changed = match patch.tags {
+            Some(tags) => {
+                let before = tenant.tags.clone();
+                merge(&mut tenant.tags, tags);
+                tenant::validate_tags(&tenant.tags)?;
+                before != tenant.tags
+            }
+            None => false,
+        };
+        if let Some(protection) = patch.deletion_protection {
+            tenant.deletion_protection = protection;
+        }
+        let now = self.clock.now();
+        let needs_work = tags_changed && tenant.state == TenantState::Active;
+        if needs_work {
+            tenant.transition(TenantState::Updating, now)?;
+            tenant.requested_by = Requester::from_caller(caller, now);
+        } else {
+            tenant.touch(now);
+        }
+        self.save(&tenant, expected_version, if_match).await?;
+        if needs_work {
+            self.request_work(EventKind::UpdateRequested, &tenant).await;
+        }
+        Ok(tenant)
+    }
+
+    /// Asks for a tenant's deletion. Deleting a tenant that is already being deleted
+    /// answers as the first request did.
+    pub async fn delete_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
+        let mut tenant = self.get_tenant(caller, name).await?;
+        match tenant.state {
+            TenantState::Deleting => return Ok(tenant),
+            TenantState::Deleted => {
+                return Err(Error::NotFound {
+                    kind: "tenant",
+                    name: name.to_string(),
+                });
+            }
+            TenantState::Provisioning | TenantState::Updating => {
+                return Err(Error::Conflict(format!(
+                    "tenant '{name}' is {}; delete it once it is active or failed",
+                    tenant.state
+                )));
+            }
+            TenantState::Active | TenantState::Failed => {}
+        }
+        if tenant.deletion_protection {
+            return Err(Error::Conflict(format!(
+                "tenant '{name}' has deletion protection on; turn it off first with \
+                 PATCH /v1/tenants/{name} {{\"deletionProtection\": false}}"
+            )));
+        }
+        let expected_version = tenant.version;
+        let now = self.clock.now();
+        tenant.transition(TenantState::Deleting, now)?;
+        tenant.requested_by = Requester::from_caller(caller, now);
+        self.save(&tenant, expected_version, None).await?;
+        self.request_work(EventKind::DeleteRequested, &tenant).await;
+        Ok(tenant)
+    }
+
+    /// Runs a failed tenant's failed operation again.
+    pub async fn retry_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
+        let mut tenant = self.get_tenant(caller, name).await?;
+        let Some(failure) = tenant
+            .failure
+            .clone()
+            .filter(|_| tenant.state == TenantState::Failed)
+        else {
+            return Err(Error::Conflict(format!(
+                "tenant '{name}' is {}, not failed; nothing to retry",
+                tenant.state
+            )));
+        };
+        let expected_version = tenant.version;
+        let now = self.clock.now();
+        tenant.transition(failure.operation.state(), now)?;
+        tenant.requested_by = Requester::from_caller(caller, now);
+        self.save(&tenant, expected_version, None).await?;
+        let kind = match failure.operation {
+            tenant::Operation::Create => EventKind::CreateRequested,
+            tenant::Operation::Update => EventKind::UpdateRequested,
+            tenant::Operation::Delete => EventKind::DeleteRequested,
+        };
+        self.request_work(kind, &tenant).await;
+        Ok(tenant)
+    }
+
+    async fn save(
+        &self,
+        tenant: &Tenant,
+        expected_version: u64,
+        if_match: Option<u64>,
+    ) -> Result<(), Error> {
+        match self.store.save_tenant(tenant, expected_version).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Stale) => match if_match {
+                Some(expected) => Err(Error::PreconditionFailed {
+                    expected,
+                    current: expected + 1,
+                }),
+                None => Err(Error::Conflict(format!(
+                    "tenant '{}' changed while this request was handled; read it again and retry",
+                    tenant.name
+                ))),
+            },
+            Err(other) => Err(unavailable(other)),
+        }
+    }
+
+    /// Publishes a request for the worker. A lost event is not lost work: the tenant is
+    /// recorded in a transitional state and the sweep re-drives it, so a publish failure
+    /// is logged rather than failing a request whose state is already stored.
+    async fn request_work(&self, kind: EventKind, tenant: &Tenant) {
+        if let Err(error) = self
+            .events
+            .publish(&LifecycleEvent::request(kind, tenant))
+            .await
+        {
+            tracing::warn!(tenant = %tenant.name, %error, "request event not published; the sweep will pick the tenant up");
+        }
+    }
+}
+
+fn merge(target: &mut BTreeMap<String, String>, patch: BTreeMap<String, Option<String>>) {
+    for (key, value) in patch {
+        match value {
+            Some(value) => {
+                target.insert(key, value);
+            }
+            None => {
+                target.remove(&key);
+            }
+        }
+    }
+}
