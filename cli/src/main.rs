@@ -1,1 +1,100 @@
-fn main() {}
+//! `tenancy`: run Tenancy locally against the AWS emulator.
+//!
+//! ```text
+//! tenancy dev   [--port 8080]                 serve the API and run the lifecycle worker
+//! tenancy token [--sub ID] [--email E] [--group G]... [--ttl SECONDS]
+//!                                             print a development token
+//! tenancy setup                               create the table, bus, rule, queue and demo VPC
+//! ```
+//! Configuration comes from the environment (see the README): `TENANCY_AWS_ENDPOINT`,
+//! `AWS_REGION`, `TENANCY_TABLE`, `TENANCY_EVENT_BUS`, `TENANCY_DEV_JWT_SECRET`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::json;
+use tenancy_app::{App, init_logging};
+use tenancy_cli::dev::{self, DevOptions};
+use tenancy_cli::emulator::{self, LocalResources};
+use tenancy_cli::jwt;
+
+const USAGE: &str = "usage: tenancy dev [--port N] | tenancy token [--sub ID] [--email E] [--group G]... [--ttl S] | tenancy setup";
+
+fn secret() -> Result<String, String> {
+    std::env::var("TENANCY_DEV_JWT_SECRET")
+        .ok()
+        .filter(|s| s.len() >= 16)
+        .ok_or_else(|| "set TENANCY_DEV_JWT_SECRET to a secret of at least 16 characters".to_string())
+}
+
+fn local_resources(app: &App) -> LocalResources {
+    LocalResources { table: app.settings.table.clone(), bus: app.settings.bus.clone(), queue: format!("{}-lifecycle", app.settings.bus) }
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+async fn run(args: Vec<String>) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("token") => {
+            let secret = secret()?;
+            let ttl: i64 = flag(&args, "--ttl").unwrap_or("3600").parse().map_err(|_| "--ttl takes seconds")?;
+            let mut groups: Vec<&str> =
+                args.windows(2).filter(|w| w[0] == "--group").map(|w| w[1].as_str()).collect();
+            if groups.is_empty() {
+                groups.push(tenancy_domain::access::ADMIN_GROUP);
+            }
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let claims = json!({
+                "sub": flag(&args, "--sub").unwrap_or("local-admin"),
+                "email": flag(&args, "--email").unwrap_or("admin@localhost"),
+                "cognito:groups": groups,
+                "iat": now,
+                "exp": now + ttl,
+            });
+            println!("{}", jwt::mint(secret.as_bytes(), &claims));
+            Ok(())
+        }
+        Some("setup") => {
+            let app = App::from_env().await;
+            let prepared = emulator::prepare(&app.sdk, &local_resources(&app)).await.map_err(|e| e.to_string())?;
+            println!("{}", json!({ "queueUrl": prepared.queue_url, "demoVpcId": prepared.vpc_id }));
+            Ok(())
+        }
+        Some("dev") => {
+            let secret = secret()?;
+            let port: u16 = flag(&args, "--port").unwrap_or("8080").parse().map_err(|_| "--port takes a number")?;
+            let app = App::from_env().await;
+            let prepared = emulator::prepare(&app.sdk, &local_resources(&app)).await.map_err(|e| e.to_string())?;
+            let options = DevOptions {
+                listen: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                jwt_secret: secret,
+                queue_url: prepared.queue_url,
+                sweep_every: Duration::from_secs(30),
+            };
+            let running = dev::start(&app, options).await.map_err(|e| format!("cannot listen on port {port}: {e}"))?;
+            println!("Tenancy is serving on http://{}", running.addr);
+            println!("Demo VPC for your first infrastructure: {}", prepared.vpc_id);
+            println!("Get a token:  export TOKEN=$(target/debug/tenancy token)   (see the README walk-through)");
+            tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+            println!("stopping");
+            running.stop().await;
+            Ok(())
+        }
+        _ => Err(USAGE.into()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    match run(std::env::args().skip(1).collect()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tenancy: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

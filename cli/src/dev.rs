@@ -1,0 +1,206 @@
+//! The local runner: the API router behind a plain HTTP server on 127.0.0.1 (playing API
+//! Gateway and its JWT authorizer), and the lifecycle handler fed from the SQS queue that
+//! the bus rule targets (playing EventBridge's Lambda target), plus a timer that plays the
+//! scheduled sweep. The code under them is the code the Lambda functions run.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tenancy_app::http::{MAX_BODY_BYTES, payload_too_large};
+use tenancy_app::lifecycle::{Envelope, LifecycleHandler, SCHEDULED_EVENT};
+use tenancy_app::{Api, App, auth};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::jwt;
+
+/// Options of the local runner.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// Where to listen (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Secret that signs development tokens.
+    pub jwt_secret: String,
+    /// URL of the queue the request rule targets.
+    pub queue_url: String,
+    /// How often the sweep runs.
+    pub sweep_every: Duration,
+}
+
+/// A running local Tenancy.
+pub struct Running {
+    /// The address the API listens on.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the server, the poller and the sweep, and waits for them.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the API server, the queue poller and the sweep timer.
+pub async fn start(app: &App, options: DevOptions) -> std::io::Result<Running> {
+    let listener = TcpListener::bind(options.listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let api = app.api();
+    let handler = app.lifecycle();
+    let secret: Arc<[u8]> = options.jwt_secret.as_bytes().into();
+    let sqs = aws_sdk_sqs::Client::new(&app.sdk);
+    let tasks = vec![
+        tokio::spawn(serve(listener, api, secret, stopped.clone())),
+        tokio::spawn(poll(sqs, options.queue_url.clone(), handler.clone(), stopped.clone())),
+        tokio::spawn(sweep(handler, options.sweep_every, stopped)),
+    ];
+    Ok(Running { addr, stop, tasks })
+}
+
+async fn serve(listener: TcpListener, api: Api, secret: Arc<[u8]>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let api = api.clone();
+        let secret = secret.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let api = api.clone();
+                let secret = secret.clone();
+                async move { Ok::<_, Infallible>(answer(&api, &secret, request).await) }
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+fn unauthenticated(detail: &str) -> Response<Full<Bytes>> {
+    let body = json!({
+        "type": "urn:tenancy:problem:unauthenticated",
+        "title": "Authentication required",
+        "status": 401,
+        "detail": detail,
+    });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, "application/problem+json".parse().expect("static"));
+    response.headers_mut().insert(http::header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+    response
+}
+
+/// Plays API Gateway: verifies the bearer token (a `/v1` route with a bad token never
+/// reaches the function, as with the JWT authorizer), caps the body, calls the router.
+async fn answer(api: &Api, secret: &[u8], request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let caller = match parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(value) => {
+            let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("");
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            match jwt::verify(secret, token.trim(), now) {
+                Ok(claims) => match auth::caller_from_claims(&claims) {
+                    Some(caller) => Some(caller),
+                    None => return unauthenticated("the token has no 'sub' claim"),
+                },
+                Err(why) if parts.uri.path().starts_with("/v1") => return unauthenticated(&why.to_string()),
+                Err(_) => None,
+            }
+        }
+        None => None,
+    };
+    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => {
+            let problem = payload_too_large(MAX_BODY_BYTES + 1);
+            let mut response = Response::new(Full::new(Bytes::from(problem.body().to_string())));
+            *response.status_mut() = problem.status;
+            response.headers_mut().insert(http::header::CONTENT_TYPE, "application/problem+json".parse().expect("static"));
+            return response;
+        }
+    };
+    let response = api.handle(Request::from_parts(parts, bytes), caller).await;
+    response.map(|body| Full::new(Bytes::from(body)))
+}
+
+/// Plays EventBridge's Lambda target: receives what the rule delivered, hands each event
+/// to the handler, and deletes it only once handled, so a failure is redelivered.
+async fn poll(sqs: aws_sdk_sqs::Client, queue_url: String, handler: LifecycleHandler, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let received = tokio::select! {
+            received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).wait_time_seconds(1).send() => received,
+            _ = stopped.changed() => return,
+        };
+        let messages = match received {
+            Ok(output) => output.messages.unwrap_or_default(),
+            Err(error) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "receiving lifecycle events failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let runs = messages.into_iter().map(|message| {
+            let handler = handler.clone();
+            let sqs = sqs.clone();
+            let queue_url = queue_url.clone();
+            async move {
+                let body = message.body().unwrap_or_default();
+                let handled = match serde_json::from_str::<Envelope>(body) {
+                    Ok(envelope) => handler.handle(envelope).await.map(|_| ()).map_err(|e| e.to_string()),
+                    Err(error) => Err(format!("not an EventBridge event: {error}")),
+                };
+                match handled {
+                    Ok(()) => {
+                        if let Some(receipt) = message.receipt_handle() {
+                            let _ = sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await;
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "lifecycle event failed; it will be redelivered"),
+                }
+            }
+        });
+        futures::future::join_all(runs).await;
+    }
+}
+
+/// Plays the EventBridge schedule that triggers the sweep.
+async fn sweep(handler: LifecycleHandler, every: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let envelope = Envelope {
+            id: uuid_like(),
+            detail_type: SCHEDULED_EVENT.into(),
+            source: "aws.events".into(),
+            account: None,
+            detail: json!({}),
+        };
+        if let Err(error) = handler.handle(envelope).await {
+            tracing::warn!(%error, "sweep failed");
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    format!("sweep-{}", time::OffsetDateTime::now_utc().unix_timestamp_nanos())
+}

@@ -1,0 +1,133 @@
+//! The tenant's security group: members reach each other, nothing else reaches them.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, SecurityGroup, Tag, TagSpecification, UserIdGroupPair};
+use tenancy_domain::ports::{Boundary, CloudError};
+use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
+
+use super::{AwsCloud, tag_changes};
+use crate::errors::{cloud_error, code};
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// True when the group's ingress admits the group itself on every protocol.
+fn admits_itself(group: &SecurityGroup) -> bool {
+    let id = group.group_id();
+    group.ip_permissions().iter().any(|p| {
+        p.ip_protocol() == Some("-1") && p.user_id_group_pairs().iter().any(|pair| pair.group_id() == id)
+    })
+}
+
+impl AwsCloud {
+    async fn find_security_group(&self, boundary: &Boundary) -> Result<Option<SecurityGroup>, CloudError> {
+        let output = self
+            .regional(&boundary.region)
+            .ec2
+            .describe_security_groups()
+            .filters(filter("vpc-id", &boundary.vpc_id))
+            .filters(filter("group-name", &boundary.names.security_group))
+            .send()
+            .await
+            .map_err(|e| cloud_error("DescribeSecurityGroups", e))?;
+        Ok(output.security_groups().first().cloned())
+    }
+
+    pub(super) async fn ensure_security_group(&self, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
+        let ec2 = &self.regional(&boundary.region).ec2;
+        let group = match self.find_security_group(boundary).await? {
+            Some(group) => group,
+            None => {
+                let tags: Vec<Tag> = boundary.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                let created = ec2
+                    .create_security_group()
+                    .group_name(&boundary.names.security_group)
+                    .description(format!("Tenancy tenant {}: members reach each other only", boundary.tenant))
+                    .vpc_id(&boundary.vpc_id)
+                    .tag_specifications(
+                        TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(tags)).build(),
+                    )
+                    .send()
+                    .await;
+                match created {
+                    Ok(_) => {}
+                    // Another worker created it between our look and our create: use theirs.
+                    Err(error) if code(&error) == Some("InvalidGroup.Duplicate") => {}
+                    Err(error) => return Err(cloud_error("CreateSecurityGroup", error)),
+                }
+                self.find_security_group(boundary)
+                    .await?
+                    .ok_or_else(|| CloudError("CreateSecurityGroup: the new group is not visible yet; retry".into()))?
+            }
+        };
+        let group_id = group.group_id().unwrap_or_default().to_string();
+
+        if !admits_itself(&group) {
+            let rule = IpPermission::builder()
+                .ip_protocol("-1")
+                .user_id_group_pairs(
+                    UserIdGroupPair::builder()
+                        .group_id(&group_id)
+                        .description("members of the tenant reach each other")
+                        .build(),
+                )
+                .build();
+            let result = ec2.authorize_security_group_ingress().group_id(&group_id).ip_permissions(rule).send().await;
+            match result {
+                Ok(_) => {}
+                Err(error) if code(&error) == Some("InvalidPermission.Duplicate") => {}
+                Err(error) => return Err(cloud_error("AuthorizeSecurityGroupIngress", error)),
+            }
+        }
+
+        let current: BTreeMap<String, String> = group
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .collect();
+        let (add, remove) = tag_changes(boundary, &current);
+        if !add.is_empty() {
+            ec2.create_tags()
+                .resources(&group_id)
+                .set_tags(Some(add.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .send()
+                .await
+                .map_err(|e| cloud_error("CreateTags", e))?;
+        }
+        if !remove.is_empty() {
+            ec2.delete_tags()
+                .resources(&group_id)
+                .set_tags(Some(remove.iter().map(|k| Tag::builder().key(k).build()).collect()))
+                .send()
+                .await
+                .map_err(|e| cloud_error("DeleteTags", e))?;
+        }
+
+        let owner = group.owner_id().unwrap_or_default();
+        let partition = self.account().await.map(|a| a.partition.clone()).unwrap_or_else(|_| "aws".into());
+        let arn = format!("arn:{partition}:ec2:{}:{owner}:security-group/{group_id}", boundary.region);
+        Ok(ResourceRef { kind: ResourceKind::SecurityGroup, id: group_id, arn })
+    }
+
+    pub(super) async fn remove_security_groups(&self, boundary: &Boundary) -> Result<(), CloudError> {
+        let ec2 = &self.regional(&boundary.region).ec2;
+        let mut ids: Vec<String> =
+            self.find_security_group(boundary).await?.and_then(|g| g.group_id().map(str::to_string)).into_iter().collect();
+        for arn in self.tagged(&boundary.region, Some("ec2:security-group"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
+            let id = arn.rsplit('/').next().unwrap_or_default().to_string();
+            if !id.is_empty() && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        for id in ids {
+            match ec2.delete_security_group().group_id(&id).send().await {
+                Ok(_) => {}
+                Err(error) if code(&error) == Some("InvalidGroup.NotFound") => {}
+                Err(error) => return Err(cloud_error(&format!("DeleteSecurityGroup {id}"), error)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,288 @@
+//! The tenant's IAM role (with its inline ABAC policy) and instance profile, both under
+//! the tenant's own path `/tenancy/<tenant>/`.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::Tag;
+use tenancy_domain::policy;
+use tenancy_domain::ports::{Boundary, CloudError};
+use tenancy_domain::tenant::{ResourceKind, ResourceRef};
+
+use super::{AwsCloud, tag_changes};
+use crate::errors::{cloud_error, code};
+
+const NO_SUCH_ENTITY: Option<&str> = Some("NoSuchEntity");
+const ALREADY_EXISTS: Option<&str> = Some("EntityAlreadyExists");
+
+fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
+/// A name collision with an entity Tenancy did not create is refused, not adopted.
+fn check_path(kind: &str, name: &str, found: &str, boundary: &Boundary) -> Result<(), CloudError> {
+    if found == boundary.names.iam_path {
+        Ok(())
+    } else {
+        Err(CloudError(format!(
+            "an IAM {kind} named '{name}' exists at path '{found}', not '{}': it was not made by Tenancy; \
+             rename or remove it",
+            boundary.names.iam_path
+        )))
+    }
+}
+
+impl AwsCloud {
+    pub(super) async fn ensure_role(&self, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
+        let name = &boundary.names.role;
+        let role = match self.iam.get_role().role_name(name).send().await {
+            Ok(output) => output.role().cloned(),
+            Err(error) if code(&error) == NO_SUCH_ENTITY => None,
+            Err(error) => return Err(cloud_error("GetRole", error)),
+        };
+        let role = match role {
+            Some(role) => role,
+            None => {
+                let created = self
+                    .iam
+                    .create_role()
+                    .role_name(name)
+                    .path(&boundary.names.iam_path)
+                    .description(format!("Workloads of Tenancy tenant {}", boundary.tenant))
+                    .assume_role_policy_document(policy::role_trust_policy().to_string())
+                    .set_tags(Some(iam_tags(&boundary.tags)))
+                    .send()
+                    .await;
+                match created {
+                    Ok(output) => output.role().cloned(),
+                    Err(error) if code(&error) == ALREADY_EXISTS => {
+                        self.iam.get_role().role_name(name).send().await.map_err(|e| cloud_error("GetRole", e))?.role().cloned()
+                    }
+                    Err(error) => return Err(cloud_error("CreateRole", error)),
+                }
+                .ok_or_else(|| CloudError("CreateRole: no role in the answer".into()))?
+            }
+        };
+        check_path("role", name, role.path(), boundary)?;
+
+        // Written every time: it is one call, and it repairs any drift in the document.
+        self.iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(policy::ROLE_POLICY_NAME)
+            .policy_document(policy::role_access_policy(boundary.tenant.as_str()).to_string())
+            .send()
+            .await
+            .map_err(|e| cloud_error("PutRolePolicy", e))?;
+
+        let (add, remove) = tag_changes(boundary, &tag_map(role.tags()));
+        if !add.is_empty() {
+            self.iam.tag_role().role_name(name).set_tags(Some(iam_tags(&add))).send().await.map_err(|e| cloud_error("TagRole", e))?;
+        }
+        if !remove.is_empty() {
+            self.iam
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| cloud_error("UntagRole", e))?;
+        }
+        Ok(ResourceRef { kind: ResourceKind::Role, id: name.clone(), arn: role.arn().to_string() })
+    }
+
+    pub(super) async fn ensure_instance_profile(&self, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
+        let name = &boundary.names.instance_profile;
+        let profile = match self.iam.get_instance_profile().instance_profile_name(name).send().await {
+            Ok(output) => output.instance_profile().cloned(),
+            Err(error) if code(&error) == NO_SUCH_ENTITY => None,
+            Err(error) => return Err(cloud_error("GetInstanceProfile", error)),
+        };
+        let profile = match profile {
+            Some(profile) => profile,
+            None => {
+                let created = self
+                    .iam
+                    .create_instance_profile()
+                    .instance_profile_name(name)
+                    .path(&boundary.names.iam_path)
+                    .set_tags(Some(iam_tags(&boundary.tags)))
+                    .send()
+                    .await;
+                match created {
+                    Ok(output) => output.instance_profile().cloned(),
+                    Err(error) if code(&error) == ALREADY_EXISTS => self
+                        .iam
+                        .get_instance_profile()
+                        .instance_profile_name(name)
+                        .send()
+                        .await
+                        .map_err(|e| cloud_error("GetInstanceProfile", e))?
+                        .instance_profile()
+                        .cloned(),
+                    Err(error) => return Err(cloud_error("CreateInstanceProfile", error)),
+                }
+                .ok_or_else(|| CloudError("CreateInstanceProfile: no profile in the answer".into()))?
+            }
+        };
+        check_path("instance profile", name, profile.path(), boundary)?;
+
+        if !profile.roles().iter().any(|r| r.role_name() == boundary.names.role) {
+            let added = self
+                .iam
+                .add_role_to_instance_profile()
+                .instance_profile_name(name)
+                .role_name(&boundary.names.role)
+                .send()
+                .await;
+            match added {
+                Ok(_) => {}
+                // A profile holds one role; "limit exceeded" means ours is already there.
+                Err(error) if code(&error) == Some("LimitExceeded") => {}
+                Err(error) => return Err(cloud_error("AddRoleToInstanceProfile", error)),
+            }
+        }
+
+        let (add, remove) = tag_changes(boundary, &tag_map(profile.tags()));
+        if !add.is_empty() {
+            self.iam
+                .tag_instance_profile()
+                .instance_profile_name(name)
+                .set_tags(Some(iam_tags(&add)))
+                .send()
+                .await
+                .map_err(|e| cloud_error("TagInstanceProfile", e))?;
+        }
+        if !remove.is_empty() {
+            self.iam
+                .untag_instance_profile()
+                .instance_profile_name(name)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| cloud_error("UntagInstanceProfile", e))?;
+        }
+        Ok(ResourceRef { kind: ResourceKind::InstanceProfile, id: name.clone(), arn: profile.arn().to_string() })
+    }
+
+    /// Names of the roles and profiles under the tenant's path, plus the derived names.
+    async fn iam_names(&self, boundary: &Boundary) -> Result<(Vec<String>, Vec<String>), CloudError> {
+        let mut roles = vec![boundary.names.role.clone()];
+        let mut profiles = vec![boundary.names.instance_profile.clone()];
+        for found in self.iam_under_path(boundary).await? {
+            let list = if found.kind == ResourceKind::Role { &mut roles } else { &mut profiles };
+            if !list.contains(&found.id) {
+                list.push(found.id);
+            }
+        }
+        Ok((roles, profiles))
+    }
+
+    /// Every role and instance profile under the tenant's IAM path.
+    pub(super) async fn iam_under_path(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
+        let path = &boundary.names.iam_path;
+        let mut found = Vec::new();
+        let mut roles = self.iam.list_roles().path_prefix(path).into_paginator().items().send();
+        while let Some(role) = roles.next().await {
+            let role = role.map_err(|e| cloud_error("ListRoles", e))?;
+            found.push(ResourceRef { kind: ResourceKind::Role, id: role.role_name().into(), arn: role.arn().into() });
+        }
+        let mut profiles = self.iam.list_instance_profiles().path_prefix(path).into_paginator().items().send();
+        while let Some(profile) = profiles.next().await {
+            let profile = profile.map_err(|e| cloud_error("ListInstanceProfiles", e))?;
+            found.push(ResourceRef {
+                kind: ResourceKind::InstanceProfile,
+                id: profile.instance_profile_name().into(),
+                arn: profile.arn().into(),
+            });
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn remove_instance_profiles(&self, boundary: &Boundary) -> Result<(), CloudError> {
+        let (_, profiles) = self.iam_names(boundary).await?;
+        for name in profiles {
+            let profile = match self.iam.get_instance_profile().instance_profile_name(&name).send().await {
+                Ok(output) => output.instance_profile().cloned(),
+                Err(error) if code(&error) == NO_SUCH_ENTITY => continue,
+                Err(error) => return Err(cloud_error("GetInstanceProfile", error)),
+            };
+            for role in profile.iter().flat_map(|p| p.roles()) {
+                let removed = self
+                    .iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(&name)
+                    .role_name(role.role_name())
+                    .send()
+                    .await;
+                match removed {
+                    Ok(_) => {}
+                    Err(error) if code(&error) == NO_SUCH_ENTITY => {}
+                    Err(error) => return Err(cloud_error("RemoveRoleFromInstanceProfile", error)),
+                }
+            }
+            match self.iam.delete_instance_profile().instance_profile_name(&name).send().await {
+                Ok(_) => {}
+                Err(error) if code(&error) == NO_SUCH_ENTITY => {}
+                Err(error) => return Err(cloud_error("DeleteInstanceProfile", error)),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn remove_roles(&self, boundary: &Boundary) -> Result<(), CloudError> {
+        let (roles, _) = self.iam_names(boundary).await?;
+        for name in roles {
+            // A role can only go once it holds no policies and sits in no profile.
+            let profiles = match self.iam.list_instance_profiles_for_role().role_name(&name).send().await {
+                Ok(output) => output.instance_profiles().to_vec(),
+                Err(error) if code(&error) == NO_SUCH_ENTITY => continue,
+                Err(error) => return Err(cloud_error("ListInstanceProfilesForRole", error)),
+            };
+            for profile in profiles {
+                self.iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(profile.instance_profile_name())
+                    .role_name(&name)
+                    .send()
+                    .await
+                    .map_err(|e| cloud_error("RemoveRoleFromInstanceProfile", e))?;
+            }
+            let inline = self.iam.list_role_policies().role_name(&name).send().await.map_err(|e| cloud_error("ListRolePolicies", e))?;
+            for policy_name in inline.policy_names() {
+                self.iam
+                    .delete_role_policy()
+                    .role_name(&name)
+                    .policy_name(policy_name)
+                    .send()
+                    .await
+                    .map_err(|e| cloud_error("DeleteRolePolicy", e))?;
+            }
+            let attached = self
+                .iam
+                .list_attached_role_policies()
+                .role_name(&name)
+                .send()
+                .await
+                .map_err(|e| cloud_error("ListAttachedRolePolicies", e))?;
+            for policy in attached.attached_policies() {
+                self.iam
+                    .detach_role_policy()
+                    .role_name(&name)
+                    .set_policy_arn(policy.policy_arn().map(str::to_string))
+                    .send()
+                    .await
+                    .map_err(|e| cloud_error("DetachRolePolicy", e))?;
+            }
+            match self.iam.delete_role().role_name(&name).send().await {
+                Ok(_) => {}
+                Err(error) if code(&error) == NO_SUCH_ENTITY => {}
+                Err(error) => return Err(cloud_error("DeleteRole", error)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! The [`Cloud`] on IAM, EC2, KMS and the Resource Groups Tagging API.
+//!
+//! EC2, KMS and tagging are regional, so their clients are made per infrastructure
+//! region and kept; IAM is global. Every step looks up what exists first (by name, by
+//! tag, by IAM path) and makes only the difference.
+
+mod ec2;
+mod iam;
+mod kms;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_config::{Region, SdkConfig};
+use tokio::sync::OnceCell;
+
+use tenancy_domain::ports::{Boundary, Cloud, CloudError};
+use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
+
+use crate::errors::cloud_error;
+use crate::metrics::CallCounter;
+
+/// How long a deleted tenant's key can still be recovered (KMS allows 7 to 30 days).
+pub const KEY_DELETION_WINDOW_DAYS: i32 = 30;
+
+/// The account a deployment runs in, learnt once from STS.
+#[derive(Debug, Clone)]
+struct Account {
+    id: String,
+    partition: String,
+}
+
+/// Regional clients.
+#[derive(Debug, Clone)]
+struct Regional {
+    ec2: aws_sdk_ec2::Client,
+    kms: aws_sdk_kms::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
+}
+
+/// The AWS cloud.
+#[derive(Debug)]
+pub struct AwsCloud {
+    config: SdkConfig,
+    counter: CallCounter,
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+    regional: Mutex<HashMap<String, Arc<Regional>>>,
+    account: OnceCell<Account>,
+}
+
+impl AwsCloud {
+    /// Builds the clients from `config`, each counting its calls in `counter`.
+    pub fn new(config: &SdkConfig, counter: CallCounter) -> Self {
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(config).interceptor(counter.clone()).build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(config).interceptor(counter.clone()).build(),
+        );
+        Self { config: config.clone(), counter, iam, sts, regional: Mutex::default(), account: OnceCell::new() }
+    }
+
+    fn regional(&self, region: &str) -> Arc<Regional> {
+        let mut cache = self.regional.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let region = Region::new(region.to_string());
+                Arc::new(Regional {
+                    ec2: aws_sdk_ec2::Client::from_conf(
+                        aws_sdk_ec2::config::Builder::from(&self.config)
+                            .region(region.clone())
+                            .interceptor(self.counter.clone())
+                            .build(),
+                    ),
+                    kms: aws_sdk_kms::Client::from_conf(
+                        aws_sdk_kms::config::Builder::from(&self.config)
+                            .region(region.clone())
+                            .interceptor(self.counter.clone())
+                            .build(),
+                    ),
+                    tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+                        aws_sdk_resourcegroupstagging::config::Builder::from(&self.config)
+                            .region(region)
+                            .interceptor(self.counter.clone())
+                            .build(),
+                    ),
+                })
+            })
+            .clone()
+    }
+
+    async fn account(&self) -> Result<&Account, CloudError> {
+        self.account
+            .get_or_try_init(|| async {
+                let identity =
+                    self.sts.get_caller_identity().send().await.map_err(|e| cloud_error("GetCallerIdentity", e))?;
+                let id = identity.account().unwrap_or_default().to_string();
+                let partition = identity.arn().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
+                Ok(Account { id, partition })
+            })
+            .await
+    }
+
+    /// ARNs of resources of `resource_type` (e.g. `ec2:security-group`, `kms:key`) tagged
+    /// `key=value` in `region`.
+    async fn tagged(&self, region: &str, resource_type: Option<&str>, key: &str, value: &str) -> Result<Vec<String>, CloudError> {
+        let tagging = &self.regional(region).tagging;
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = tagging
+                .get_resources()
+                .set_resource_type_filters(resource_type.map(|t| vec![t.to_string()]))
+                .tag_filters(
+                    aws_sdk_resourcegroupstagging::types::TagFilter::builder().key(key).values(value).build(),
+                )
+                .set_pagination_token(token.take().filter(|t| !t.is_empty()))
+                .send()
+                .await
+                .map_err(|e| cloud_error("GetResources", e))?;
+            arns.extend(output.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn().map(str::to_string)));
+            match output.pagination_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(arns)
+    }
+}
+
+/// The tags to add (missing or different) and the keys to remove, given what a resource has.
+fn tag_changes(boundary: &Boundary, current: &BTreeMap<String, String>) -> (BTreeMap<String, String>, Vec<String>) {
+    let add = boundary.tags.iter().filter(|(k, v)| current.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let remove = boundary.removed_tag_keys.iter().filter(|k| current.contains_key(*k)).cloned().collect();
+    (add, remove)
+}
+
+#[async_trait]
+impl Cloud for AwsCloud {
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
+        match kind {
+            ResourceKind::SecurityGroup => self.ensure_security_group(boundary).await,
+            ResourceKind::Role => self.ensure_role(boundary).await,
+            ResourceKind::InstanceProfile => self.ensure_instance_profile(boundary).await,
+            ResourceKind::Key => self.ensure_key(boundary).await,
+        }
+    }
+
+    async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError> {
+        match kind {
+            ResourceKind::SecurityGroup => self.remove_security_groups(boundary).await,
+            ResourceKind::Role => self.remove_roles(boundary).await,
+            ResourceKind::InstanceProfile => self.remove_instance_profiles(boundary).await,
+            ResourceKind::Key => self.remove_keys(boundary).await,
+        }
+    }
+
+    async fn remaining(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
+        let mut left = self.iam_under_path(boundary).await?;
+        // Anything in the region still tagged with the tenant, of any type: a leftover
+        // is named, never silently ignored.
+        let arns = self.tagged(&boundary.region, None, tag_keys::TENANT, boundary.tenant.as_str()).await?;
+        for arn in arns {
+            if arn.contains(":kms:") && self.key_is_pending_deletion(&boundary.region, &arn).await? {
+                continue;
+            }
+            let kind = if arn.contains(":kms:") { ResourceKind::Key } else { ResourceKind::SecurityGroup };
+            let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
+            left.push(ResourceRef { kind, id, arn });
+        }
+        Ok(left)
+    }
+}

@@ -1,0 +1,53 @@
+//! The [`Events`] port on an EventBridge bus.
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+
+use tenancy_domain::events::{LifecycleEvent, SOURCE};
+use tenancy_domain::ports::{Events, EventsError};
+
+use crate::errors::cloud_error;
+
+/// Publishes to one bus with source [`SOURCE`].
+#[derive(Debug, Clone)]
+pub struct EventBridgeEvents {
+    client: Client,
+    bus: String,
+}
+
+impl EventBridgeEvents {
+    /// A publisher to `bus` (name or ARN).
+    pub fn new(client: Client, bus: impl Into<String>) -> Self {
+        Self { client, bus: bus.into() }
+    }
+}
+
+#[async_trait]
+impl Events for EventBridgeEvents {
+    async fn publish(&self, event: &LifecycleEvent) -> Result<(), EventsError> {
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(SOURCE)
+            .detail_type(event.kind.detail_type())
+            .detail(event.detail.to_string())
+            .build();
+        let output = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| EventsError(cloud_error("PutEvents", e).0))?;
+        if output.failed_entry_count() > 0 {
+            let why = output
+                .entries()
+                .iter()
+                .filter_map(|e| e.error_message().or(e.error_code()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(EventsError(format!("PutEvents refused the event: {why}")));
+        }
+        Ok(())
+    }
+}
