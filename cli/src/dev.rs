@@ -131,7 +131,9 @@ async fn answer(api: &Api, secret: &[u8], request: Request<Incoming>) -> Respons
             let problem = payload_too_large(MAX_BODY_BYTES + 1);
             let mut response = Response::new(Full::new(Bytes::from(problem.body().to_string())));
             *response.status_mut() = problem.status;
-            response.headers_mut().insert(http::header::CONTENT_TYPE, "application/problem+json".parse().expect("static"));
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, "application/problem+json".parse().expect("static"));
             return response;
         }
     };
@@ -141,7 +143,12 @@ async fn answer(api: &Api, secret: &[u8], request: Request<Incoming>) -> Respons
 
 /// Plays EventBridge's Lambda target: receives what the rule delivered, hands each event
 /// to the handler, and deletes it only once handled, so a failure is redelivered.
-async fn poll(sqs: aws_sdk_sqs::Client, queue_url: String, handler: LifecycleHandler, mut stopped: watch::Receiver<bool>) {
+async fn poll(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    handler: LifecycleHandler,
+    mut stopped: watch::Receiver<bool>,
+) {
     loop {
         let received = tokio::select! {
             received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).wait_time_seconds(1).send() => received,

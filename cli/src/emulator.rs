@@ -5,8 +5,8 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use tenancy_aws::DynamoStore;
 use tenancy_app::lifecycle::request_rule_pattern;
+use tenancy_aws::DynamoStore;
 
 /// Names of the local resources.
 #[derive(Debug, Clone)]
@@ -48,7 +48,8 @@ pub async fn prepare(sdk: &SdkConfig, names: &LocalResources) -> Result<Prepared
     }
 
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let queue_url = sqs.create_queue().queue_name(&names.queue).send().await?.queue_url().unwrap_or_default().to_string();
+    let queue_url =
+        sqs.create_queue().queue_name(&names.queue).send().await?.queue_url().unwrap_or_default().to_string();
     let queue_arn = sqs
         .get_queue_attributes()
         .queue_url(&queue_url)
@@ -79,11 +80,8 @@ pub async fn prepare(sdk: &SdkConfig, names: &LocalResources) -> Result<Prepared
 }
 
 async fn demo_vpc(ec2: &aws_sdk_ec2::Client) -> Result<String, BoxError> {
-    let found = ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("tag:Name").values(DEMO_VPC_NAME).build())
-        .send()
-        .await?;
+    let found =
+        ec2.describe_vpcs().filters(Filter::builder().name("tag:Name").values(DEMO_VPC_NAME).build()).send().await?;
     if let Some(id) = found.vpcs().first().and_then(|v| v.vpc_id()) {
         return Ok(id.to_string());
     }

@@ -40,7 +40,8 @@ pub fn mint(secret: &[u8], claims: &Value) -> String {
 /// Verifies an HS256 token and its `exp`/`nbf` against `now` (Unix seconds); returns its claims.
 pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<Map<String, Value>, Invalid> {
     let mut parts = token.split('.');
-    let (Some(raw_header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(raw_header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Invalid("the token is not a JWT (three dot-separated parts)"));
     };
@@ -86,11 +87,8 @@ mod tests {
         let token = mint(b"s3cret", &json!({ "sub": "anna", "exp": 2000 }));
         assert!(verify(b"other", &token, 1000).is_err());
         assert_eq!(verify(b"s3cret", &token, 2000).unwrap_err().0, "the token has expired");
-        let none = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
-            URL_SAFE_NO_PAD.encode(r#"{"sub":"eve"}"#)
-        );
+        let none =
+            format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), URL_SAFE_NO_PAD.encode(r#"{"sub":"eve"}"#));
         assert!(verify(b"s3cret", &none, 1000).is_err());
         assert!(verify(b"s3cret", "garbage", 1000).is_err());
     }

@@ -19,7 +19,8 @@ use tenancy_cli::dev::{self, DevOptions};
 use tenancy_cli::emulator::{self, LocalResources};
 use tenancy_cli::jwt;
 
-const USAGE: &str = "usage: tenancy dev [--port N] | tenancy token [--sub ID] [--email E] [--group G]... [--ttl S] | tenancy setup";
+const USAGE: &str =
+    "usage: tenancy dev [--port N] | tenancy token [--sub ID] [--email E] [--group G]... [--ttl S] | tenancy setup";
 
 fn secret() -> Result<String, String> {
     std::env::var("TENANCY_DEV_JWT_SECRET")
@@ -29,7 +30,11 @@ fn secret() -> Result<String, String> {
 }
 
 fn local_resources(app: &App) -> LocalResources {
-    LocalResources { table: app.settings.table.clone(), bus: app.settings.bus.clone(), queue: format!("{}-lifecycle", app.settings.bus) }
+    LocalResources {
+        table: app.settings.table.clone(),
+        bus: app.settings.bus.clone(),
+        queue: format!("{}-lifecycle", app.settings.bus),
+    }
 }
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
@@ -41,8 +46,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         Some("token") => {
             let secret = secret()?;
             let ttl: i64 = flag(&args, "--ttl").unwrap_or("3600").parse().map_err(|_| "--ttl takes seconds")?;
-            let mut groups: Vec<&str> =
-                args.windows(2).filter(|w| w[0] == "--group").map(|w| w[1].as_str()).collect();
+            let mut groups: Vec<&str> = args.windows(2).filter(|w| w[0] == "--group").map(|w| w[1].as_str()).collect();
             if groups.is_empty() {
                 groups.push(tenancy_domain::access::ADMIN_GROUP);
             }

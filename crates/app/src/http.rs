@@ -73,7 +73,12 @@ fn bad_request(detail: impl Into<String>) -> Problem {
 }
 
 fn not_found_route(path: &str) -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("no route for '{path}'; see the README for the API"))
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no route for '{path}'; see the README for the API"),
+    )
 }
 
 fn method_not_allowed(method: &Method, allowed: &'static str) -> Problem {
@@ -107,7 +112,9 @@ fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8], media_types
     serde_json::from_slice(body).map_err(|error| {
         use serde_json::error::Category;
         match error.classify() {
-            Category::Syntax | Category::Eof | Category::Io => bad_request(format!("the body is not valid JSON: {error}")),
+            Category::Syntax | Category::Eof | Category::Io => {
+                bad_request(format!("the body is not valid JSON: {error}"))
+            }
             Category::Data => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-body",
@@ -197,12 +204,14 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
     match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN && key.bytes().all(|b| b.is_ascii_graphic()) => {
+        Ok(key)
+            if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
             Ok(Some(key.to_string()))
         }
-        _ => Err(bad_request(format!(
-            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
-        ))),
+        _ => {
+            Err(bad_request(format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters")))
+        }
     }
 }
 
@@ -287,7 +296,9 @@ impl Api {
                 Ok(json_response(StatusCode::OK, &page_body(page, tenant_view)))
             }
             (["tenants"], _) => Err(method_not_allowed(method, "GET, POST")),
-            (["tenants", name], &Method::GET) => Ok(tenant_response(StatusCode::OK, &t.get_tenant(&caller, name).await?)),
+            (["tenants", name], &Method::GET) => {
+                Ok(tenant_response(StatusCode::OK, &t.get_tenant(&caller, name).await?))
+            }
             (["tenants", name], &Method::PATCH) => {
                 let expected = if_match(headers)?;
                 let patch: TenantPatch =

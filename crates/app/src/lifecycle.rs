@@ -140,9 +140,7 @@ impl LifecycleHandler {
             }
             EventKind::DeleteRequested => {
                 let result = match serde_json::from_value::<DeleteRequest>(envelope.detail.clone()) {
-                    Ok(request) => {
-                        self.tenancy.delete_tenant(&caller, &request.name).await.map(|t| t.name.to_string())
-                    }
+                    Ok(request) => self.tenancy.delete_tenant(&caller, &request.name).await.map(|t| t.name.to_string()),
                     Err(error) => Err(tenancy_domain::Error::invalid("detail", error.to_string())),
                 };
                 (result, EventKind::DeleteRejected)

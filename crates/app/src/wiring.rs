@@ -26,7 +26,8 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings from the environment, with the defaults above.
     pub fn from_env() -> Self {
-        let var = |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
+        let var =
+            |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
         Self {
             aws: AwsSettings::from_env(),
             table: var("TENANCY_TABLE", "tenancy"),

@@ -17,9 +17,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use base64_url as b64;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -71,10 +72,9 @@ fn unavailable<E: std::fmt::Display>(operation: &str) -> impl FnOnce(E) -> Store
     move |error| StoreError::Unavailable(format!("DynamoDB {operation}: {error}"))
 }
 
-fn sdk_unavailable<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
+fn sdk_unavailable<E>(operation: &str, error: SdkError<E, HttpResponse>) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     StoreError::Unavailable(crate::errors::cloud_error(&format!("DynamoDB {operation}"), error).0)
 }
@@ -88,7 +88,10 @@ fn doc<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
 }
 
 fn from_doc<T: DeserializeOwned>(item: &HashMap<String, AttributeValue>) -> Result<T, StoreError> {
-    let raw = item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Unavailable("item without doc".into()))?;
+    let raw = item
+        .get("doc")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Unavailable("item without doc".into()))?;
     serde_json::from_str(raw).map_err(unavailable("decode"))
 }
 
@@ -108,7 +111,10 @@ fn encode_cursor(key: Option<&HashMap<String, AttributeValue>>) -> Option<String
     serde_json::to_vec(&plain).ok().map(|json| b64::encode(&json))
 }
 
-fn decode_cursor(cursor: Option<&str>, expected: &[&str]) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+fn decode_cursor(
+    cursor: Option<&str>,
+    expected: &[&str],
+) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
     let Some(cursor) = cursor else { return Ok(None) };
     let json = b64::decode(cursor).map_err(|_| StoreError::BadCursor)?;
     let plain: HashMap<String, String> = serde_json::from_slice(&json).map_err(|_| StoreError::BadCursor)?;
@@ -377,8 +383,18 @@ impl Store for DynamoStore {
         output.item().map(from_doc).transpose()
     }
 
-    async fn list_tenants(&self, infrastructure: Option<&Name>, page: &PageRequest) -> Result<Page<Tenant>, StoreError> {
-        let keys = |i: &str| ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"].iter().filter(|k| k.len() == 2 || k.starts_with(i)).copied().collect::<Vec<_>>();
+    async fn list_tenants(
+        &self,
+        infrastructure: Option<&Name>,
+        page: &PageRequest,
+    ) -> Result<Page<Tenant>, StoreError> {
+        let keys = |i: &str| {
+            ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]
+                .iter()
+                .filter(|k| k.len() == 2 || k.starts_with(i))
+                .copied()
+                .collect::<Vec<_>>()
+        };
         match infrastructure {
             Some(infrastructure) => {
                 let partition = format!("INFRA#{infrastructure}");

@@ -1,8 +1,7 @@
 //! Turning SDK errors into the words a person reads in a tenant's status.
 
-use std::fmt::Debug;
-
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use tenancy_domain::ports::CloudError;
 
 /// The error code of an SDK error, when the service sent one.
@@ -14,15 +13,22 @@ pub fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> 
 }
 
 /// `<operation>: <code>: <message>`, with the whole error chain when the service said nothing.
-pub fn cloud_error<E, R>(operation: &str, error: SdkError<E, R>) -> CloudError
+pub fn cloud_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
 {
     let said = match &error {
         SdkError::ServiceError(service) => {
             let err = service.err();
-            err.code().map(|code| format!("{code}: {}", err.message().unwrap_or("no message")))
+            Some(match err.code() {
+                Some(code) => format!("{code}: {}", err.message().unwrap_or("no message")),
+                None => {
+                    let raw = service.raw();
+                    let body = raw.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+                    let body: String = body.chars().take(200).collect();
+                    format!("HTTP {} without an error code: {body}", raw.status().as_u16())
+                }
+            })
         }
         _ => None,
     };

@@ -44,12 +44,7 @@ impl Caller {
     /// A producer of request events on the bus. The bus policy decides who may put
     /// events there, so an admitted producer acts with platform-admin rights.
     pub fn event_producer(source: &str, account: &str) -> Self {
-        Self {
-            id: format!("{source}@{account}"),
-            email: None,
-            groups: vec![ADMIN_GROUP.to_string()],
-            via: Via::Event,
-        }
+        Self { id: format!("{source}@{account}"), email: None, groups: vec![ADMIN_GROUP.to_string()], via: Via::Event }
     }
 
     /// True for members of [`ADMIN_GROUP`].

@@ -60,10 +60,7 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::Invalid`].
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.to_string(),
-            message: message.into(),
-        }
+        Self::Invalid { field: field.to_string(), message: message.into() }
     }
 }
 

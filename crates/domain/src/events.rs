@@ -54,11 +54,7 @@ impl EventKind {
     }
 
     /// The request kinds the lifecycle worker consumes.
-    pub const REQUESTS: [EventKind; 3] = [
-        Self::CreateRequested,
-        Self::UpdateRequested,
-        Self::DeleteRequested,
-    ];
+    pub const REQUESTS: [EventKind; 3] = [Self::CreateRequested, Self::UpdateRequested, Self::DeleteRequested];
 
     /// The kind with this `detail-type`, if any.
     pub fn from_detail_type(detail_type: &str) -> Option<Self> {
@@ -109,19 +105,12 @@ impl LifecycleEvent {
             map.remove("lease");
             map.remove("appliedTags");
         }
-        Self {
-            kind,
-            detail: json!({ "tenant": view }),
-            tenant: Some(tenant.name.to_string()),
-        }
+        Self { kind, detail: json!({ "tenant": view }), tenant: Some(tenant.name.to_string()) }
     }
 
     /// A refusal of a request another producer put on the bus.
     pub fn rejected(kind: EventKind, request: &Value, source: &str, error: &Error) -> Self {
-        let tenant = request
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let tenant = request.get("name").and_then(Value::as_str).map(str::to_string);
         Self {
             kind,
             detail: json!({ "request": request, "requestSource": source, "reason": error.to_string() }),

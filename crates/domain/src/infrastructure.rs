@@ -42,35 +42,23 @@ pub struct Infrastructure {
 pub fn validate_region(region: &str) -> Result<(), Error> {
     let parts: Vec<&str> = region.split('-').collect();
     let ok = (3..=4).contains(&parts.len())
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty();
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "region",
-            format!("'{region}' is not an AWS region code such as 'eu-west-1'"),
-        ))
+        Err(Error::invalid("region", format!("'{region}' is not an AWS region code such as 'eu-west-1'")))
     }
 }
 
 /// Checks a VPC id such as `vpc-0a1b2c3d`.
 pub fn validate_vpc_id(vpc_id: &str) -> Result<(), Error> {
     let hex = vpc_id.strip_prefix("vpc-").unwrap_or("");
-    if (8..=17).contains(&hex.len())
-        && hex
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-    {
+    if (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "vpcId",
-            format!("'{vpc_id}' is not a VPC id such as 'vpc-0a1b2c3d'"),
-        ))
+        Err(Error::invalid("vpcId", format!("'{vpc_id}' is not a VPC id such as 'vpc-0a1b2c3d'")))
     }
 }
 

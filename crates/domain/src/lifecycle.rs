@@ -19,20 +19,12 @@ use crate::tenant::{Lease, Operation, ResourceKind, Tenant, TenantState};
 /// Provisioning in rounds: the steps of a round are independent and run concurrently;
 /// a round starts when the one before is done. The instance profile carries the role and
 /// the key policy names the role, so both wait for it.
-pub const PROVISION_ROUNDS: [&[ResourceKind]; 2] = [
-    &[ResourceKind::SecurityGroup, ResourceKind::Role],
-    &[ResourceKind::InstanceProfile, ResourceKind::Key],
-];
+pub const PROVISION_ROUNDS: [&[ResourceKind]; 2] =
+    [&[ResourceKind::SecurityGroup, ResourceKind::Role], &[ResourceKind::InstanceProfile, ResourceKind::Key]];
 
 /// Deletion in rounds: the role goes last, once no instance profile holds it.
-pub const DELETE_ROUNDS: [&[ResourceKind]; 2] = [
-    &[
-        ResourceKind::InstanceProfile,
-        ResourceKind::Key,
-        ResourceKind::SecurityGroup,
-    ],
-    &[ResourceKind::Role],
-];
+pub const DELETE_ROUNDS: [&[ResourceKind]; 2] =
+    [&[ResourceKind::InstanceProfile, ResourceKind::Key, ResourceKind::SecurityGroup], &[ResourceKind::Role]];
 
 /// What one run of the worker did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +69,7 @@ pub struct WorkerConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        Self {
-            lease: Duration::minutes(5),
-            sweep_batch: 25,
-        }
+        Self { lease: Duration::minutes(5), sweep_batch: 25 }
     }
 }
 
@@ -103,29 +92,14 @@ impl Worker {
         clock: Arc<dyn Clock>,
         config: WorkerConfig,
     ) -> Self {
-        Self {
-            store,
-            cloud,
-            events,
-            clock,
-            config,
-        }
+        Self { store, cloud, events, clock, config }
     }
 
     /// Does whatever cloud work the tenant's state asks for. `expected_id`, when given,
     /// is the incarnation the request was for: a request for an earlier tenant of the same
     /// name is ignored.
-    pub async fn drive(
-        &self,
-        name: &Name,
-        expected_id: Option<Uuid>,
-    ) -> Result<Outcome, WorkerError> {
-        let Some(mut tenant) = self
-            .store
-            .get_tenant(name)
-            .await
-            .map_err(WorkerError::Store)?
-        else {
+    pub async fn drive(&self, name: &Name, expected_id: Option<Uuid>) -> Result<Outcome, WorkerError> {
+        let Some(mut tenant) = self.store.get_tenant(name).await.map_err(WorkerError::Store)? else {
             return Ok(Outcome::NothingToDo);
         };
         if expected_id.is_some_and(|id| id != tenant.id) {
@@ -138,32 +112,17 @@ impl Worker {
         if !self.claim(&mut tenant, &owner).await? {
             return Ok(Outcome::Busy);
         }
-        let infrastructure = self
-            .store
-            .get_infrastructure(&tenant.infrastructure)
-            .await
-            .map_err(WorkerError::Store)?
-            .ok_or_else(|| {
-                WorkerError::InfrastructureMissing(
-                    tenant.infrastructure.to_string(),
-                    name.to_string(),
-                )
-            })?;
+        let infrastructure =
+            self.store.get_infrastructure(&tenant.infrastructure).await.map_err(WorkerError::Store)?.ok_or_else(
+                || WorkerError::InfrastructureMissing(tenant.infrastructure.to_string(), name.to_string()),
+            )?;
         let boundary = Boundary::of(&tenant, &infrastructure);
         tracing::info!(tenant = %name, ?operation, version = tenant.version, "worker claimed tenant");
 
-        let rounds: &[&[ResourceKind]] = if operation == Operation::Delete {
-            &DELETE_ROUNDS
-        } else {
-            &PROVISION_ROUNDS
-        };
+        let rounds: &[&[ResourceKind]] =
+            if operation == Operation::Delete { &DELETE_ROUNDS } else { &PROVISION_ROUNDS };
         for round in rounds {
-            let results = join_all(
-                round
-                    .iter()
-                    .map(|kind| self.step(operation, *kind, &boundary)),
-            )
-            .await;
+            let results = join_all(round.iter().map(|kind| self.step(operation, *kind, &boundary))).await;
             let now = self.clock.now();
             let mut failed = None;
             for (kind, result) in round.iter().zip(results) {
@@ -190,14 +149,10 @@ impl Worker {
                 Ok(left) => {
                     let list: Vec<String> = left.iter().map(|r| r.arn.clone()).collect();
                     let error = format!("still present after deletion: {}", list.join(", "));
-                    return self
-                        .fail(tenant, operation, "leftovers".into(), error)
-                        .await;
+                    return self.fail(tenant, operation, "leftovers".into(), error).await;
                 }
                 Err(error) => {
-                    return self
-                        .fail(tenant, operation, "leftovers".into(), error.0)
-                        .await;
+                    return self.fail(tenant, operation, "leftovers".into(), error.0).await;
                 }
             }
         }
@@ -225,10 +180,7 @@ impl Worker {
         if tenant.lease.as_ref().is_some_and(|lease| lease.until > now) {
             return Ok(false);
         }
-        tenant.lease = Some(Lease {
-            owner: owner.to_string(),
-            until: now + self.config.lease,
-        });
+        tenant.lease = Some(Lease { owner: owner.to_string(), until: now + self.config.lease });
         tenant.touch(now);
         self.save_bumped(tenant).await
     }
@@ -272,11 +224,7 @@ impl Worker {
         Ok(Outcome::Failed { step, error })
     }
 
-    async fn finish(
-        &self,
-        mut tenant: Tenant,
-        operation: Operation,
-    ) -> Result<Outcome, WorkerError> {
+    async fn finish(&self, mut tenant: Tenant, operation: Operation) -> Result<Outcome, WorkerError> {
         let now = self.clock.now();
         let (next, kind) = match operation {
             Operation::Create => (TenantState::Active, EventKind::Provisioned),
@@ -284,11 +232,7 @@ impl Worker {
             Operation::Delete => (TenantState::Deleted, EventKind::Deleted),
         };
         tenant.lease = None;
-        tenant.applied_tags = if next == TenantState::Deleted {
-            Default::default()
-        } else {
-            tenant.tags.clone()
-        };
+        tenant.applied_tags = if next == TenantState::Deleted { Default::default() } else { tenant.tags.clone() };
         // `transition` bumps the version; the write is conditional on the one before.
         if tenant.transition(next, now).is_err() {
             return Ok(Outcome::Superseded);
@@ -304,11 +248,7 @@ impl Worker {
     /// Publishes an outcome. The state is already stored, so a lost outcome event is
     /// logged, not retried into a second transition.
     async fn announce(&self, kind: EventKind, tenant: &Tenant) {
-        if let Err(error) = self
-            .events
-            .publish(&LifecycleEvent::outcome(kind, tenant))
-            .await
-        {
+        if let Err(error) = self.events.publish(&LifecycleEvent::outcome(kind, tenant)).await {
             tracing::warn!(tenant = %tenant.name, %error, "outcome event not published");
         }
     }
@@ -317,11 +257,7 @@ impl Worker {
     /// events were lost, workers that died, retries that ran out. Returns what each run did.
     pub async fn sweep(&self) -> Result<Vec<(Name, Result<Outcome, WorkerError>)>, WorkerError> {
         let before = self.clock.now() - self.config.lease;
-        let stalled = self
-            .store
-            .stalled_tenants(before, self.config.sweep_batch)
-            .await
-            .map_err(WorkerError::Store)?;
+        let stalled = self.store.stalled_tenants(before, self.config.sweep_batch).await.map_err(WorkerError::Store)?;
         let runs = stalled.into_iter().map(|name| async move {
             let outcome = self.drive(&name, None).await;
             (name, outcome)

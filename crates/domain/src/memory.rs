@@ -11,8 +11,7 @@ use crate::events::LifecycleEvent;
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
 use crate::ports::{
-    Boundary, Clock, Cloud, CloudError, Events, EventsError, IdempotencyRecord, Page, PageRequest,
-    Store, StoreError,
+    Boundary, Clock, Cloud, CloudError, Events, EventsError, IdempotencyRecord, Page, PageRequest, Store, StoreError,
 };
 use crate::tenant::{ResourceKind, ResourceRef, Tenant, TenantState};
 
@@ -31,71 +30,40 @@ pub struct MemoryStore {
 
 fn page_of<T: Clone>(items: Vec<(String, T)>, page: &PageRequest) -> Result<Page<T>, StoreError> {
     let start = match &page.cursor {
-        Some(cursor) => items
-            .iter()
-            .position(|(key, _)| key > cursor)
-            .unwrap_or(items.len()),
+        Some(cursor) => items.iter().position(|(key, _)| key > cursor).unwrap_or(items.len()),
         None => 0,
     };
     let rest = &items[start..];
     let taken: Vec<_> = rest.iter().take(page.limit as usize).collect();
-    let next_cursor = (rest.len() > taken.len())
-        .then(|| taken.last().map(|(k, _)| k.clone()))
-        .flatten();
-    Ok(Page {
-        items: taken.into_iter().map(|(_, v)| v.clone()).collect(),
-        next_cursor,
-    })
+    let next_cursor = (rest.len() > taken.len()).then(|| taken.last().map(|(k, _)| k.clone())).flatten();
+    Ok(Page { items: taken.into_iter().map(|(_, v)| v.clone()).collect(), next_cursor })
 }
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn create_infrastructure(
-        &self,
-        infrastructure: &Infrastructure,
-    ) -> Result<(), StoreError> {
+    async fn create_infrastructure(&self, infrastructure: &Infrastructure) -> Result<(), StoreError> {
         let mut tables = self.tables.lock().unwrap();
         if tables.infrastructures.contains_key(&infrastructure.name) {
             return Err(StoreError::NameTaken);
         }
-        tables
-            .infrastructures
-            .insert(infrastructure.name.clone(), infrastructure.clone());
+        tables.infrastructures.insert(infrastructure.name.clone(), infrastructure.clone());
         Ok(())
     }
 
     async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError> {
-        Ok(self
-            .tables
-            .lock()
-            .unwrap()
-            .infrastructures
-            .get(name)
-            .cloned())
+        Ok(self.tables.lock().unwrap().infrastructures.get(name).cloned())
     }
 
-    async fn list_infrastructures(
-        &self,
-        page: &PageRequest,
-    ) -> Result<Page<Infrastructure>, StoreError> {
+    async fn list_infrastructures(&self, page: &PageRequest) -> Result<Page<Infrastructure>, StoreError> {
         let tables = self.tables.lock().unwrap();
-        page_of(
-            tables
-                .infrastructures
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-            page,
-        )
+        page_of(tables.infrastructures.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), page)
     }
 
     async fn delete_infrastructure(&self, name: &Name) -> Result<(), StoreError> {
         let mut tables = self.tables.lock().unwrap();
         match tables.infrastructures.get(name) {
             None => Err(StoreError::NotFound),
-            Some(infrastructure) if infrastructure.tenant_count > 0 => {
-                Err(StoreError::InfrastructureInUse)
-            }
+            Some(infrastructure) if infrastructure.tenant_count > 0 => Err(StoreError::InfrastructureInUse),
             Some(_) => {
                 tables.infrastructures.remove(name);
                 Ok(())
@@ -103,24 +71,13 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn create_tenant(
-        &self,
-        tenant: &Tenant,
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), StoreError> {
+    async fn create_tenant(&self, tenant: &Tenant, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
         let mut tables = self.tables.lock().unwrap();
-        if tables
-            .tenants
-            .get(&tenant.name)
-            .is_some_and(|t| t.state != TenantState::Deleted)
-        {
+        if tables.tenants.get(&tenant.name).is_some_and(|t| t.state != TenantState::Deleted) {
             return Err(StoreError::NameTaken);
         }
         if let Some(record) = idempotency
-            && tables
-                .idempotency
-                .get(&record.key)
-                .is_some_and(|r| r.expires_at > tenant.created_at)
+            && tables.idempotency.get(&record.key).is_some_and(|r| r.expires_at > tenant.created_at)
         {
             return Err(StoreError::IdempotencyKeyTaken);
         }
@@ -130,9 +87,7 @@ impl Store for MemoryStore {
         infrastructure.tenant_count += 1;
         tables.tenants.insert(tenant.name.clone(), tenant.clone());
         if let Some(record) = idempotency {
-            tables
-                .idempotency
-                .insert(record.key.clone(), record.clone());
+            tables.idempotency.insert(record.key.clone(), record.clone());
         }
         Ok(())
     }
@@ -159,41 +114,24 @@ impl Store for MemoryStore {
 
     async fn save_tenant(&self, tenant: &Tenant, expected_version: u64) -> Result<(), StoreError> {
         let mut tables = self.tables.lock().unwrap();
-        let current = tables
-            .tenants
-            .get(&tenant.name)
-            .ok_or(StoreError::NotFound)?;
+        let current = tables.tenants.get(&tenant.name).ok_or(StoreError::NotFound)?;
         if current.version != expected_version {
             return Err(StoreError::Stale);
         }
-        let releases =
-            tenant.state == TenantState::Deleted && current.state != TenantState::Deleted;
+        let releases = tenant.state == TenantState::Deleted && current.state != TenantState::Deleted;
         tables.tenants.insert(tenant.name.clone(), tenant.clone());
-        if releases
-            && let Some(infrastructure) = tables.infrastructures.get_mut(&tenant.infrastructure)
-        {
+        if releases && let Some(infrastructure) = tables.infrastructures.get_mut(&tenant.infrastructure) {
             infrastructure.tenant_count = infrastructure.tenant_count.saturating_sub(1);
         }
         Ok(())
     }
 
-    async fn stalled_tenants(
-        &self,
-        before: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<Name>, StoreError> {
+    async fn stalled_tenants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Name>, StoreError> {
         let tables = self.tables.lock().unwrap();
-        let mut stalled: Vec<_> = tables
-            .tenants
-            .values()
-            .filter(|t| t.state.is_transitional() && t.updated_at < before)
-            .collect();
+        let mut stalled: Vec<_> =
+            tables.tenants.values().filter(|t| t.state.is_transitional() && t.updated_at < before).collect();
         stalled.sort_by_key(|t| t.updated_at);
-        Ok(stalled
-            .into_iter()
-            .take(limit as usize)
-            .map(|t| t.name.clone())
-            .collect())
+        Ok(stalled.into_iter().take(limit as usize).map(|t| t.name.clone()).collect())
     }
 
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -210,12 +148,7 @@ pub struct RecordingEvents {
 impl RecordingEvents {
     /// The `detail-type`s published so far, in order.
     pub fn detail_types(&self) -> Vec<&'static str> {
-        self.published
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.kind.detail_type())
-            .collect()
+        self.published.lock().unwrap().iter().map(|e| e.kind.detail_type()).collect()
     }
 }
 
@@ -243,13 +176,7 @@ impl MemoryCloud {
 
     /// The kinds that exist for `tenant`.
     pub fn kinds_of(&self, tenant: &str) -> Vec<ResourceKind> {
-        self.resources
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(t, _)| t == tenant)
-            .map(|(_, k)| *k)
-            .collect()
+        self.resources.lock().unwrap().iter().filter(|(t, _)| t == tenant).map(|(_, k)| *k).collect()
     }
 
     fn check(&self, kind: ResourceKind) -> Result<(), CloudError> {
@@ -263,16 +190,9 @@ impl MemoryCloud {
 
 #[async_trait]
 impl Cloud for MemoryCloud {
-    async fn ensure(
-        &self,
-        kind: ResourceKind,
-        boundary: &Boundary,
-    ) -> Result<ResourceRef, CloudError> {
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
         self.check(kind)?;
-        self.resources
-            .lock()
-            .unwrap()
-            .insert((boundary.tenant.to_string(), kind));
+        self.resources.lock().unwrap().insert((boundary.tenant.to_string(), kind));
         Ok(ResourceRef {
             kind,
             id: format!("{}-{}", kind.step(), boundary.tenant),
@@ -282,10 +202,7 @@ impl Cloud for MemoryCloud {
 
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError> {
         self.check(kind)?;
-        self.resources
-            .lock()
-            .unwrap()
-            .remove(&(boundary.tenant.to_string(), kind));
+        self.resources.lock().unwrap().remove(&(boundary.tenant.to_string(), kind));
         Ok(())
     }
 
@@ -293,11 +210,7 @@ impl Cloud for MemoryCloud {
         Ok(self
             .kinds_of(boundary.tenant.as_str())
             .into_iter()
-            .map(|kind| ResourceRef {
-                kind,
-                id: kind.step().into(),
-                arn: format!("arn:memory:{}", kind.step()),
-            })
+            .map(|kind| ResourceRef { kind, id: kind.step().into(), arn: format!("arn:memory:{}", kind.step()) })
             .collect())
     }
 }
@@ -310,9 +223,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// Starts at `start`.
     pub fn new(start: OffsetDateTime) -> Self {
-        Self {
-            now: Mutex::new(start),
-        }
+        Self { now: Mutex::new(start) }
     }
 
     /// Moves time forward.

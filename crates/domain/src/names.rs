@@ -22,39 +22,24 @@ pub const RESOURCE_PREFIX: &str = "tenancy";
 
 /// Names nobody may take, and the reason given when someone tries.
 const RESERVED: &[(&str, &str)] = &[
-    (
-        "default",
-        "it is the name of AWS and Kubernetes defaults and would be confused with them",
-    ),
+    ("default", "it is the name of AWS and Kubernetes defaults and would be confused with them"),
     ("tenancy", "it is the name of the control plane itself"),
     ("admin", "it reads as a privilege, not a tenant"),
     ("admins", "it reads as a privilege, not a tenant"),
     ("root", "it reads as a privilege, not a tenant"),
     ("system", "it is reserved for platform components"),
-    (
-        "all",
-        "it would be confused with a filter over every tenant",
-    ),
+    ("all", "it would be confused with a filter over every tenant"),
     ("none", "it would be confused with the absence of a tenant"),
     ("null", "it would be confused with the absence of a tenant"),
-    (
-        "shared",
-        "it is reserved for resources that belong to no single tenant",
-    ),
+    ("shared", "it is reserved for resources that belong to no single tenant"),
 ];
 
 /// Prefixes nobody may take: AWS reserves `aws`, Kubernetes reserves `kube-`.
 const RESERVED_PREFIXES: &[(&str, &str)] = &[
     ("aws", "names starting with 'aws' are reserved by AWS"),
     ("amazon", "names starting with 'amazon' are reserved by AWS"),
-    (
-        "kube",
-        "names starting with 'kube' are reserved by Kubernetes",
-    ),
-    (
-        "tenancy",
-        "names starting with 'tenancy' are reserved for the control plane",
-    ),
+    ("kube", "names starting with 'kube' are reserved by Kubernetes"),
+    ("tenancy", "names starting with 'tenancy' are reserved for the control plane"),
 ];
 
 /// A validated tenant or infrastructure name.
@@ -66,23 +51,15 @@ impl Name {
     /// Checks `raw` against the name rules and returns it as a [`Name`], or an
     /// [`Error::Invalid`] that says which rule it broke.
     pub fn parse(field: &str, raw: &str) -> Result<Self, Error> {
-        let invalid =
-            |why: String| Error::invalid(field, format!("'{raw}' is not a valid name: {why}"));
+        let invalid = |why: String| Error::invalid(field, format!("'{raw}' is not a valid name: {why}"));
         if raw.len() < MIN_NAME_LEN || raw.len() > MAX_NAME_LEN {
-            return Err(invalid(format!(
-                "it must be {MIN_NAME_LEN} to {MAX_NAME_LEN} characters long"
-            )));
+            return Err(invalid(format!("it must be {MIN_NAME_LEN} to {MAX_NAME_LEN} characters long")));
         }
         if !raw.starts_with(|c: char| c.is_ascii_lowercase()) {
             return Err(invalid("it must start with a lowercase letter".into()));
         }
-        if let Some(c) = raw
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
-            return Err(invalid(format!(
-                "'{c}' is not allowed; use lowercase letters, digits and hyphens"
-            )));
+        if let Some(c) = raw.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+            return Err(invalid(format!("'{c}' is not allowed; use lowercase letters, digits and hyphens")));
         }
         if raw.ends_with('-') {
             return Err(invalid("it must not end with a hyphen".into()));
@@ -95,10 +72,7 @@ impl Name {
         if let Some((_, why)) = RESERVED.iter().find(|(name, _)| *name == raw) {
             return Err(invalid(format!("it is reserved: {why}")));
         }
-        if let Some((_, why)) = RESERVED_PREFIXES
-            .iter()
-            .find(|(prefix, _)| raw.starts_with(prefix))
-        {
+        if let Some((_, why)) = RESERVED_PREFIXES.iter().find(|(prefix, _)| raw.starts_with(prefix)) {
             return Err(invalid((*why).to_string()));
         }
         Ok(Self(raw.to_string()))
@@ -227,15 +201,7 @@ mod tests {
 
     #[test]
     fn reserved_names_and_prefixes_are_refused_with_a_reason() {
-        for raw in [
-            "default",
-            "tenancy",
-            "admin",
-            "aws-prod",
-            "kube-system",
-            "amazonia",
-            "tenancy-x",
-        ] {
+        for raw in ["default", "tenancy", "admin", "aws-prod", "kube-system", "amazonia", "tenancy-x"] {
             let err = Name::parse("name", raw).unwrap_err().to_string();
             assert!(err.contains("reserved"), "{raw}: {err}");
         }

@@ -93,14 +93,8 @@ const KEY_ADMIN_ACTIONS: [&str; 15] = [
 ];
 
 /// Data actions the tenant role may take with its key.
-const KEY_USE_ACTIONS: [&str; 6] = [
-    "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-    "kms:DescribeKey",
-    "kms:CreateGrant",
-];
+const KEY_USE_ACTIONS: [&str; 6] =
+    ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"];
 
 /// Key policy of the tenant key: the account's admins manage it, the tenant role uses it.
 /// Grants the role creates are limited to AWS services acting for it (`kms:GrantIsForAWSResource`).
@@ -137,11 +131,7 @@ mod tests {
 
     #[test]
     fn no_policy_grants_every_action() {
-        for doc in [
-            role_trust_policy(),
-            role_access_policy("dev"),
-            key_policy("aws", "123456789012", "arn:r"),
-        ] {
+        for doc in [role_trust_policy(), role_access_policy("dev"), key_policy("aws", "123456789012", "arn:r")] {
             for statement in statements(&doc) {
                 let actions = match &statement["Action"] {
                     Value::String(s) => vec![s.clone()],
@@ -149,10 +139,7 @@ mod tests {
                     other => panic!("unexpected {other}"),
                 };
                 for action in actions {
-                    assert!(
-                        action != "*" && !action.ends_with(":*"),
-                        "{action} in {doc}"
-                    );
+                    assert!(action != "*" && !action.ends_with(":*"), "{action} in {doc}");
                 }
             }
         }
@@ -162,8 +149,7 @@ mod tests {
     fn the_role_policy_binds_every_grant_to_the_tenant_tag_exactly() {
         let doc = role_access_policy("dev");
         for statement in statements(&doc) {
-            let condition =
-                &statement["Condition"]["StringEquals"]["aws:ResourceTag/tenancy:tenant"];
+            let condition = &statement["Condition"]["StringEquals"]["aws:ResourceTag/tenancy:tenant"];
             assert_eq!(condition, "dev");
         }
         assert!(!doc.to_string().contains("dev*"));
@@ -171,15 +157,8 @@ mod tests {
 
     #[test]
     fn the_key_policy_names_only_the_tenant_role_as_user() {
-        let doc = key_policy(
-            "aws",
-            "123456789012",
-            "arn:aws:iam::123456789012:role/tenancy/dev/tenancy-dev",
-        );
+        let doc = key_policy("aws", "123456789012", "arn:aws:iam::123456789012:role/tenancy/dev/tenancy-dev");
         let users = &statements(&doc)[1]["Principal"]["AWS"];
-        assert_eq!(
-            users,
-            "arn:aws:iam::123456789012:role/tenancy/dev/tenancy-dev"
-        );
+        assert_eq!(users, "arn:aws:iam::123456789012:role/tenancy/dev/tenancy-dev");
     }
 }

@@ -80,44 +80,27 @@ pub enum StoreError {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Records a new infrastructure; [`StoreError::NameTaken`] if the name exists.
-    async fn create_infrastructure(
-        &self,
-        infrastructure: &Infrastructure,
-    ) -> Result<(), StoreError>;
+    async fn create_infrastructure(&self, infrastructure: &Infrastructure) -> Result<(), StoreError>;
     /// Reads one infrastructure.
     async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError>;
     /// Lists infrastructures in name order.
-    async fn list_infrastructures(
-        &self,
-        page: &PageRequest,
-    ) -> Result<Page<Infrastructure>, StoreError>;
+    async fn list_infrastructures(&self, page: &PageRequest) -> Result<Page<Infrastructure>, StoreError>;
     /// Deletes an infrastructure that holds no tenants.
     async fn delete_infrastructure(&self, name: &Name) -> Result<(), StoreError>;
 
     /// Records a new tenant (version 1) and counts it in its infrastructure, atomically with
     /// the idempotency record if there is one. The name may reuse a `deleted` tenant's.
-    async fn create_tenant(
-        &self,
-        tenant: &Tenant,
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), StoreError>;
+    async fn create_tenant(&self, tenant: &Tenant, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
     /// Reads one tenant, deleted ones included.
     async fn get_tenant(&self, name: &Name) -> Result<Option<Tenant>, StoreError>;
     /// Lists tenants that are not deleted, in name order, optionally of one infrastructure.
-    async fn list_tenants(
-        &self,
-        infrastructure: Option<&Name>,
-        page: &PageRequest,
-    ) -> Result<Page<Tenant>, StoreError>;
+    async fn list_tenants(&self, infrastructure: Option<&Name>, page: &PageRequest)
+    -> Result<Page<Tenant>, StoreError>;
     /// Writes `tenant` if the stored version is still `expected_version`. A tenant written
     /// as `deleted` stops counting against its infrastructure, in the same write.
     async fn save_tenant(&self, tenant: &Tenant, expected_version: u64) -> Result<(), StoreError>;
     /// Tenants in a transitional state not written since `before`, oldest first.
-    async fn stalled_tenants(
-        &self,
-        before: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<Name>, StoreError>;
+    async fn stalled_tenants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Name>, StoreError>;
 
     /// Reads an idempotency record, expired or not.
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
@@ -170,11 +153,7 @@ pub struct CloudError(pub String);
 #[async_trait]
 pub trait Cloud: Send + Sync {
     /// Makes the resource exist as the boundary needs it (tags included) and reports it.
-    async fn ensure(
-        &self,
-        kind: ResourceKind,
-        boundary: &Boundary,
-    ) -> Result<ResourceRef, CloudError>;
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<ResourceRef, CloudError>;
     /// Removes every resource of that kind that belongs to the tenant: by name, by tag and
     /// by IAM path, so that nothing created outside the record escapes.
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError>;

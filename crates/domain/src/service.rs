@@ -93,28 +93,20 @@ pub struct Tenancy {
 }
 
 fn unavailable(error: StoreError) -> Error {
-    Error::Unavailable(format!(
-        "the state store failed: {error}; retry the request"
-    ))
+    Error::Unavailable(format!("the state store failed: {error}; retry the request"))
 }
 
 fn parse_page(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, Error> {
     let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(Error::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE_SIZE}"),
-        ));
+        return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));
     }
     Ok(PageRequest { limit, cursor })
 }
 
 fn page_error(error: StoreError) -> Error {
     match error {
-        StoreError::BadCursor => Error::invalid(
-            "cursor",
-            "not a cursor this API returned; start from the first page",
-        ),
+        StoreError::BadCursor => Error::invalid("cursor", "not a cursor this API returned; start from the first page"),
         other => unavailable(other),
     }
 }
@@ -127,12 +119,7 @@ impl Tenancy {
         clock: Arc<dyn Clock>,
         tenant_types: Vec<String>,
     ) -> Self {
-        Self {
-            store,
-            events,
-            clock,
-            tenant_types,
-        }
+        Self { store, events, clock, tenant_types }
     }
 
     /// Records a new infrastructure.
@@ -156,10 +143,9 @@ impl Tenancy {
         };
         match self.store.create_infrastructure(&infrastructure).await {
             Ok(()) => Ok(infrastructure),
-            Err(StoreError::NameTaken) => Err(Error::NameTaken {
-                kind: "infrastructure",
-                name: infrastructure.name.to_string(),
-            }),
+            Err(StoreError::NameTaken) => {
+                Err(Error::NameTaken { kind: "infrastructure", name: infrastructure.name.to_string() })
+            }
             Err(other) => Err(unavailable(other)),
         }
     }
@@ -173,29 +159,15 @@ impl Tenancy {
     ) -> Result<Page<Infrastructure>, Error> {
         caller.require_admin()?;
         let page = parse_page(limit, cursor)?;
-        self.store
-            .list_infrastructures(&page)
-            .await
-            .map_err(page_error)
+        self.store.list_infrastructures(&page).await.map_err(page_error)
     }
 
     /// Reads one infrastructure.
-    pub async fn get_infrastructure(
-        &self,
-        caller: &Caller,
-        name: &str,
-    ) -> Result<Infrastructure, Error> {
+    pub async fn get_infrastructure(&self, caller: &Caller, name: &str) -> Result<Infrastructure, Error> {
         caller.require_admin()?;
-        let not_found = || Error::NotFound {
-            kind: "infrastructure",
-            name: name.to_string(),
-        };
+        let not_found = || Error::NotFound { kind: "infrastructure", name: name.to_string() };
         let name = Name::parse("name", name).map_err(|_| not_found())?;
-        self.store
-            .get_infrastructure(&name)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(not_found)
+        self.store.get_infrastructure(&name).await.map_err(unavailable)?.ok_or_else(not_found)
     }
 
     /// Deletes an infrastructure that holds no tenants.
@@ -206,10 +178,7 @@ impl Tenancy {
             Err(StoreError::InfrastructureInUse) => Err(Error::Conflict(format!(
                 "infrastructure '{name}' still holds tenants; delete them first (GET /v1/tenants?infrastructure={name})"
             ))),
-            Err(StoreError::NotFound) => Err(Error::NotFound {
-                kind: "infrastructure",
-                name: name.to_string(),
-            }),
+            Err(StoreError::NotFound) => Err(Error::NotFound { kind: "infrastructure", name: name.to_string() }),
             Err(other) => Err(unavailable(other)),
         }
     }
@@ -223,8 +192,7 @@ impl Tenancy {
         idempotency_key: Option<&str>,
     ) -> Result<Created, Error> {
         caller.require_admin()?;
-        let canonical =
-            serde_json::to_string(&request).map_err(|e| Error::invalid("body", e.to_string()))?;
+        let canonical = serde_json::to_string(&request).map_err(|e| Error::invalid("body", e.to_string()))?;
         let scoped_key = idempotency_key.map(|key| format!("{}#{key}", caller.id));
         if let Some(key) = &scoped_key
             && let Some(replay) = self.replay(key, &canonical).await?
@@ -233,17 +201,9 @@ impl Tenancy {
         }
 
         let name = Name::parse("name", &request.name)?;
-        let infrastructure_name =
-            Name::parse("infrastructure", &request.infrastructure).map_err(|_| {
-                Error::NotFound {
-                    kind: "infrastructure",
-                    name: request.infrastructure.clone(),
-                }
-            })?;
-        let tenant_type = request
-            .tenant_type
-            .clone()
-            .unwrap_or_else(|| tenant::DEFAULT_TYPE.to_string());
+        let infrastructure_name = Name::parse("infrastructure", &request.infrastructure)
+            .map_err(|_| Error::NotFound { kind: "infrastructure", name: request.infrastructure.clone() })?;
+        let tenant_type = request.tenant_type.clone().unwrap_or_else(|| tenant::DEFAULT_TYPE.to_string());
         tenant::validate_type(&tenant_type, &self.tenant_types)?;
         tenant::validate_settings(&request.settings)?;
         tenant::validate_tags(&request.tags)?;
@@ -252,10 +212,7 @@ impl Tenancy {
             .get_infrastructure(&infrastructure_name)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| Error::NotFound {
-                kind: "infrastructure",
-                name: request.infrastructure.clone(),
-            })?;
+            .ok_or_else(|| Error::NotFound { kind: "infrastructure", name: request.infrastructure.clone() })?;
 
         let now = self.clock.now();
         let tenant = Tenant::new(
@@ -265,9 +222,7 @@ impl Tenancy {
             tenant_type,
             request.settings,
             request.tags,
-            request
-                .deletion_protection
-                .unwrap_or(infrastructure.environment == Environment::Prod),
+            request.deletion_protection.unwrap_or(infrastructure.environment == Environment::Prod),
             Requester::from_caller(caller, now),
             now,
         );
@@ -280,33 +235,22 @@ impl Tenancy {
         match self.store.create_tenant(&tenant, record.as_ref()).await {
             Ok(()) => {}
             Err(StoreError::NameTaken) => {
-                return Err(Error::NameTaken {
-                    kind: "tenant",
-                    name: tenant.name.to_string(),
-                });
+                return Err(Error::NameTaken { kind: "tenant", name: tenant.name.to_string() });
             }
             Err(StoreError::InfrastructureMissing) => {
-                return Err(Error::NotFound {
-                    kind: "infrastructure",
-                    name: request.infrastructure,
-                });
+                return Err(Error::NotFound { kind: "infrastructure", name: request.infrastructure });
             }
             Err(StoreError::IdempotencyKeyTaken) => {
                 // A concurrent request with the same key won the race: answer as it did.
                 let key = record.as_ref().map(|r| r.key.as_str()).unwrap_or_default();
                 return self.replay(key, &canonical).await?.ok_or_else(|| {
-                    Error::Unavailable(
-                        "a concurrent request with this Idempotency-Key is in flight; retry".into(),
-                    )
+                    Error::Unavailable("a concurrent request with this Idempotency-Key is in flight; retry".into())
                 });
             }
             Err(other) => return Err(unavailable(other)),
         }
         self.request_work(EventKind::CreateRequested, &tenant).await;
-        Ok(Created {
-            tenant,
-            replayed: false,
-        })
+        Ok(Created { tenant, replayed: false })
     }
 
     async fn replay(&self, key: &str, canonical: &str) -> Result<Option<Created>, Error> {
@@ -319,25 +263,15 @@ impl Tenancy {
         if record.request != canonical {
             return Err(Error::IdempotencyKeyReused);
         }
-        Ok(Some(Created {
-            tenant: record.tenant,
-            replayed: true,
-        }))
+        Ok(Some(Created { tenant: record.tenant, replayed: true }))
     }
 
     /// Reads one tenant.
     pub async fn get_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
         caller.require_admin()?;
-        let not_found = || Error::NotFound {
-            kind: "tenant",
-            name: name.to_string(),
-        };
+        let not_found = || Error::NotFound { kind: "tenant", name: name.to_string() };
         let name = Name::parse("name", name).map_err(|_| not_found())?;
-        self.store
-            .get_tenant(&name)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(not_found)
+        self.store.get_tenant(&name).await.map_err(unavailable)?.ok_or_else(not_found)
     }
 
     /// Lists tenants that are not deleted, optionally of one infrastructure.
@@ -355,18 +289,12 @@ impl Tenancy {
                 Ok(name) => Some(name),
                 // No tenant can live in an infrastructure with an invalid name.
                 Err(_) => {
-                    return Ok(Page {
-                        items: vec![],
-                        next_cursor: None,
-                    });
+                    return Ok(Page { items: vec![], next_cursor: None });
                 }
             },
             None => None,
         };
-        self.store
-            .list_tenants(infrastructure.as_ref(), &page)
-            .await
-            .map_err(page_error)
+        self.store.list_tenants(infrastructure.as_ref(), &page).await.map_err(page_error)
     }
 
     /// Changes settings, tags or deletion protection. New tags are applied to the
@@ -382,10 +310,7 @@ impl Tenancy {
         if let Some(expected) = if_match
             && expected != tenant.version
         {
-            return Err(Error::PreconditionFailed {
-                expected,
-                current: tenant.version,
-            });
+            return Err(Error::PreconditionFailed { expected, current: tenant.version });
         }
         if !matches!(tenant.state, TenantState::Active | TenantState::Failed) {
             return Err(Error::Conflict(format!(
@@ -432,10 +357,7 @@ impl Tenancy {
         match tenant.state {
             TenantState::Deleting => return Ok(tenant),
             TenantState::Deleted => {
-                return Err(Error::NotFound {
-                    kind: "tenant",
-                    name: name.to_string(),
-                });
+                return Err(Error::NotFound { kind: "tenant", name: name.to_string() });
             }
             TenantState::Provisioning | TenantState::Updating => {
                 return Err(Error::Conflict(format!(
@@ -463,15 +385,8 @@ impl Tenancy {
     /// Runs a failed tenant's failed operation again.
     pub async fn retry_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
         let mut tenant = self.get_tenant(caller, name).await?;
-        let Some(failure) = tenant
-            .failure
-            .clone()
-            .filter(|_| tenant.state == TenantState::Failed)
-        else {
-            return Err(Error::Conflict(format!(
-                "tenant '{name}' is {}, not failed; nothing to retry",
-                tenant.state
-            )));
+        let Some(failure) = tenant.failure.clone().filter(|_| tenant.state == TenantState::Failed) else {
+            return Err(Error::Conflict(format!("tenant '{name}' is {}, not failed; nothing to retry", tenant.state)));
         };
         let expected_version = tenant.version;
         let now = self.clock.now();
@@ -487,19 +402,11 @@ impl Tenancy {
         Ok(tenant)
     }
 
-    async fn save(
-        &self,
-        tenant: &Tenant,
-        expected_version: u64,
-        if_match: Option<u64>,
-    ) -> Result<(), Error> {
+    async fn save(&self, tenant: &Tenant, expected_version: u64, if_match: Option<u64>) -> Result<(), Error> {
         match self.store.save_tenant(tenant, expected_version).await {
             Ok(()) => Ok(()),
             Err(StoreError::Stale) => match if_match {
-                Some(expected) => Err(Error::PreconditionFailed {
-                    expected,
-                    current: expected + 1,
-                }),
+                Some(expected) => Err(Error::PreconditionFailed { expected, current: expected + 1 }),
                 None => Err(Error::Conflict(format!(
                     "tenant '{}' changed while this request was handled; read it again and retry",
                     tenant.name
@@ -513,11 +420,7 @@ impl Tenancy {
     /// recorded in a transitional state and the sweep re-drives it, so a publish failure
     /// is logged rather than failing a request whose state is already stored.
     async fn request_work(&self, kind: EventKind, tenant: &Tenant) {
-        if let Err(error) = self
-            .events
-            .publish(&LifecycleEvent::request(kind, tenant))
-            .await
-        {
+        if let Err(error) = self.events.publish(&LifecycleEvent::request(kind, tenant)).await {
             tracing::warn!(tenant = %tenant.name, %error, "request event not published; the sweep will pick the tenant up");
         }
     }

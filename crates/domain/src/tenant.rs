@@ -75,10 +75,7 @@ impl TenantState {
 
 impl fmt::Display for TenantState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         f.write_str(&s)
     }
 }
@@ -122,12 +119,7 @@ pub enum ResourceKind {
 
 impl ResourceKind {
     /// Every kind, in the order status lists them.
-    pub const ALL: [ResourceKind; 4] = [
-        Self::SecurityGroup,
-        Self::Role,
-        Self::InstanceProfile,
-        Self::Key,
-    ];
+    pub const ALL: [ResourceKind; 4] = [Self::SecurityGroup, Self::Role, Self::InstanceProfile, Self::Key];
 
     /// The step name used in status and failures.
     pub fn step(self) -> &'static str {
@@ -224,12 +216,7 @@ pub struct Requester {
 impl Requester {
     /// Records `caller` as asking now.
     pub fn from_caller(caller: &Caller, now: OffsetDateTime) -> Self {
-        Self {
-            id: caller.id.clone(),
-            email: caller.email.clone(),
-            via: caller.via.as_str().into(),
-            at: now,
-        }
+        Self { id: caller.id.clone(), email: caller.email.clone(), via: caller.via.as_str().into(), at: now }
     }
 }
 
@@ -314,10 +301,7 @@ impl Tenant {
             settings,
             tags,
             deletion_protection,
-            resources: ResourceKind::ALL
-                .iter()
-                .map(|k| ResourceStatus::pending(*k, now))
-                .collect(),
+            resources: ResourceKind::ALL.iter().map(|k| ResourceStatus::pending(*k, now)).collect(),
             failure: None,
             requested_by,
             applied_tags: BTreeMap::new(),
@@ -331,10 +315,7 @@ impl Tenant {
     /// Moves the tenant to `next`, or says why the state machine forbids it.
     pub fn transition(&mut self, next: TenantState, now: OffsetDateTime) -> Result<(), Error> {
         if !self.state.can_become(next) {
-            return Err(Error::Conflict(format!(
-                "tenant '{}' is {}; it cannot become {next}",
-                self.name, self.state
-            )));
+            return Err(Error::Conflict(format!("tenant '{}' is {}; it cannot become {next}", self.name, self.state)));
         }
         self.state = next;
         if next != TenantState::Failed {
@@ -365,21 +346,14 @@ impl Tenant {
         let mut tags = self.tags.clone();
         tags.insert(tag_keys::TENANT.into(), self.name.to_string());
         tags.insert(tag_keys::TENANT_ID.into(), self.id.to_string());
-        tags.insert(
-            tag_keys::INFRASTRUCTURE.into(),
-            self.infrastructure.to_string(),
-        );
+        tags.insert(tag_keys::INFRASTRUCTURE.into(), self.infrastructure.to_string());
         tags.insert(tag_keys::TYPE.into(), self.tenant_type.clone());
         tags
     }
 
     /// User tag keys applied earlier but no longer wanted.
     pub fn removed_tag_keys(&self) -> Vec<String> {
-        self.applied_tags
-            .keys()
-            .filter(|k| !self.tags.contains_key(*k))
-            .cloned()
-            .collect()
+        self.applied_tags.keys().filter(|k| !self.tags.contains_key(*k)).cloned().collect()
     }
 
     /// The status entry of one resource.
@@ -387,8 +361,7 @@ impl Tenant {
         let index = match self.resources.iter().position(|r| r.kind == kind) {
             Some(index) => index,
             None => {
-                self.resources
-                    .push(ResourceStatus::pending(kind, self.updated_at));
+                self.resources.push(ResourceStatus::pending(kind, self.updated_at));
                 self.resources.len() - 1
             }
         };
@@ -418,13 +391,7 @@ impl Tenant {
     }
 
     /// Records a failed step on its resource (if it is one) and on the tenant.
-    pub fn mark_failed(
-        &mut self,
-        operation: Operation,
-        step: &str,
-        error: &str,
-        now: OffsetDateTime,
-    ) {
+    pub fn mark_failed(&mut self, operation: Operation, step: &str, error: &str, now: OffsetDateTime) {
         if let Some(kind) = ResourceKind::ALL.iter().find(|k| k.step() == step) {
             let status = self.resource_mut(*kind);
             status.ready = false;
@@ -432,61 +399,36 @@ impl Tenant {
             status.message = Some(error.to_string());
             status.last_transition_time = now;
         }
-        self.failure = Some(Failure {
-            operation,
-            step: step.to_string(),
-            error: error.to_string(),
-            at: now,
-        });
+        self.failure = Some(Failure { operation, step: step.to_string(), error: error.to_string(), at: now });
     }
 }
 
 /// Checks user tags: count, lengths, characters, and no key in Tenancy's or AWS's namespaces.
 pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
     if tags.len() > MAX_USER_TAGS {
-        return Err(Error::invalid(
-            "tags",
-            format!(
-                "at most {MAX_USER_TAGS} tags are allowed, got {}",
-                tags.len()
-            ),
-        ));
+        return Err(Error::invalid("tags", format!("at most {MAX_USER_TAGS} tags are allowed, got {}", tags.len())));
     }
     let allowed = |c: char| c.is_alphanumeric() || " _.:/=+-@".contains(c);
     for (key, value) in tags {
         let field = format!("tags.{key}");
         if key.is_empty() || key.chars().count() > 128 {
-            return Err(Error::invalid(
-                &field,
-                "tag keys must be 1 to 128 characters long",
-            ));
+            return Err(Error::invalid(&field, "tag keys must be 1 to 128 characters long"));
         }
         if value.chars().count() > 256 {
-            return Err(Error::invalid(
-                &field,
-                "tag values must be at most 256 characters long",
-            ));
+            return Err(Error::invalid(&field, "tag values must be at most 256 characters long"));
         }
         if let Some(c) = key.chars().chain(value.chars()).find(|c| !allowed(*c)) {
             return Err(Error::invalid(
                 &field,
-                format!(
-                    "'{c}' is not allowed in tags; use letters, digits, spaces and _ . : / = + - @"
-                ),
+                format!("'{c}' is not allowed in tags; use letters, digits, spaces and _ . : / = + - @"),
             ));
         }
         let lower = key.to_ascii_lowercase();
         if lower.starts_with(tag_keys::RESERVED_PREFIX) {
-            return Err(Error::invalid(
-                &field,
-                "keys starting with 'tenancy:' are written by Tenancy itself",
-            ));
+            return Err(Error::invalid(&field, "keys starting with 'tenancy:' are written by Tenancy itself"));
         }
         if lower.starts_with("aws:") {
-            return Err(Error::invalid(
-                &field,
-                "keys starting with 'aws:' are reserved by AWS",
-            ));
+            return Err(Error::invalid(&field, "keys starting with 'aws:' are reserved by AWS"));
         }
     }
     Ok(())
@@ -497,30 +439,19 @@ pub fn validate_settings(settings: &BTreeMap<String, String>) -> Result<(), Erro
     if settings.len() > MAX_SETTINGS {
         return Err(Error::invalid(
             "settings",
-            format!(
-                "at most {MAX_SETTINGS} settings are allowed, got {}",
-                settings.len()
-            ),
+            format!("at most {MAX_SETTINGS} settings are allowed, got {}", settings.len()),
         ));
     }
     for (key, value) in settings {
         let field = format!("settings.{key}");
         let key_ok = !key.is_empty()
             && key.len() <= 128
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c));
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c));
         if !key_ok {
-            return Err(Error::invalid(
-                &field,
-                "setting keys are 1 to 128 of A-Z a-z 0-9 . _ - / :",
-            ));
+            return Err(Error::invalid(&field, "setting keys are 1 to 128 of A-Z a-z 0-9 . _ - / :"));
         }
         if value.len() > MAX_SETTING_VALUE_LEN {
-            return Err(Error::invalid(
-                &field,
-                format!("setting values are at most {MAX_SETTING_VALUE_LEN} bytes"),
-            ));
+            return Err(Error::invalid(&field, format!("setting values are at most {MAX_SETTING_VALUE_LEN} bytes")));
         }
     }
     Ok(())
@@ -533,13 +464,7 @@ pub fn validate_type(tenant_type: &str, known: &[String]) -> Result<(), Error> {
     } else {
         let mut all = vec![DEFAULT_TYPE.to_string()];
         all.extend(known.iter().cloned());
-        Err(Error::invalid(
-            "type",
-            format!(
-                "unknown tenant type '{tenant_type}'; known types: {}",
-                all.join(", ")
-            ),
-        ))
+        Err(Error::invalid("type", format!("unknown tenant type '{tenant_type}'; known types: {}", all.join(", "))))
     }
 }
 
@@ -566,27 +491,18 @@ mod tests {
         ];
         for from in all {
             for to in all {
-                assert_eq!(
-                    from.can_become(to),
-                    allowed.contains(&(from, to)),
-                    "{from} -> {to}"
-                );
+                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} -> {to}");
             }
         }
     }
 
     #[test]
     fn deleted_is_final() {
-        assert!(
-            TenantState::ALL_FOR_TESTS
-                .iter()
-                .all(|s| !Deleted.can_become(*s))
-        );
+        assert!(TenantState::ALL_FOR_TESTS.iter().all(|s| !Deleted.can_become(*s)));
     }
 
     impl TenantState {
-        const ALL_FOR_TESTS: [TenantState; 6] =
-            [Provisioning, Active, Updating, Deleting, Deleted, Failed];
+        const ALL_FOR_TESTS: [TenantState; 6] = [Provisioning, Active, Updating, Deleting, Deleted, Failed];
     }
 
     #[test]
@@ -595,37 +511,23 @@ mod tests {
             let tags = BTreeMap::from([(key.to_string(), "v".to_string())]);
             assert!(validate_tags(&tags).is_err(), "{key}");
         }
-        validate_tags(&BTreeMap::from([(
-            "cost-centre".to_string(),
-            "cc 42/a".to_string(),
-        )]))
-        .unwrap();
+        validate_tags(&BTreeMap::from([("cost-centre".to_string(), "cc 42/a".to_string())])).unwrap();
     }
 
     #[test]
     fn too_many_or_too_long_tags_are_refused() {
-        let many: BTreeMap<_, _> = (0..=MAX_USER_TAGS)
-            .map(|i| (format!("k{i}"), "v".to_string()))
-            .collect();
+        let many: BTreeMap<_, _> = (0..=MAX_USER_TAGS).map(|i| (format!("k{i}"), "v".to_string())).collect();
         assert!(validate_tags(&many).is_err());
         let long = BTreeMap::from([("k".repeat(129), String::new())]);
         assert!(validate_tags(&long).is_err());
         let bad_char = BTreeMap::from([("k".to_string(), "v;drop".to_string())]);
-        assert!(
-            validate_tags(&bad_char)
-                .unwrap_err()
-                .to_string()
-                .contains("';'")
-        );
+        assert!(validate_tags(&bad_char).unwrap_err().to_string().contains("';'"));
     }
 
     #[test]
     fn unknown_types_are_refused_with_the_known_ones() {
         validate_type("default", &[]).unwrap();
         let err = validate_type("gpu", &[]).unwrap_err().to_string();
-        assert!(
-            err.contains("unknown tenant type 'gpu'") && err.contains("default"),
-            "{err}"
-        );
+        assert!(err.contains("unknown tenant type 'gpu'") && err.contains("default"), "{err}");
     }
 }

@@ -16,9 +16,10 @@ fn filter(name: &str, value: &str) -> Filter {
 /// True when the group's ingress admits the group itself on every protocol.
 fn admits_itself(group: &SecurityGroup) -> bool {
     let id = group.group_id();
-    group.ip_permissions().iter().any(|p| {
-        p.ip_protocol() == Some("-1") && p.user_id_group_pairs().iter().any(|pair| pair.group_id() == id)
-    })
+    group
+        .ip_permissions()
+        .iter()
+        .any(|p| p.ip_protocol() == Some("-1") && p.user_id_group_pairs().iter().any(|pair| pair.group_id() == id))
 }
 
 impl AwsCloud {
@@ -40,14 +41,18 @@ impl AwsCloud {
         let group = match self.find_security_group(boundary).await? {
             Some(group) => group,
             None => {
-                let tags: Vec<Tag> = boundary.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                let tags: Vec<Tag> =
+                    boundary.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
                 let created = ec2
                     .create_security_group()
                     .group_name(&boundary.names.security_group)
                     .description(format!("Tenancy tenant {}: members reach each other only", boundary.tenant))
                     .vpc_id(&boundary.vpc_id)
                     .tag_specifications(
-                        TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(tags)).build(),
+                        TagSpecification::builder()
+                            .resource_type(ResourceType::SecurityGroup)
+                            .set_tags(Some(tags))
+                            .build(),
                     )
                     .send()
                     .await;
@@ -113,9 +118,16 @@ impl AwsCloud {
 
     pub(super) async fn remove_security_groups(&self, boundary: &Boundary) -> Result<(), CloudError> {
         let ec2 = &self.regional(&boundary.region).ec2;
-        let mut ids: Vec<String> =
-            self.find_security_group(boundary).await?.and_then(|g| g.group_id().map(str::to_string)).into_iter().collect();
-        for arn in self.tagged(&boundary.region, Some("ec2:security-group"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
+        let mut ids: Vec<String> = self
+            .find_security_group(boundary)
+            .await?
+            .and_then(|g| g.group_id().map(str::to_string))
+            .into_iter()
+            .collect();
+        for arn in self
+            .tagged(&boundary.region, Some("ec2:security-group"), tag_keys::TENANT, boundary.tenant.as_str())
+            .await?
+        {
             let id = arn.rsplit('/').next().unwrap_or_default().to_string();
             if !id.is_empty() && !ids.contains(&id) {
                 ids.push(id);

@@ -58,9 +58,15 @@ impl AwsCloud {
                     .await;
                 match created {
                     Ok(output) => output.role().cloned(),
-                    Err(error) if code(&error) == ALREADY_EXISTS => {
-                        self.iam.get_role().role_name(name).send().await.map_err(|e| cloud_error("GetRole", e))?.role().cloned()
-                    }
+                    Err(error) if code(&error) == ALREADY_EXISTS => self
+                        .iam
+                        .get_role()
+                        .role_name(name)
+                        .send()
+                        .await
+                        .map_err(|e| cloud_error("GetRole", e))?
+                        .role()
+                        .cloned(),
                     Err(error) => return Err(cloud_error("CreateRole", error)),
                 }
                 .ok_or_else(|| CloudError("CreateRole: no role in the answer".into()))?
@@ -80,7 +86,13 @@ impl AwsCloud {
 
         let (add, remove) = tag_changes(boundary, &tag_map(role.tags()));
         if !add.is_empty() {
-            self.iam.tag_role().role_name(name).set_tags(Some(iam_tags(&add))).send().await.map_err(|e| cloud_error("TagRole", e))?;
+            self.iam
+                .tag_role()
+                .role_name(name)
+                .set_tags(Some(iam_tags(&add)))
+                .send()
+                .await
+                .map_err(|e| cloud_error("TagRole", e))?;
         }
         if !remove.is_empty() {
             self.iam
@@ -251,7 +263,13 @@ impl AwsCloud {
                     .await
                     .map_err(|e| cloud_error("RemoveRoleFromInstanceProfile", e))?;
             }
-            let inline = self.iam.list_role_policies().role_name(&name).send().await.map_err(|e| cloud_error("ListRolePolicies", e))?;
+            let inline = self
+                .iam
+                .list_role_policies()
+                .role_name(&name)
+                .send()
+                .await
+                .map_err(|e| cloud_error("ListRolePolicies", e))?;
             for policy_name in inline.policy_names() {
                 self.iam
                     .delete_role_policy()

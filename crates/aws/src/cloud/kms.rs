@@ -10,12 +10,19 @@ use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
 use super::{AwsCloud, KEY_DELETION_WINDOW_DAYS, tag_changes};
 use crate::errors::{cloud_error, code};
 
+/// The key id in a key ARN (`arn:...:key/<id>`), or the id itself. KMS takes either, but
+/// some implementations of it (the emulator) take only ids, so ids are used throughout.
+fn key_id(arn_or_id: &str) -> &str {
+    arn_or_id.rsplit('/').next().unwrap_or(arn_or_id)
+}
+
 fn usable(key: &KeyMetadata) -> bool {
     !matches!(key.key_state(), Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion))
 }
 
 impl AwsCloud {
     async fn describe_key(&self, region: &str, key_id: &str) -> Result<Option<KeyMetadata>, CloudError> {
+        let key_id = if key_id.starts_with("alias/") { key_id } else { self::key_id(key_id) };
         match self.regional(region).kms.describe_key().key_id(key_id).send().await {
             Ok(output) => Ok(output.key_metadata().cloned()),
             Err(error) if code(&error) == Some("NotFoundException") => Ok(None),
@@ -57,7 +64,11 @@ impl AwsCloud {
                     "arn:{}:iam::{}:role{}{}",
                     account.partition, account.id, boundary.names.iam_path, boundary.names.role
                 );
-                let tags = boundary.tags.iter().map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build()).collect::<Result<Vec<_>, _>>();
+                let tags = boundary
+                    .tags
+                    .iter()
+                    .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
+                    .collect::<Result<Vec<_>, _>>();
                 let created = kms
                     .create_key()
                     .description(format!("Tenancy tenant {}", boundary.tenant))
@@ -66,8 +77,15 @@ impl AwsCloud {
                     .send()
                     .await
                     .map_err(|e| cloud_error("CreateKey", e))?;
-                let key = created.key_metadata().cloned().ok_or_else(|| CloudError("CreateKey: no key in the answer".into()))?;
-                kms.enable_key_rotation().key_id(key.key_id()).send().await.map_err(|e| cloud_error("EnableKeyRotation", e))?;
+                let key = created
+                    .key_metadata()
+                    .cloned()
+                    .ok_or_else(|| CloudError("CreateKey: no key in the answer".into()))?;
+                kms.enable_key_rotation()
+                    .key_id(key.key_id())
+                    .send()
+                    .await
+                    .map_err(|e| cloud_error("EnableKeyRotation", e))?;
                 key
             }
         };
@@ -101,8 +119,14 @@ impl AwsCloud {
             .collect();
         let (add, remove) = tag_changes(boundary, &current);
         if !add.is_empty() {
-            let tags = add.iter().map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build()).collect::<Result<Vec<_>, _>>();
-            kms.tag_resource().key_id(&key_id).set_tags(tags.ok()).send().await.map_err(|e| cloud_error("TagResource", e))?;
+            let tags =
+                add.iter().map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build()).collect::<Result<Vec<_>, _>>();
+            kms.tag_resource()
+                .key_id(&key_id)
+                .set_tags(tags.ok())
+                .send()
+                .await
+                .map_err(|e| cloud_error("TagResource", e))?;
         }
         if !remove.is_empty() {
             kms.untag_resource()
@@ -119,11 +143,12 @@ impl AwsCloud {
         let kms = &self.regional(&boundary.region).kms;
         let mut keys: Vec<String> = Vec::new();
         if let Some(key) = self.describe_key(&boundary.region, &boundary.names.key_alias).await? {
-            keys.push(key.arn().unwrap_or(key.key_id()).to_string());
+            keys.push(key.key_id().to_string());
         }
         for arn in self.tagged(&boundary.region, Some("kms:key"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
-            if !keys.contains(&arn) {
-                keys.push(arn);
+            let id = key_id(&arn).to_string();
+            if !keys.contains(&id) {
+                keys.push(id);
             }
         }
         match kms.delete_alias().alias_name(&boundary.names.key_alias).send().await {

@@ -106,7 +106,13 @@ impl AwsCloud {
 
     /// ARNs of resources of `resource_type` (e.g. `ec2:security-group`, `kms:key`) tagged
     /// `key=value` in `region`.
-    async fn tagged(&self, region: &str, resource_type: Option<&str>, key: &str, value: &str) -> Result<Vec<String>, CloudError> {
+    async fn tagged(
+        &self,
+        region: &str,
+        resource_type: Option<&str>,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<String>, CloudError> {
         let tagging = &self.regional(region).tagging;
         let mut arns = Vec::new();
         let mut token: Option<String> = None;
@@ -114,9 +120,7 @@ impl AwsCloud {
             let output = tagging
                 .get_resources()
                 .set_resource_type_filters(resource_type.map(|t| vec![t.to_string()]))
-                .tag_filters(
-                    aws_sdk_resourcegroupstagging::types::TagFilter::builder().key(key).values(value).build(),
-                )
+                .tag_filters(aws_sdk_resourcegroupstagging::types::TagFilter::builder().key(key).values(value).build())
                 .set_pagination_token(token.take().filter(|t| !t.is_empty()))
                 .send()
                 .await
@@ -133,7 +137,12 @@ impl AwsCloud {
 
 /// The tags to add (missing or different) and the keys to remove, given what a resource has.
 fn tag_changes(boundary: &Boundary, current: &BTreeMap<String, String>) -> (BTreeMap<String, String>, Vec<String>) {
-    let add = boundary.tags.iter().filter(|(k, v)| current.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let add = boundary
+        .tags
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let remove = boundary.removed_tag_keys.iter().filter(|k| current.contains_key(*k)).cloned().collect();
     (add, remove)
 }
