@@ -1,1 +1,326 @@
+//! Harness of the integration tests. Each test gets a private slice of the emulator (its
+//! own table, bus, rule and queue, and tenant names no other test uses), the local runner
+//! on an ephemeral port, and SDK clients to check what really exists in AWS.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::{Value, json};
+use tenancy_app::{App, Settings};
+use tenancy_aws::AwsSettings;
+use tenancy_cli::dev::{self, DevOptions, Running};
+use tenancy_cli::emulator::{self, LocalResources};
+use tenancy_cli::jwt;
+use tenancy_domain::ports::{Clock, SystemClock};
+
+/// Secret the harness signs tokens with.
+pub const SECRET: &str = "integration-test-secret-0123456789";
+
+/// A unique lowercase name: `prefix` and six hex digits.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..6])
+}
+
+/// How a harness starts.
+#[derive(Clone)]
+pub struct Options {
+    /// The clock of the service and worker.
+    pub clock: Arc<dyn Clock>,
+    /// Whether the worker consumes the request queue (off: the test drives the worker).
+    pub run_worker: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { clock: Arc::new(SystemClock), run_worker: true }
+    }
+}
+
+/// One test's Tenancy.
+pub struct Harness {
+    /// Every adapter and service, as the local runner wired them.
+    pub app: App,
+    /// Base URL of the API.
+    pub base: String,
+    /// An admin token.
+    pub token: String,
+    /// The demo VPC.
+    pub vpc_id: String,
+    /// The queue the request rule targets.
+    pub queue_url: String,
+    /// SDK clients for checking AWS.
+    pub aws: Aws,
+    http: reqwest::Client,
+    running: Option<Running>,
+}
+
+/// A response, read.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `content-type` header.
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+/// Mints a token for `sub` in `groups`, valid for an hour.
+pub fn token(sub: &str, groups: &[&str]) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    jwt::mint(
+        SECRET.as_bytes(),
+        &json!({ "sub": sub, "email": format!("{sub}@example.com"), "cognito:groups": groups, "exp": now + 3600 }),
+    )
+}
+
+impl Harness {
+    /// A harness with the system clock and a running worker.
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    /// A harness with `options`.
+    pub async fn with(options: Options) -> Self {
+        let endpoint = std::env::var("TENANCY_AWS_ENDPOINT").expect(
+            "TENANCY_AWS_ENDPOINT is not set: the integration tests need the emulator; run them with `make test`",
+        );
+        let suffix = unique("");
+        let settings = Settings {
+            aws: AwsSettings { endpoint: Some(endpoint), region: "us-east-1".into() },
+            table: format!("tenancy-{suffix}"),
+            bus: format!("tenancy-{suffix}"),
+            lease_seconds: 300,
+        };
+        let app = App::new(settings, options.clock).await;
+        let names = LocalResources {
+            table: app.settings.table.clone(),
+            bus: app.settings.bus.clone(),
+            queue: format!("tenancy-{suffix}-lifecycle"),
+        };
+        let prepared = emulator::prepare(&app.sdk, &names).await.expect("emulator setup");
+        let running = dev::start(
+            &app,
+            DevOptions {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                jwt_secret: SECRET.into(),
+                queue_url: options.run_worker.then(|| prepared.queue_url.clone()),
+                // Tests run the sweep themselves when they mean to.
+                sweep_every: Duration::from_secs(3600),
+            },
+        )
+        .await
+        .expect("local runner");
+        Self {
+            aws: Aws::new(&app.sdk),
+            base: format!("http://{}", running.addr),
+            token: token("admin", &["tenancy-admins"]),
+            vpc_id: prepared.vpc_id,
+            queue_url: prepared.queue_url,
+            http: reqwest::Client::new(),
+            running: Some(running),
+            app,
+        }
+    }
+
+    /// Sends a request with the admin token.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// A request builder on the API, without a token, for tests that set everything.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends a prepared request and reads the answer.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body read");
+        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    /// Creates an infrastructure on the demo VPC and returns its name.
+    pub async fn infrastructure(&self, environment: &str) -> String {
+        let name = unique("infra");
+        let body = json!({ "name": name, "region": "us-east-1", "vpcId": self.vpc_id, "environment": environment });
+        let reply = self.call(Method::POST, "/v1/infrastructures", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        name
+    }
+
+    /// Asks for a tenant and checks the 202.
+    pub async fn create_tenant(&self, infrastructure: &str, name: &str, tags: Value) -> Reply {
+        let body = json!({ "name": name, "infrastructure": infrastructure, "tags": tags });
+        let reply = self.call(Method::POST, "/v1/tenants", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+        reply
+    }
+
+    /// Polls the tenant until it reaches `state` (30 s at most), and returns it.
+    pub async fn wait_for_state(&self, name: &str, state: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let reply = self.call(Method::GET, &format!("/v1/tenants/{name}"), None).await;
+            if reply.body["state"] == state {
+                return reply.body;
+            }
+            if reply.body["state"] == "failed" || tokio::time::Instant::now() > deadline {
+                panic!("tenant {name} did not become {state}: {:#}", reply.body);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the local runner.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+    }
+}
+
+/// SDK clients that look at what exists, independently of the code under test.
+pub struct Aws {
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// EC2.
+    pub ec2: aws_sdk_ec2::Client,
+    /// KMS.
+    pub kms: aws_sdk_kms::Client,
+    /// Resource Groups Tagging API.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// EventBridge.
+    pub events: aws_sdk_eventbridge::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+/// What exists in AWS for one tenant.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// Security group ids tagged with the tenant.
+    pub security_groups: Vec<String>,
+    /// Role names under the tenant's IAM path.
+    pub roles: Vec<String>,
+    /// Instance profile names under the tenant's IAM path.
+    pub instance_profiles: Vec<String>,
+    /// Key ids tagged with the tenant and not pending deletion.
+    pub live_keys: Vec<String>,
+    /// Key ids tagged with the tenant and pending deletion.
+    pub keys_pending_deletion: Vec<String>,
+}
+
+impl Inventory {
+    /// True when exactly one of each resource exists.
+    pub fn is_one_complete_set(&self) -> bool {
+        self.security_groups.len() == 1
+            && self.roles.len() == 1
+            && self.instance_profiles.len() == 1
+            && self.live_keys.len() == 1
+    }
+
+    /// True when nothing live is left.
+    pub fn is_empty(&self) -> bool {
+        self.security_groups.is_empty()
+            && self.roles.is_empty()
+            && self.instance_profiles.is_empty()
+            && self.live_keys.is_empty()
+    }
+}
+
+impl Aws {
+    fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            iam: aws_sdk_iam::Client::new(sdk),
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+        }
+    }
+
+    /// ARNs of everything tagged `tenancy:tenant=<tenant>`.
+    pub async fn tagged(&self, tenant: &str) -> Vec<String> {
+        let output = self
+            .tagging
+            .get_resources()
+            .tag_filters(
+                aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("tenancy:tenant").values(tenant).build(),
+            )
+            .send()
+            .await
+            .expect("GetResources");
+        output.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn().map(str::to_string)).collect()
+    }
+
+    /// The tenant's security groups, with their rules and tags.
+    pub async fn security_groups(&self, tenant: &str) -> Vec<aws_sdk_ec2::types::SecurityGroup> {
+        let filter = aws_sdk_ec2::types::Filter::builder().name("tag:tenancy:tenant").values(tenant).build();
+        let output = self.ec2.describe_security_groups().filters(filter).send().await.expect("DescribeSecurityGroups");
+        output.security_groups().to_vec()
+    }
+
+    /// The KMS state of a key.
+    pub async fn key_state(&self, key_id: &str) -> aws_sdk_kms::types::KeyState {
+        let output = self.kms.describe_key().key_id(key_id).send().await.expect("DescribeKey");
+        output.key_metadata().and_then(|k| k.key_state()).cloned().expect("key state")
+    }
+
+    /// Everything that exists for `tenant`.
+    pub async fn inventory(&self, tenant: &str) -> Inventory {
+        let path = format!("/tenancy/{tenant}/");
+        let roles = self.iam.list_roles().path_prefix(&path).send().await.expect("ListRoles");
+        let profiles = self.iam.list_instance_profiles().path_prefix(&path).send().await.expect("ListInstanceProfiles");
+        let mut inventory = Inventory {
+            security_groups: self
+                .security_groups(tenant)
+                .await
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_string))
+                .collect(),
+            // Filtered by path here too: the emulator's profile listing ignores the prefix.
+            roles: roles.roles().iter().filter(|r| r.path() == path).map(|r| r.role_name().to_string()).collect(),
+            instance_profiles: profiles
+                .instance_profiles()
+                .iter()
+                .filter(|p| p.path() == path)
+                .map(|p| p.instance_profile_name().to_string())
+                .collect(),
+            ..Inventory::default()
+        };
+        for arn in self.tagged(tenant).await.into_iter().filter(|a| a.contains(":kms:")) {
+            let id = arn.rsplit('/').next().unwrap_or_default().to_string();
+            if self.key_state(&id).await == aws_sdk_kms::types::KeyState::PendingDeletion {
+                inventory.keys_pending_deletion.push(id);
+            } else {
+                inventory.live_keys.push(id);
+            }
+        }
+        inventory
+    }
+
+    /// How many items the table holds (a test-only Scan, to prove nothing was written).
+    pub async fn item_count(&self, table: &str) -> usize {
+        let output = self.dynamodb.scan().table_name(table).send().await.expect("Scan");
+        output.items().len()
+    }
+}

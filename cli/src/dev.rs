@@ -31,8 +31,9 @@ pub struct DevOptions {
     pub listen: SocketAddr,
     /// Secret that signs development tokens.
     pub jwt_secret: String,
-    /// URL of the queue the request rule targets.
-    pub queue_url: String,
+    /// URL of the queue the request rule targets; `None` runs no worker (tests that
+    /// drive the worker themselves).
+    pub queue_url: Option<String>,
     /// How often the sweep runs.
     pub sweep_every: Duration,
 }
@@ -64,11 +65,11 @@ pub async fn start(app: &App, options: DevOptions) -> std::io::Result<Running> {
     let handler = app.lifecycle();
     let secret: Arc<[u8]> = options.jwt_secret.as_bytes().into();
     let sqs = aws_sdk_sqs::Client::new(&app.sdk);
-    let tasks = vec![
-        tokio::spawn(serve(listener, api, secret, stopped.clone())),
-        tokio::spawn(poll(sqs, options.queue_url.clone(), handler.clone(), stopped.clone())),
-        tokio::spawn(sweep(handler, options.sweep_every, stopped)),
-    ];
+    let mut tasks = vec![tokio::spawn(serve(listener, api, secret, stopped.clone()))];
+    if let Some(queue_url) = options.queue_url {
+        tasks.push(tokio::spawn(poll(sqs, queue_url, handler.clone(), stopped.clone())));
+        tasks.push(tokio::spawn(sweep(handler, options.sweep_every, stopped)));
+    }
     Ok(Running { addr, stop, tasks })
 }
 

@@ -75,7 +75,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             let options = DevOptions {
                 listen: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
                 jwt_secret: secret,
-                queue_url: prepared.queue_url,
+                queue_url: Some(prepared.queue_url),
                 sweep_every: Duration::from_secs(30),
             };
             let running = dev::start(&app, options).await.map_err(|e| format!("cannot listen on port {port}: {e}"))?;

@@ -1,1 +1,8 @@
+//! Integration tests: the HTTP API and the lifecycle worker of the local runner, against
+//! the AWS emulator, checking AWS state with the SDK. Run with `make test`, which starts
+//! the emulator and sets `TENANCY_AWS_ENDPOINT`.
 
+mod api_errors;
+mod bus;
+mod concurrency;
+mod lifecycle;

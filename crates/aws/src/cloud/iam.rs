@@ -193,18 +193,26 @@ impl AwsCloud {
         Ok((roles, profiles))
     }
 
-    /// Every role and instance profile under the tenant's IAM path.
+    /// Every role and instance profile under the tenant's IAM path. The path is checked
+    /// here as well as by the service: a listing that ignored the prefix must never make
+    /// another tenant's entities look like this tenant's (the emulator's profile listing does).
     pub(super) async fn iam_under_path(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
         let path = &boundary.names.iam_path;
         let mut found = Vec::new();
         let mut roles = self.iam.list_roles().path_prefix(path).into_paginator().items().send();
         while let Some(role) = roles.next().await {
             let role = role.map_err(|e| cloud_error("ListRoles", e))?;
+            if !role.path().starts_with(path.as_str()) {
+                continue;
+            }
             found.push(ResourceRef { kind: ResourceKind::Role, id: role.role_name().into(), arn: role.arn().into() });
         }
         let mut profiles = self.iam.list_instance_profiles().path_prefix(path).into_paginator().items().send();
         while let Some(profile) = profiles.next().await {
             let profile = profile.map_err(|e| cloud_error("ListInstanceProfiles", e))?;
+            if !profile.path().starts_with(path.as_str()) {
+                continue;
+            }
             found.push(ResourceRef {
                 kind: ResourceKind::InstanceProfile,
                 id: profile.instance_profile_name().into(),

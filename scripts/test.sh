@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Everything CI runs, in order: formatting, lints, the template check, then every test
+# (unit tests and the integration tests against the emulator, which it starts and stops).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+
+# The tests get an emulator of their own, on its own port, so a running `make dev` is untouched.
+export TENANCY_EMULATOR_PORT=${TENANCY_TEST_EMULATOR_PORT:-5006}
+source scripts/env.sh
+scripts/emulator.sh start "$port"
+trap 'scripts/emulator.sh stop "$port"' EXIT
+
+echo "== cargo test"
+cargo test --workspace --locked
