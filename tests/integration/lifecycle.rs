@@ -137,7 +137,7 @@ async fn deleting_a_tenant_removes_everything_it_owned_and_leaves_the_other_unto
 
     let inventory = h.aws.inventory(&gone).await;
     assert!(inventory.is_empty(), "{inventory:?}");
-    assert_eq!(inventory.keys_pending_deletion, [key_id.clone()]);
+    assert_eq!(inventory.keys_pending_deletion, std::slice::from_ref(&key_id));
     assert_eq!(h.aws.key_state(&key_id).await, aws_sdk_kms::types::KeyState::PendingDeletion);
     let tagged: Vec<_> = h.aws.tagged(&gone).await.into_iter().filter(|a| !a.contains(&key_id)).collect();
     assert!(tagged.is_empty(), "still tagged with {gone}: {tagged:?}");

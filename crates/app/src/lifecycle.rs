@@ -173,3 +173,23 @@ impl LifecycleHandler {
 pub fn request_rule_pattern() -> Value {
     serde_json::json!({ "detail-type": EventKind::REQUESTS.map(EventKind::detail_type) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = include_str!("../../../template.yaml");
+
+    #[test]
+    fn the_template_routes_the_same_requests_as_the_local_rule() {
+        let kinds = EventKind::REQUESTS.map(EventKind::detail_type).join(", ");
+        assert!(TEMPLATE.contains(&format!("detail-type: [{kinds}]")), "template.yaml must route: {kinds}");
+    }
+
+    #[test]
+    fn the_template_declares_every_index_the_store_queries() {
+        for index in [tenancy_aws::dynamodb::BY_INFRASTRUCTURE, tenancy_aws::dynamodb::ALL_TENANTS, tenancy_aws::dynamodb::STALLED] {
+            assert!(TEMPLATE.contains(&format!("IndexName: {index}")), "template.yaml lacks index {index}");
+        }
+    }
+}
