@@ -188,7 +188,11 @@ mod tests {
 
     #[test]
     fn the_template_declares_every_index_the_store_queries() {
-        for index in [tenancy_aws::dynamodb::BY_INFRASTRUCTURE, tenancy_aws::dynamodb::ALL_TENANTS, tenancy_aws::dynamodb::STALLED] {
+        for index in [
+            tenancy_aws::dynamodb::BY_INFRASTRUCTURE,
+            tenancy_aws::dynamodb::ALL_TENANTS,
+            tenancy_aws::dynamodb::STALLED,
+        ] {
             assert!(TEMPLATE.contains(&format!("IndexName: {index}")), "template.yaml lacks index {index}");
         }
     }
