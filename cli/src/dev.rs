@@ -24,6 +24,9 @@ use tokio::task::JoinHandle;
 
 use crate::jwt;
 
+/// Most lifecycle events handled at once by the local worker.
+const MAX_EVENTS_IN_FLIGHT: usize = 32;
+
 /// Options of the local runner.
 #[derive(Debug, Clone)]
 pub struct DevOptions {
@@ -150,6 +153,7 @@ async fn poll(
     handler: LifecycleHandler,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_EVENTS_IN_FLIGHT));
     loop {
         let received = tokio::select! {
             received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).wait_time_seconds(1).send() => received,
@@ -163,11 +167,16 @@ async fn poll(
                 continue;
             }
         };
-        let runs = messages.into_iter().map(|message| {
+        for message in messages {
+            // Each event is handled on its own task, as EventBridge invokes one Lambda per
+            // event; the poller goes straight back to receiving. The semaphore bounds the
+            // work in flight, as Lambda's concurrency limit would.
+            let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
             let handler = handler.clone();
             let sqs = sqs.clone();
             let queue_url = queue_url.clone();
-            async move {
+            tokio::spawn(async move {
+                let _permit = permit;
                 let body = message.body().unwrap_or_default();
                 let handled = match serde_json::from_str::<Envelope>(body) {
                     Ok(envelope) => handler.handle(envelope).await.map(|_| ()).map_err(|e| e.to_string()),
@@ -181,9 +190,8 @@ async fn poll(
                     }
                     Err(error) => tracing::warn!(%error, "lifecycle event failed; it will be redelivered"),
                 }
-            }
-        });
-        futures::future::join_all(runs).await;
+            });
+        }
     }
 }
 

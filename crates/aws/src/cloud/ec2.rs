@@ -40,32 +40,7 @@ impl AwsCloud {
         let ec2 = &self.regional(&boundary.region).ec2;
         let group = match self.find_security_group(boundary).await? {
             Some(group) => group,
-            None => {
-                let tags: Vec<Tag> =
-                    boundary.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-                let created = ec2
-                    .create_security_group()
-                    .group_name(&boundary.names.security_group)
-                    .description(format!("Tenancy tenant {}: members reach each other only", boundary.tenant))
-                    .vpc_id(&boundary.vpc_id)
-                    .tag_specifications(
-                        TagSpecification::builder()
-                            .resource_type(ResourceType::SecurityGroup)
-                            .set_tags(Some(tags))
-                            .build(),
-                    )
-                    .send()
-                    .await;
-                match created {
-                    Ok(_) => {}
-                    // Another worker created it between our look and our create: use theirs.
-                    Err(error) if code(&error) == Some("InvalidGroup.Duplicate") => {}
-                    Err(error) => return Err(cloud_error("CreateSecurityGroup", error)),
-                }
-                self.find_security_group(boundary)
-                    .await?
-                    .ok_or_else(|| CloudError("CreateSecurityGroup: the new group is not visible yet; retry".into()))?
-            }
+            None => self.create_security_group(boundary).await?,
         };
         let group_id = group.group_id().unwrap_or_default().to_string();
 
@@ -110,10 +85,47 @@ impl AwsCloud {
                 .map_err(|e| cloud_error("DeleteTags", e))?;
         }
 
-        let owner = group.owner_id().unwrap_or_default();
-        let partition = self.account().await.map(|a| a.partition.clone()).unwrap_or_else(|_| "aws".into());
-        let arn = format!("arn:{partition}:ec2:{}:{owner}:security-group/{group_id}", boundary.region);
+        let account = self.account().await?;
+        let owner = group.owner_id().unwrap_or(&account.id);
+        let arn = format!("arn:{}:ec2:{}:{owner}:security-group/{group_id}", account.partition, boundary.region);
         Ok(ResourceRef { kind: ResourceKind::SecurityGroup, id: group_id, arn })
+    }
+
+    /// Creates the group, tagged at creation. Returns it as created (no rules, every tag),
+    /// so that the caller needs no second look; if another worker created it meanwhile,
+    /// returns theirs.
+    async fn create_security_group(&self, boundary: &Boundary) -> Result<SecurityGroup, CloudError> {
+        let tags: Vec<Tag> = boundary.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let created = self
+            .regional(&boundary.region)
+            .ec2
+            .create_security_group()
+            .group_name(&boundary.names.security_group)
+            .description(format!("Tenancy tenant {}: members reach each other only", boundary.tenant))
+            .vpc_id(&boundary.vpc_id)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(tags.clone()))
+                    .build(),
+            )
+            .send()
+            .await;
+        match created {
+            Ok(output) => Ok(SecurityGroup::builder()
+                .set_group_id(output.group_id().map(str::to_string))
+                .group_name(&boundary.names.security_group)
+                .vpc_id(&boundary.vpc_id)
+                .set_tags(Some(tags))
+                .build()),
+            // Another worker created it between our look and our create: use theirs.
+            Err(error) if code(&error) == Some("InvalidGroup.Duplicate") => {
+                self.find_security_group(boundary).await?.ok_or_else(|| {
+                    CloudError("CreateSecurityGroup: the group exists but is not visible yet; retry".into())
+                })
+            }
+            Err(error) => Err(cloud_error("CreateSecurityGroup", error)),
+        }
     }
 
     pub(super) async fn remove_security_groups(&self, boundary: &Boundary) -> Result<(), CloudError> {

@@ -180,37 +180,55 @@ impl AwsCloud {
         Ok(ResourceRef { kind: ResourceKind::InstanceProfile, id: name.clone(), arn: profile.arn().to_string() })
     }
 
-    /// Names of the roles and profiles under the tenant's path, plus the derived names.
-    async fn iam_names(&self, boundary: &Boundary) -> Result<(Vec<String>, Vec<String>), CloudError> {
-        let mut roles = vec![boundary.names.role.clone()];
-        let mut profiles = vec![boundary.names.instance_profile.clone()];
-        for found in self.iam_under_path(boundary).await? {
-            let list = if found.kind == ResourceKind::Role { &mut roles } else { &mut profiles };
-            if !list.contains(&found.id) {
-                list.push(found.id);
+    /// Names of the entities of `kind` under the tenant's path, and the derived name.
+    async fn iam_names(&self, boundary: &Boundary, kind: ResourceKind) -> Result<Vec<String>, CloudError> {
+        let derived = if kind == ResourceKind::Role { &boundary.names.role } else { &boundary.names.instance_profile };
+        let mut names = vec![derived.clone()];
+        for found in self.iam_under_path(boundary, &[kind]).await? {
+            if !names.contains(&found.id) {
+                names.push(found.id);
             }
         }
-        Ok((roles, profiles))
+        Ok(names)
     }
 
-    /// Every role and instance profile under the tenant's IAM path. The path is checked
-    /// here as well as by the service: a listing that ignored the prefix must never make
-    /// another tenant's entities look like this tenant's (the emulator's profile listing does).
-    pub(super) async fn iam_under_path(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
+    /// The roles and instance profiles (as `kinds` asks) under the tenant's IAM path. The
+    /// path is checked here as well as by the service: a listing that ignored the prefix
+    /// must never make another tenant's entities look like this tenant's (the emulator's
+    /// profile listing does).
+    pub(super) async fn iam_under_path(
+        &self,
+        boundary: &Boundary,
+        kinds: &[ResourceKind],
+    ) -> Result<Vec<ResourceRef>, CloudError> {
         let path = &boundary.names.iam_path;
         let mut found = Vec::new();
+        if kinds.contains(&ResourceKind::Role) {
+            self.roles_under(path, &mut found).await?;
+        }
+        if kinds.contains(&ResourceKind::InstanceProfile) {
+            self.profiles_under(path, &mut found).await?;
+        }
+        Ok(found)
+    }
+
+    async fn roles_under(&self, path: &str, found: &mut Vec<ResourceRef>) -> Result<(), CloudError> {
         let mut roles = self.iam.list_roles().path_prefix(path).into_paginator().items().send();
         while let Some(role) = roles.next().await {
             let role = role.map_err(|e| cloud_error("ListRoles", e))?;
-            if !role.path().starts_with(path.as_str()) {
+            if !role.path().starts_with(path) {
                 continue;
             }
             found.push(ResourceRef { kind: ResourceKind::Role, id: role.role_name().into(), arn: role.arn().into() });
         }
+        Ok(())
+    }
+
+    async fn profiles_under(&self, path: &str, found: &mut Vec<ResourceRef>) -> Result<(), CloudError> {
         let mut profiles = self.iam.list_instance_profiles().path_prefix(path).into_paginator().items().send();
         while let Some(profile) = profiles.next().await {
             let profile = profile.map_err(|e| cloud_error("ListInstanceProfiles", e))?;
-            if !profile.path().starts_with(path.as_str()) {
+            if !profile.path().starts_with(path) {
                 continue;
             }
             found.push(ResourceRef {
@@ -219,12 +237,11 @@ impl AwsCloud {
                 arn: profile.arn().into(),
             });
         }
-        Ok(found)
+        Ok(())
     }
 
     pub(super) async fn remove_instance_profiles(&self, boundary: &Boundary) -> Result<(), CloudError> {
-        let (_, profiles) = self.iam_names(boundary).await?;
-        for name in profiles {
+        for name in self.iam_names(boundary, ResourceKind::InstanceProfile).await? {
             let profile = match self.iam.get_instance_profile().instance_profile_name(&name).send().await {
                 Ok(output) => output.instance_profile().cloned(),
                 Err(error) if code(&error) == NO_SUCH_ENTITY => continue,
@@ -254,8 +271,7 @@ impl AwsCloud {
     }
 
     pub(super) async fn remove_roles(&self, boundary: &Boundary) -> Result<(), CloudError> {
-        let (roles, _) = self.iam_names(boundary).await?;
-        for name in roles {
+        for name in self.iam_names(boundary, ResourceKind::Role).await? {
             // A role can only go once it holds no policies and sits in no profile.
             let profiles = match self.iam.list_instance_profiles_for_role().role_name(&name).send().await {
                 Ok(output) => output.instance_profiles().to_vec(),

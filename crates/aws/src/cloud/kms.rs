@@ -56,6 +56,7 @@ impl AwsCloud {
     pub(super) async fn ensure_key(&self, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
         let kms = &self.regional(&boundary.region).kms;
         let (key, aliased) = self.find_key(boundary).await?;
+        let created = key.is_none();
         let key = match key {
             Some(key) => key,
             None => {
@@ -107,6 +108,14 @@ impl AwsCloud {
             }
         }
 
+        // A key created just now carries every tag already.
+        if created {
+            return Ok(ResourceRef {
+                kind: ResourceKind::Key,
+                id: key_id,
+                arn: key.arn().unwrap_or_default().to_string(),
+            });
+        }
         let current: BTreeMap<String, String> = kms
             .list_resource_tags()
             .key_id(&key_id)

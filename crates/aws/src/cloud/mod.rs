@@ -168,7 +168,7 @@ impl Cloud for AwsCloud {
     }
 
     async fn remaining(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
-        let mut left = self.iam_under_path(boundary).await?;
+        let mut left = self.iam_under_path(boundary, &[ResourceKind::Role, ResourceKind::InstanceProfile]).await?;
         // Anything in the region still tagged with the tenant, of any type: a leftover
         // is named, never silently ignored.
         let arns = self.tagged(&boundary.region, None, tag_keys::TENANT, boundary.tenant.as_str()).await?;
