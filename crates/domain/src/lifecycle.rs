@@ -121,7 +121,7 @@ impl Worker {
 
         let rounds: &[&[ResourceKind]] =
             if operation == Operation::Delete { &DELETE_ROUNDS } else { &PROVISION_ROUNDS };
-        for round in rounds {
+        for (index, round) in rounds.iter().enumerate() {
             let results = join_all(round.iter().map(|kind| self.step(operation, *kind, &boundary))).await;
             let now = self.clock.now();
             let mut failed = None;
@@ -138,7 +138,10 @@ impl Worker {
             if let Some((step, error)) = failed {
                 return self.fail(tenant, operation, step, error).await;
             }
-            if !self.save(&mut tenant).await? {
+            // Progress is recorded between rounds; after the last one, the final write
+            // records it with the new state.
+            let last = index + 1 == rounds.len();
+            if !last && !self.save(&mut tenant).await? {
                 return Ok(Outcome::Superseded);
             }
         }
