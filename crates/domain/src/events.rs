@@ -56,24 +56,37 @@ impl EventKind {
     /// The request kinds the lifecycle worker consumes.
     pub const REQUESTS: [EventKind; 3] = [Self::CreateRequested, Self::UpdateRequested, Self::DeleteRequested];
 
+    /// Every kind.
+    pub const ALL: [EventKind; 11] = [
+        Self::CreateRequested,
+        Self::UpdateRequested,
+        Self::DeleteRequested,
+        Self::Provisioned,
+        Self::ProvisioningFailed,
+        Self::Updated,
+        Self::UpdateFailed,
+        Self::Deleted,
+        Self::DeletionFailed,
+        Self::CreateRejected,
+        Self::DeleteRejected,
+    ];
+
     /// The kind with this `detail-type`, if any.
     pub fn from_detail_type(detail_type: &str) -> Option<Self> {
-        use EventKind::*;
-        [
-            CreateRequested,
-            UpdateRequested,
-            DeleteRequested,
-            Provisioned,
-            ProvisioningFailed,
-            Updated,
-            UpdateFailed,
-            Deleted,
-            DeletionFailed,
-            CreateRejected,
-            DeleteRejected,
-        ]
-        .into_iter()
-        .find(|k| k.detail_type() == detail_type)
+        Self::ALL.into_iter().find(|k| k.detail_type() == detail_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_detail_type() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::from_detail_type(kind.detail_type()), Some(kind));
+        }
+        assert_eq!(EventKind::from_detail_type("Scheduled Event"), None);
     }
 }
 
