@@ -3,14 +3,25 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
 use serde_json::{Map, Value};
-use tenancy_app::{App, auth, init_logging};
+use tenancy_app::{Api, App, auth, init_logging};
+use tenancy_domain::access::Caller;
 
-/// The claims API Gateway's JWT authorizer verified, as the router's caller.
-fn caller(request: &Request) -> Option<tenancy_domain::access::Caller> {
+/// The claims API Gateway's JWT authorizer verified, as the router's caller. API Gateway
+/// has already refused requests without a valid token on authorised routes.
+fn caller(request: &Request) -> Option<Caller> {
     let RequestContext::ApiGatewayV2(context) = request.request_context() else { return None };
     let claims = context.authorizer?.jwt?.claims;
     let claims: Map<String, Value> = claims.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     auth::caller_from_claims(&claims)
+}
+
+/// One Lambda invocation: the API Gateway request to the router and its answer back.
+async fn answer(api: &Api, request: Request) -> Response<Body> {
+    let caller = caller(&request);
+    let (parts, body) = request.into_parts();
+    let response = api.handle(http::Request::from_parts(parts, body.to_vec()), caller).await;
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Body::from(body))
 }
 
 #[tokio::main]
@@ -19,13 +30,81 @@ async fn main() -> Result<(), Error> {
     let api = App::from_env().await.api();
     lambda_http::run(service_fn(move |request: Request| {
         let api = api.clone();
-        async move {
-            let caller = caller(&request);
-            let (parts, body) = request.into_parts();
-            let response = api.handle(http::Request::from_parts(parts, body.to_vec()), caller).await;
-            let (parts, body) = response.into_parts();
-            Ok::<_, Error>(Response::from_parts(parts, Body::from(body)))
-        }
+        async move { Ok::<_, Error>(answer(&api, request).await) }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use tenancy_domain::memory::{MemoryStore, RecordingEvents};
+    use tenancy_domain::ports::SystemClock;
+    use tenancy_domain::service::Tenancy;
+
+    use super::*;
+
+    /// An HTTP API payload 2.0 event as API Gateway sends it after its JWT authorizer:
+    /// every claim a string, the groups array flattened to `[a b]`.
+    fn gateway_event(method: &str, path: &str, groups: &str, body: Option<Value>) -> Request {
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "ANY /v1/{proxy+}",
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": { "content-type": "application/json", "authorization": "Bearer x" },
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api",
+                "authorizer": { "jwt": {
+                    "claims": { "sub": "anna", "email": "anna@example.com", "cognito:groups": groups },
+                    "scopes": null
+                } },
+                "domainName": "api.example.com",
+                "domainPrefix": "api",
+                "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test" },
+                "requestId": "id",
+                "routeKey": "ANY /v1/{proxy+}",
+                "stage": "$default",
+                "time": "27/Nov/2026:20:00:00 +0000",
+                "timeEpoch": 1_800_000_000_000_i64
+            },
+            "body": body.map(|b| b.to_string()),
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
+    }
+
+    fn api() -> Api {
+        Api::new(Tenancy::new(
+            Arc::new(MemoryStore::default()),
+            Arc::new(RecordingEvents::default()),
+            Arc::new(SystemClock),
+            vec![],
+        ))
+    }
+
+    #[test]
+    fn the_authorizer_claims_become_the_caller_with_flattened_groups() {
+        let caller = caller(&gateway_event("GET", "/v1/tenants", "[tenancy-admins developers]", None)).unwrap();
+        assert_eq!(caller.id, "anna");
+        assert_eq!(caller.email.as_deref(), Some("anna@example.com"));
+        assert_eq!(caller.groups, ["tenancy-admins", "developers"]);
+    }
+
+    #[tokio::test]
+    async fn a_gateway_request_reaches_the_router_and_its_answer_comes_back() {
+        let api = api();
+        let body =
+            json!({ "name": "nonprod", "region": "eu-west-1", "vpcId": "vpc-0a1b2c3d", "environment": "nonprod" });
+        let created = answer(&api, gateway_event("POST", "/v1/infrastructures", "[tenancy-admins]", Some(body))).await;
+        assert_eq!(created.status(), 201);
+        assert_eq!(created.headers()["location"], "/v1/infrastructures/nonprod");
+
+        let forbidden = answer(&api, gateway_event("GET", "/v1/infrastructures", "[developers]", None)).await;
+        assert_eq!(forbidden.status(), 403);
+        assert_eq!(forbidden.headers()["content-type"], "application/problem+json");
+    }
 }
