@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Everything CI runs, in order: formatting, lints, the template check, then every test
-# (unit tests and the integration tests against the emulator, which it starts and stops).
+# Everything CI runs, in order: formatting, the plugins' build, lints, the template check,
+# then every test (unit tests, the plugin host against the built plugins, and the
+# integration tests against the emulator, which it starts and stops).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --all --manifest-path plugins/Cargo.toml -- --check
+
+echo "== plugins (wasm32-wasip2)"
+scripts/build-plugins.sh
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --locked -- -D warnings
 
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml

@@ -88,6 +88,28 @@ pub struct Plan {
     pub resources: Vec<CatalogueResource>,
 }
 
+/// A request to give a user access to a tenant, as plugins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantRequest {
+    /// The user's subject.
+    pub user_id: String,
+    /// The user's e-mail, when known.
+    pub user_email: Option<String>,
+    /// `read-only` or `admin`.
+    pub level: String,
+}
+
+/// A plugin's answer to a grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GrantDecision {
+    /// The grant may go ahead.
+    Allow,
+    /// The grant is refused, with the reason.
+    Deny(String),
+}
+
 /// What a plugin declared and an admin allowed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Allowances {

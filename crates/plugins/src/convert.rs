@@ -1,0 +1,113 @@
+//! Between the domain's types and the generated WIT bindings.
+
+use serde::Serialize;
+use tenancy_domain::infrastructure::Environment as DomainEnvironment;
+use tenancy_domain::plan::{
+    CatalogueResource as DomainResource, GrantDecision, GrantRequest, IngressRule, Plan, PolicyStatement,
+};
+use tenancy_domain::tenant::Tenant as DomainTenant;
+
+use crate::bindings::tenancy::plugin::types as wit;
+
+fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// The size of a value as JSON: what the input and output caps count.
+pub fn size_of(value: &impl Serialize) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
+}
+
+/// The tenant as plugins see it.
+pub fn tenant(tenant: &DomainTenant) -> wit::Tenant {
+    wit::Tenant {
+        name: tenant.name.to_string(),
+        infrastructure: tenant.infrastructure.to_string(),
+        environment: match tenant.environment {
+            DomainEnvironment::Prod => wit::Environment::Prod,
+            DomainEnvironment::Nonprod => wit::Environment::Nonprod,
+        },
+        tenant_type: tenant.tenant_type.clone(),
+        settings: pairs(&tenant.settings),
+        tags: pairs(&tenant.tags),
+    }
+}
+
+/// A grant as plugins see it.
+pub fn grant(grant: &GrantRequest) -> wit::Grant {
+    wit::Grant { user_id: grant.user_id.clone(), user_email: grant.user_email.clone(), level: grant.level.clone() }
+}
+
+/// A plan as the domain validates it. Repeated keys keep the last value.
+pub fn plan(plan: wit::Plan) -> Plan {
+    Plan {
+        tags: plan.tags.into_iter().collect(),
+        policy_statements: plan
+            .policy_statements
+            .into_iter()
+            .map(|s| PolicyStatement {
+                sid: s.sid,
+                actions: s.actions,
+                resources: s.resources,
+                tenant_tag_condition: s.tenant_tag_condition,
+            })
+            .collect(),
+        ingress_rules: plan
+            .ingress_rules
+            .into_iter()
+            .map(|r| IngressRule {
+                protocol: r.protocol,
+                from_port: r.from_port,
+                to_port: r.to_port,
+                cidr: r.cidr,
+                description: r.description,
+            })
+            .collect(),
+        default_settings: plan.default_settings.into_iter().collect(),
+        resources: plan
+            .resources
+            .into_iter()
+            .map(|r| match r {
+                wit::CatalogueResource::Bucket(suffix) => DomainResource::Bucket(suffix),
+            })
+            .collect(),
+    }
+}
+
+/// The bytes a plan carries, counted before conversion so that a huge plan is refused
+/// without building its domain copy.
+pub fn plan_size(plan: &wit::Plan) -> usize {
+    let pairs = |list: &[(String, String)]| list.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>();
+    let strings = |list: &[String]| list.iter().map(|s| s.len() + 4).sum::<usize>();
+    pairs(&plan.tags)
+        + pairs(&plan.default_settings)
+        + plan
+            .policy_statements
+            .iter()
+            .map(|s| s.sid.len() + strings(&s.actions) + strings(&s.resources) + 64)
+            .sum::<usize>()
+        + plan.ingress_rules.iter().map(|r| r.protocol.len() + r.cidr.len() + r.description.len() + 64).sum::<usize>()
+        + plan
+            .resources
+            .iter()
+            .map(|r| match r {
+                wit::CatalogueResource::Bucket(suffix) => suffix.len() + 16,
+            })
+            .sum::<usize>()
+}
+
+/// The bytes a decision carries.
+pub fn decision_size(decision: &wit::Decision) -> usize {
+    match decision {
+        wit::Decision::Allow => 5,
+        wit::Decision::Deny(reason) => reason.len() + 4,
+    }
+}
+
+/// A decision as the domain reads it.
+pub fn decision(decision: wit::Decision) -> GrantDecision {
+    match decision {
+        wit::Decision::Allow => GrantDecision::Allow,
+        wit::Decision::Deny(reason) => GrantDecision::Deny(reason),
+    }
+}

@@ -1,0 +1,27 @@
+//! Runs tenant-type plugins: WebAssembly components exporting the `tenant-type` world of
+//! `plugins/wit/v1` (`tenancy:plugin@1.0.0`), in wasmtime, with no ambient authority and
+//! hard limits on every call.
+//!
+//! One [`Engine`] per process with an explicit configuration, one linker, an
+//! `InstancePre` per plugin built once and reused, and a fresh store per hook call with its
+//! own fuel, deadline and memory limit. A plugin's WASI imports are satisfied by a context
+//! that grants nothing: no files, no environment, no network, closed stdio, a fixed clock
+//! and deterministic randomness.
+
+mod convert;
+mod error;
+mod host;
+
+pub use error::PluginError;
+pub use host::{CallReport, Hook, Limits, LoadedPlugin, PluginHost, sha256_hex};
+
+/// Bindings generated from the WIT in the repository.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../plugins/wit/v1",
+        world: "tenant-type",
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+//! A plugin that attacks its host, one way per value of the tenant's `attack` setting.
+//! Built only for the host's tests: every attack must fail cleanly, or find nothing.
+// The bindings wit-bindgen generates for WIT functions take many arguments.
+#![allow(clippy::too_many_arguments)]
+
+wit_bindgen::generate!({ path: "../../wit/v1", world: "tenant-type" });
+
+use std::hint::black_box;
+
+use tenancy::plugin::host::log;
+use tenancy::plugin::types::PolicyStatement;
+
+struct Hostile;
+
+fn attack(tenant: &Tenant) -> String {
+    tenant.settings.iter().find(|(k, _)| k == "attack").map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+// Unbounded on purpose: the host must stop it at its stack limit.
+#[allow(unconditional_recursion)]
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    // Small frames that live on the wasm stack (not Rust's shadow stack in linear memory),
+    // and a result hidden from the optimiser, so that the recursion really recurses.
+    black_box(recurse(black_box(depth + 1))) ^ depth
+}
+
+/// What the sandbox let the plugin see: every probe should come back empty or refused.
+fn probes() -> Vec<(String, String)> {
+    let file = match std::fs::read("/etc/passwd") {
+        Ok(bytes) => format!("read {} bytes", bytes.len()),
+        Err(error) => format!("denied: {error}"),
+    };
+    let env = std::env::vars().map(|(k, _)| k).collect::<Vec<_>>().join(",");
+    let net = match std::net::TcpStream::connect("127.0.0.1:80") {
+        Ok(_) => "connected".to_string(),
+        Err(error) => format!("denied: {error}"),
+    };
+    let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    vec![("file".into(), file), ("env".into(), env), ("net".into(), net), ("clock".into(), clock.to_string())]
+}
+
+impl Guest for Hostile {
+    fn validate(tenant: Tenant) -> Result<(), String> {
+        match attack(&tenant).as_str() {
+            "refuse" => Err("this tenant is refused".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn on_create(tenant: Tenant) -> Result<Plan, String> {
+        let mut plan = Plan {
+            tags: vec![],
+            policy_statements: vec![],
+            ingress_rules: vec![],
+            default_settings: vec![],
+            resources: vec![],
+        };
+        match attack(&tenant).as_str() {
+            "loop" => loop {
+                black_box(&plan);
+            },
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1; 1 << 20]);
+                    black_box(&hoard);
+                }
+            }
+            "recursion" => {
+                black_box(recurse(0));
+            }
+            "huge-output" => plan.tags.push(("big".into(), "x".repeat(1 << 20))),
+            "panic" => panic!("the plugin panicked on purpose"),
+            "trap" => core::arch::wasm32::unreachable(),
+            "log-flood" => {
+                for i in 0..10_000 {
+                    log(&format!("line {i} of a flood"));
+                }
+            }
+            "probe" => plan.default_settings = probes(),
+            "iam" => plan.policy_statements.push(PolicyStatement {
+                sid: "Escalate".into(),
+                actions: vec!["iam:PassRole".into()],
+                resources: vec!["*".into()],
+                tenant_tag_condition: true,
+            }),
+            "other-tenant" => plan.policy_statements.push(PolicyStatement {
+                sid: "Reach".into(),
+                actions: vec!["s3:GetObject".into()],
+                resources: vec!["arn:aws:s3:::tenancy-victim--data/*".into()],
+                tenant_tag_condition: false,
+            }),
+            "public" => plan.ingress_rules.push(tenancy::plugin::types::IngressRule {
+                protocol: "tcp".into(),
+                from_port: 22,
+                to_port: 22,
+                cidr: "0.0.0.0/0".into(),
+                description: "ssh from anywhere".into(),
+            }),
+            "tenancy-tag" => plan.tags.push(("tenancy:tenant".into(), "victim".into())),
+            _ => {}
+        }
+        Ok(plan)
+    }
+
+    fn on_delete(_tenant: Tenant) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn on_grant_access(_tenant: Tenant, grant: Grant) -> Decision {
+        Decision::Deny(format!("{} may not", grant.user_id))
+    }
+}
+
+export!(Hostile);
