@@ -218,3 +218,55 @@ fn a_precompiled_plugin_loads_and_runs_like_the_original() {
     let error = host.load_precompiled("data_science", "1.0.0", &digest, &wasm).err().unwrap();
     assert!(matches!(error, PluginError::Incompatible { .. }), "raw wasm is not a precompiled artifact: {error}");
 }
+
+fn client_tenant(settings: &[(&str, &str)]) -> Tenant {
+    let mut tenant = tenant("none");
+    tenant.tenant_type = "per-client".into();
+    tenant.settings = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    tenant
+}
+
+#[test]
+fn the_per_client_plugin_requires_a_client_its_domain_and_an_expiry() {
+    let host = &shared().host;
+    let plugin = load(host, "per_client");
+    let refused = host.validate(&plugin, &client_tenant(&[])).unwrap().value.unwrap_err();
+    assert!(refused.contains("'client'"), "{refused}");
+    let no_expiry = client_tenant(&[("client", "acme"), ("client-domain", "acme.com")]);
+    assert!(host.validate(&plugin, &no_expiry).unwrap().value.unwrap_err().contains("'expires'"));
+    let bad_date = client_tenant(&[("client", "acme"), ("client-domain", "acme.com"), ("expires", "soon")]);
+    assert!(host.validate(&plugin, &bad_date).unwrap().value.is_err());
+    let complete = client_tenant(&[("client", "acme"), ("client-domain", "acme.com"), ("expires", "2027-06-30")]);
+    assert_eq!(host.validate(&plugin, &complete).unwrap().value, Ok(()));
+}
+
+#[test]
+fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
+    let host = &shared().host;
+    let plugin = load(host, "per_client");
+    let tenant = client_tenant(&[
+        ("client", "acme"),
+        ("client-domain", "acme.com"),
+        ("expires", "2027-06-30"),
+        ("cost-centre", "cc-42"),
+    ]);
+    let plan = host.on_create(&plugin, &tenant).unwrap().value;
+    let expected: BTreeMap<String, String> = [("client", "acme"), ("expires", "2027-06-30"), ("cost-centre", "cc-42")]
+        .map(|(k, v)| (k.into(), v.into()))
+        .into();
+    assert_eq!(plan.tags, expected);
+    plan::validate("per_client", &tenant.name, &plan, Allowances::default()).unwrap();
+
+    let grant = |email: &str, level: &str| GrantRequest {
+        user_id: "u".into(),
+        user_email: Some(email.into()),
+        level: level.into(),
+    };
+    let decide = |g: GrantRequest| host.on_grant_access(&plugin, &tenant, &g).unwrap().value;
+    assert_eq!(decide(grant("joe@acme.com", "admin")), GrantDecision::Allow);
+    assert_eq!(decide(grant("eve@evil.com", "read-only")), GrantDecision::Allow);
+    assert!(
+        matches!(decide(grant("eve@evil.com", "admin")), GrantDecision::Deny(reason) if reason.contains("acme.com"))
+    );
+    assert!(matches!(decide(grant("eve@acme.com.evil.com", "admin")), GrantDecision::Deny(_)));
+}
