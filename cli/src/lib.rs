@@ -4,3 +4,4 @@
 pub mod dev;
 pub mod emulator;
 pub mod jwt;
+pub mod plugin_run;

@@ -5,6 +5,8 @@
 //! tenancy token [--sub ID] [--email E] [--group G]... [--ttl SECONDS]
 //!                                             print a development token
 //! tenancy setup                               create the table, bus, rule, queue and demo VPC
+//! tenancy plugin run FILE.wasm --hook HOOK --tenant TENANT.json [--grant GRANT.json] [--name NAME] [--public-ingress]
+//!                                             run one plugin hook as the lifecycle would
 //! ```
 //! Configuration comes from the environment (see the README): `TENANCY_AWS_ENDPOINT`,
 //! `AWS_REGION`, `TENANCY_TABLE`, `TENANCY_EVENT_BUS`, `TENANCY_DEV_JWT_SECRET`.
@@ -59,6 +61,29 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 "exp": now + ttl,
             });
             println!("{}", jwt::mint(secret.as_bytes(), &claims));
+            Ok(())
+        }
+        Some("plugin") if args.get(1).map(String::as_str) == Some("run") => {
+            let file = args.get(2).filter(|a| !a.starts_with("--")).ok_or(USAGE)?;
+            let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
+            let wasm = read(file)?;
+            let tenant = String::from_utf8(read(flag(&args, "--tenant").ok_or("--tenant TENANT.json is required")?)?)
+                .map_err(|_| "the tenant file is not UTF-8")?;
+            let grant = flag(&args, "--grant").map(read).transpose()?.map(|g| String::from_utf8_lossy(&g).into_owned());
+            let stem = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
+            let request = tenancy_cli::plugin_run::RunRequest {
+                wasm: &wasm,
+                plugin: flag(&args, "--name").unwrap_or(&stem),
+                hook: flag(&args, "--hook")
+                    .ok_or("--hook is required: validate, on-create, on-delete or on-grant-access")?,
+                tenant: &tenant,
+                grant: grant.as_deref(),
+                allowances: tenancy_domain::plan::Allowances {
+                    public_ingress: args.iter().any(|a| a == "--public-ingress"),
+                },
+            };
+            let report = tenancy_cli::plugin_run::run(request)?;
+            println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
             Ok(())
         }
         Some("setup") => {
