@@ -10,3 +10,8 @@ scripts/emulator.sh start "$port"
 trap 'scripts/emulator.sh stop "$port"' EXIT
 # The dev profile: the time goes to the emulator, not to our code, and it reuses the test build.
 cargo bench -p tenancy-tests --bench lifecycle --profile dev
+
+# The plugin host, in the bench profile: instantiation is host code, and only optimised
+# host code gives figures that mean anything.
+scripts/build-plugins.sh >/dev/null
+cargo bench -p tenancy-plugins --bench host
