@@ -313,13 +313,35 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         tenant: &Tenant,
     ) -> Result<CallReport<Result<(), String>>, PluginError> {
+        self.tenant_hook(plugin, tenant, Hook::Validate)
+    }
+
+    /// `on-delete`: `Ok(Err(message))` when the plugin objects.
+    pub fn on_delete(
+        &self,
+        plugin: &LoadedPlugin,
+        tenant: &Tenant,
+    ) -> Result<CallReport<Result<(), String>>, PluginError> {
+        self.tenant_hook(plugin, tenant, Hook::OnDelete)
+    }
+
+    /// The hooks that take a tenant and answer ok or a message.
+    fn tenant_hook(
+        &self,
+        plugin: &LoadedPlugin,
+        tenant: &Tenant,
+        hook: Hook,
+    ) -> Result<CallReport<Result<(), String>>, PluginError> {
         let input = convert::tenant(tenant);
         self.call(
             plugin,
-            Hook::Validate,
+            hook,
             convert::size_of(&tenant),
-            |bindings, store| bindings.call_validate(store, &input),
-            |r| r.as_ref().err().map_or(0, String::len),
+            |bindings, store| match hook {
+                Hook::OnDelete => bindings.call_on_delete(store, &input),
+                _ => bindings.call_validate(store, &input),
+            },
+            |answer| answer.as_ref().err().map_or(0, String::len),
         )
     }
 
@@ -327,38 +349,22 @@ impl PluginHost {
     /// [`tenancy_domain::plan::validate`].
     pub fn on_create(&self, plugin: &LoadedPlugin, tenant: &Tenant) -> Result<CallReport<Plan>, PluginError> {
         let input = convert::tenant(tenant);
-        let report = self.call(
+        let CallReport { value, fuel_used, peak_memory_bytes, elapsed, log } = self.call(
             plugin,
             Hook::OnCreate,
             convert::size_of(&tenant),
             |bindings, store| bindings.call_on_create(store, &input),
-            |result| match result {
+            |answer| match answer {
                 Ok(plan) => convert::plan_size(plan),
                 Err(message) => message.len(),
             },
         )?;
-        match report.value {
-            Ok(_) => Ok(report.map(|value| convert::plan(value.expect("checked above")))),
+        match value {
+            Ok(plan) => Ok(CallReport { value: convert::plan(plan), fuel_used, peak_memory_bytes, elapsed, log }),
             Err(message) => {
                 Err(PluginError::Refused { plugin: plugin.name.clone(), hook: Hook::OnCreate.name(), message })
             }
         }
-    }
-
-    /// `on-delete`.
-    pub fn on_delete(
-        &self,
-        plugin: &LoadedPlugin,
-        tenant: &Tenant,
-    ) -> Result<CallReport<Result<(), String>>, PluginError> {
-        let input = convert::tenant(tenant);
-        self.call(
-            plugin,
-            Hook::OnDelete,
-            convert::size_of(&tenant),
-            |bindings, store| bindings.call_on_delete(store, &input),
-            |r| r.as_ref().err().map_or(0, String::len),
-        )
     }
 
     /// `on-grant-access`.
