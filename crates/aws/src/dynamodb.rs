@@ -237,6 +237,25 @@ impl DynamoStore {
         }
     }
 
+    /// One item by key, read consistently.
+    async fn get_item(
+        &self,
+        pk: AttributeValue,
+        sk: AttributeValue,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_unavailable("GetItem", e))?;
+        Ok(output.item)
+    }
+
     async fn query<T>(
         &self,
         index: Option<&str>,
@@ -286,17 +305,7 @@ impl Store for DynamoStore {
     }
 
     async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(INFRA_PK))
-            .key("sk", s(name.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_unavailable("GetItem", e))?;
-        output.item().map(infrastructure_from).transpose()
+        self.get_item(s(INFRA_PK), s(name.as_str())).await?.as_ref().map(infrastructure_from).transpose()
     }
 
     async fn list_infrastructures(&self, page: &PageRequest) -> Result<Page<Infrastructure>, StoreError> {
@@ -370,17 +379,7 @@ impl Store for DynamoStore {
     }
 
     async fn get_tenant(&self, name: &Name) -> Result<Option<Tenant>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(tenant_key(name)))
-            .key("sk", s(TENANT_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_unavailable("GetItem", e))?;
-        output.item().map(from_doc).transpose()
+        self.get_item(s(tenant_key(name)), s(TENANT_SK)).await?.as_ref().map(from_doc).transpose()
     }
 
     async fn list_tenants(
@@ -444,17 +443,7 @@ impl Store for DynamoStore {
     }
 
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("IDEMPOTENCY#{key}")))
-            .key("sk", s(IDEMPOTENCY_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_unavailable("GetItem", e))?;
-        output.item().map(from_doc).transpose()
+        self.get_item(s(format!("IDEMPOTENCY#{key}")), s(IDEMPOTENCY_SK)).await?.as_ref().map(from_doc).transpose()
     }
 }
 
