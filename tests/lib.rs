@@ -2,7 +2,8 @@
 //! own table, bus, rule and queue, and tenant names no other test uses), the local runner
 //! on an ephemeral port, and SDK clients to check what really exists in AWS.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
@@ -20,6 +21,52 @@ pub const SECRET: &str = "integration-test-secret-0123456789";
 /// A unique lowercase name: `prefix` and six hex digits.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..6])
+}
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The shipped tenant types (`plugins/tenant-types.json`), packaged once per test process
+/// from the plugins `make test` built, as a deployment packages them.
+pub fn packaged_plugins() -> &'static Path {
+    static PACKAGED: OnceLock<PathBuf> = OnceLock::new();
+    PACKAGED.get_or_init(|| {
+        let out = repository().join(format!("target/test-scratch/plugins-{}", std::process::id()));
+        tenancy_plugins::registry::package(
+            &repository().join("plugins/tenant-types.json"),
+            &repository().join("plugins/target/wasm32-wasip2/release"),
+            &out,
+        )
+        .expect("the plugins are built (scripts/build-plugins.sh) and packaged");
+        out
+    })
+}
+
+/// A policy document as IAM returns it (URL-encoded), parsed.
+pub fn policy_document(document: &str) -> Value {
+    // IAM returns policy documents URL-encoded.
+    let decoded = percent_decode(document);
+    serde_json::from_str(&decoded).unwrap_or_else(|_| serde_json::from_str(document).expect("policy JSON"))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// How a harness starts.
@@ -99,8 +146,10 @@ impl Harness {
             table: format!("tenancy-{suffix}"),
             bus: format!("tenancy-{suffix}"),
             lease_seconds: 300,
+            plugins_manifest: Some(packaged_plugins().join(tenancy_plugins::registry::MANIFEST_FILE)),
+            plugin_cache: repository().join("target/test-scratch/plugin-cache"),
         };
-        let app = App::new(settings, options.clock).await;
+        let app = App::new(settings, options.clock).await.expect("wired");
         let names = LocalResources {
             table: app.settings.table.clone(),
             bus: app.settings.bus.clone(),
@@ -204,6 +253,8 @@ pub struct Aws {
     pub kms: aws_sdk_kms::Client,
     /// Resource Groups Tagging API.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// S3 (path-style: the emulator has no per-bucket host names).
+    pub s3: aws_sdk_s3::Client,
     /// DynamoDB.
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// EventBridge.
@@ -252,6 +303,7 @@ impl Aws {
             ec2: aws_sdk_ec2::Client::new(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
             tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build()),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),

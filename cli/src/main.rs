@@ -7,9 +7,11 @@
 //! tenancy setup                               create the table, bus, rule, queue and demo VPC
 //! tenancy plugin run FILE.wasm --hook HOOK --tenant TENANT.json [--grant GRANT.json] [--name NAME] [--public-ingress]
 //!                                             run one plugin hook as the lifecycle would
+//! tenancy plugin package [--types plugins/tenant-types.json] [--wasm-dir DIR] [--out plugins/dist]
+//!                                             write the tenant types' manifest beside the binaries
 //! ```
 //! Configuration comes from the environment (see the README): `TENANCY_AWS_ENDPOINT`,
-//! `AWS_REGION`, `TENANCY_TABLE`, `TENANCY_EVENT_BUS`, `TENANCY_DEV_JWT_SECRET`.
+//! `AWS_REGION`, `TENANCY_TABLE`, `TENANCY_EVENT_BUS`, `TENANCY_PLUGINS`, `TENANCY_DEV_JWT_SECRET`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -21,8 +23,8 @@ use tenancy_cli::dev::{self, DevOptions};
 use tenancy_cli::emulator::{self, LocalResources};
 use tenancy_cli::jwt;
 
-const USAGE: &str =
-    "usage: tenancy dev [--port N] | tenancy token [--sub ID] [--email E] [--group G]... [--ttl S] | tenancy setup";
+const USAGE: &str = "usage: tenancy dev [--port N] | tenancy token [--sub ID] [--email E] [--group G]... [--ttl S] \
+     | tenancy setup | tenancy plugin run FILE.wasm --hook HOOK --tenant T.json | tenancy plugin package [--out DIR]";
 
 fn secret() -> Result<String, String> {
     std::env::var("TENANCY_DEV_JWT_SECRET")
@@ -86,8 +88,21 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
             Ok(())
         }
+        Some("plugin") if args.get(1).map(String::as_str) == Some("package") => {
+            let types = flag(&args, "--types").unwrap_or("plugins/tenant-types.json");
+            let wasm_dir = flag(&args, "--wasm-dir").unwrap_or("plugins/target/wasm32-wasip2/release");
+            let out = flag(&args, "--out").unwrap_or("plugins/dist");
+            let manifest = tenancy_plugins::registry::package(types.as_ref(), wasm_dir.as_ref(), out.as_ref())
+                .map_err(|e| format!("{e} (build the plugins first: scripts/build-plugins.sh)"))?;
+            for entry in &manifest.types {
+                let d = &entry.declaration;
+                println!("{:<16} {}@{}  {}  {}", d.name, d.plugin, d.version, entry.sha256, entry.file);
+            }
+            println!("wrote {out}/{}", tenancy_plugins::registry::MANIFEST_FILE);
+            Ok(())
+        }
         Some("setup") => {
-            let app = App::from_env().await;
+            let app = App::from_env().await.map_err(|e| e.to_string())?;
             let prepared = emulator::prepare(&app.sdk, &local_resources(&app)).await.map_err(|e| e.to_string())?;
             println!("{}", json!({ "queueUrl": prepared.queue_url, "demoVpcId": prepared.vpc_id }));
             Ok(())
@@ -95,7 +110,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         Some("dev") => {
             let secret = secret()?;
             let port: u16 = flag(&args, "--port").unwrap_or("8080").parse().map_err(|_| "--port takes a number")?;
-            let app = App::from_env().await;
+            let app = App::from_env().await.map_err(|e| e.to_string())?;
             let prepared = emulator::prepare(&app.sdk, &local_resources(&app)).await.map_err(|e| e.to_string())?;
             let options = DevOptions {
                 listen: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),

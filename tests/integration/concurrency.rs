@@ -78,7 +78,7 @@ struct StopAfter {
 
 #[async_trait]
 impl Cloud for StopAfter {
-    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
         if self.remaining.load(Ordering::SeqCst) == 0 {
             return std::future::pending().await;
         }
@@ -106,7 +106,14 @@ async fn a_worker_stopped_after_any_provisioning_step_is_finished_by_the_next_ru
     let infra = h.infrastructure("nonprod").await;
     let app = &h.app;
     let config = WorkerConfig { lease: Duration::minutes(5), ..WorkerConfig::default() };
-    let healthy = Worker::new(app.store.clone(), app.cloud.clone(), app.events.clone(), clock.clone(), config);
+    let healthy = Worker::new(
+        app.store.clone(),
+        app.cloud.clone(),
+        app.events.clone(),
+        app.plugins.clone(),
+        clock.clone(),
+        config,
+    );
 
     for steps in 1..=ResourceKind::ALL.len() {
         let tenant = unique(&format!("crash{steps}x"));
@@ -118,7 +125,14 @@ async fn a_worker_stopped_after_any_provisioning_step_is_finished_by_the_next_ru
             remaining: AtomicUsize::new(steps),
             stopped: Notify::new(),
         });
-        let doomed = Worker::new(app.store.clone(), crashing.clone(), app.events.clone(), clock.clone(), config);
+        let doomed = Worker::new(
+            app.store.clone(),
+            crashing.clone(),
+            app.events.clone(),
+            app.plugins.clone(),
+            clock.clone(),
+            config,
+        );
         tokio::select! {
             outcome = doomed.drive(&name, None) => panic!("the worker should have been stopped, got {outcome:?}"),
             _ = crashing.stopped.notified() => {}

@@ -2,35 +2,10 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tenancy_tests::{Harness, unique};
+use tenancy_tests::{Harness, policy_document, unique};
 
 fn tags_of_group(group: &aws_sdk_ec2::types::SecurityGroup) -> Vec<(String, String)> {
     group.tags().iter().map(|t| (t.key().unwrap_or("").into(), t.value().unwrap_or("").into())).collect()
-}
-
-fn decode(document: &str) -> Value {
-    // IAM returns policy documents URL-encoded.
-    let decoded = percent_decode(document);
-    serde_json::from_str(&decoded).unwrap_or_else(|_| serde_json::from_str(document).expect("policy JSON"))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[tokio::test]
@@ -77,7 +52,7 @@ async fn two_tenants_become_active_each_with_its_own_tagged_and_isolated_boundar
             role_tags.contains(&("tenancy:tenant".into(), tenant.to_string()))
                 && role_tags.contains(&("team".into(), team.into()))
         );
-        let trust = decode(role.assume_role_policy_document().unwrap());
+        let trust = policy_document(role.assume_role_policy_document().unwrap());
         assert_eq!(
             trust["Statement"][0]["Principal"]["Service"],
             json!(["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"])
@@ -91,7 +66,7 @@ async fn two_tenants_become_active_each_with_its_own_tagged_and_isolated_boundar
             .send()
             .await
             .unwrap();
-        let policy = decode(policy.policy_document());
+        let policy = policy_document(policy.policy_document());
         let text = policy.to_string();
         assert!(!text.contains(other.as_str()), "{tenant}'s policy mentions {other}: {text}");
         assert_eq!(

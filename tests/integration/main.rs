@@ -6,3 +6,4 @@ mod api_errors;
 mod bus;
 mod concurrency;
 mod lifecycle;
+mod types;

@@ -296,6 +296,16 @@ impl Api {
                 Ok(json_response(StatusCode::OK, &page_body(page, tenant_view)))
             }
             (["tenants"], _) => Err(method_not_allowed(method, "GET, POST")),
+            (["tenant-types"], &Method::GET) => {
+                let mut items = vec![json!({
+                    "name": tenancy_domain::tenant::DEFAULT_TYPE,
+                    "description": "The built-in type: the tenant's boundary, with no plugin.",
+                    "builtIn": true,
+                })];
+                items.extend(t.tenant_types(&caller)?.into_iter().map(|info| json!(info)));
+                Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+            }
+            (["tenant-types"], _) => Err(method_not_allowed(method, "GET")),
             (["tenants", name], &Method::GET) => {
                 Ok(tenant_response(StatusCode::OK, &t.get_tenant(&caller, name).await?))
             }

@@ -73,6 +73,18 @@ impl From<Error> for Problem {
                 Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail)
             }
             Error::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail),
+            Error::RefusedByType { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "refused-by-tenant-type",
+                "The tenant type refused the tenant",
+                detail,
+            ),
+            Error::TypeFailed(_) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "tenant-type-failed",
+                "The tenant type's plugin failed; tell the platform team",
+                detail,
+            ),
             Error::Unavailable(_) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

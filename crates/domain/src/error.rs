@@ -52,6 +52,18 @@ pub enum Error {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The tenant type's plugin refused the tenant, in its own words.
+    #[error("tenant type '{tenant_type}' refused the tenant: {message}")]
+    RefusedByType {
+        /// The tenant type.
+        tenant_type: String,
+        /// The plugin's reason.
+        message: String,
+    },
+    /// The tenant type's plugin failed (a limit, a trap, a broken binary): the type is broken,
+    /// not the request. The message names the plugin and the limit.
+    #[error("{0}")]
+    TypeFailed(String),
     /// A dependency (the store, the event bus) failed; the request may be retried.
     #[error("{0}")]
     Unavailable(String),

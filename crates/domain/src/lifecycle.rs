@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::events::{EventKind, LifecycleEvent};
 use crate::names::Name;
-use crate::ports::{Boundary, Clock, Cloud, CloudError, Events, Store, StoreError};
-use crate::tenant::{Lease, Operation, ResourceKind, Tenant, TenantState};
+use crate::ports::{Boundary, Clock, Cloud, CloudError, Events, PluginFailure, Plugins, Store, StoreError};
+use crate::tenant::{DEFAULT_TYPE, Lease, Operation, ResourceKind, ResourceRef, Tenant, TenantState};
 
 /// Provisioning in rounds: the steps of a round are independent and run concurrently;
 /// a round starts when the one before is done. The instance profile carries the role and
@@ -22,9 +22,19 @@ use crate::tenant::{Lease, Operation, ResourceKind, Tenant, TenantState};
 pub const PROVISION_ROUNDS: [&[ResourceKind]; 2] =
     [&[ResourceKind::SecurityGroup, ResourceKind::Role], &[ResourceKind::InstanceProfile, ResourceKind::Key]];
 
-/// Deletion in rounds: the role goes last, once no instance profile holds it.
-pub const DELETE_ROUNDS: [&[ResourceKind]; 2] =
-    [&[ResourceKind::InstanceProfile, ResourceKind::Key, ResourceKind::SecurityGroup], &[ResourceKind::Role]];
+/// The round after provisioning, for tenants whose plan asks for buckets: they are
+/// encrypted with the tenant key, so the key comes first.
+pub const BUCKET_ROUND: &[ResourceKind] = &[ResourceKind::Bucket];
+
+/// Deletion in rounds: the role goes last, once no instance profile holds it. Buckets are
+/// removed whether or not a plan asked for them, so that none escapes.
+pub const DELETE_ROUNDS: [&[ResourceKind]; 2] = [
+    &[ResourceKind::Bucket, ResourceKind::InstanceProfile, ResourceKind::Key, ResourceKind::SecurityGroup],
+    &[ResourceKind::Role],
+];
+
+/// The step name of a tenant-type plugin's part in the lifecycle.
+pub const PLUGIN_STEP: &str = "plugin";
 
 /// What one run of the worker did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +89,7 @@ pub struct Worker {
     store: Arc<dyn Store>,
     cloud: Arc<dyn Cloud>,
     events: Arc<dyn Events>,
+    plugins: Arc<dyn Plugins>,
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
 }
@@ -89,10 +100,11 @@ impl Worker {
         store: Arc<dyn Store>,
         cloud: Arc<dyn Cloud>,
         events: Arc<dyn Events>,
+        plugins: Arc<dyn Plugins>,
         clock: Arc<dyn Clock>,
         config: WorkerConfig,
     ) -> Self {
-        Self { store, cloud, events, clock, config }
+        Self { store, cloud, events, plugins, clock, config }
     }
 
     /// Does whatever cloud work the tenant's state asks for. `expected_id`, when given,
@@ -116,18 +128,24 @@ impl Worker {
             self.store.get_infrastructure(&tenant.infrastructure).await.map_err(WorkerError::Store)?.ok_or_else(
                 || WorkerError::InfrastructureMissing(tenant.infrastructure.to_string(), name.to_string()),
             )?;
-        let boundary = Boundary::of(&tenant, &infrastructure);
         tracing::info!(tenant = %name, ?operation, version = tenant.version, "worker claimed tenant");
+        if let Err(failure) = self.consult_plugin(&mut tenant, operation).await {
+            return self.fail(tenant, operation, PLUGIN_STEP.into(), failure.to_string()).await;
+        }
+        let boundary = Boundary::of(&tenant, &infrastructure);
 
-        let rounds: &[&[ResourceKind]] =
-            if operation == Operation::Delete { &DELETE_ROUNDS } else { &PROVISION_ROUNDS };
+        let rounds: Vec<&[ResourceKind]> = match operation {
+            Operation::Delete => DELETE_ROUNDS.to_vec(),
+            _ if boundary.plan.resources.is_empty() => PROVISION_ROUNDS.to_vec(),
+            _ => PROVISION_ROUNDS.into_iter().chain([BUCKET_ROUND]).collect(),
+        };
         for (index, round) in rounds.iter().enumerate() {
             let results = join_all(round.iter().map(|kind| self.step(operation, *kind, &boundary))).await;
             let now = self.clock.now();
             let mut failed = None;
             for (kind, result) in round.iter().zip(results) {
                 match result {
-                    Ok(Some(resource)) => tenant.mark_ready(&resource, now),
+                    Ok(Some(resources)) => resources.iter().for_each(|resource| tenant.mark_ready(resource, now)),
                     Ok(None) => tenant.mark_removed(*kind, now),
                     Err(error) => {
                         tenant.mark_failed(operation, kind.step(), &error.0, now);
@@ -162,13 +180,37 @@ impl Worker {
         self.finish(tenant, operation).await
     }
 
-    /// One step: ensure the resource for create/update, remove it for delete.
+    /// The tenant type's say, before any cloud work: for a create or an update, the plan
+    /// for the tenant as it is now (made again each run: hooks are deterministic, and the
+    /// plan follows changed settings); for a delete, `on-delete`. A tenant whose type is no
+    /// longer registered can still be deleted: what its plan added is found by name and tag.
+    async fn consult_plugin(&self, tenant: &mut Tenant, operation: Operation) -> Result<(), PluginFailure> {
+        if tenant.tenant_type == DEFAULT_TYPE {
+            return Ok(());
+        }
+        match operation {
+            Operation::Create | Operation::Update => {
+                let record = self.plugins.plan(tenant).await?;
+                tenant.record_plan(record);
+                Ok(())
+            }
+            Operation::Delete => match self.plugins.on_delete(tenant).await {
+                Err(PluginFailure::UnknownType(tenant_type)) => {
+                    tracing::warn!(tenant = %tenant.name, %tenant_type, "type no longer registered; deleting without on-delete");
+                    Ok(())
+                }
+                other => other,
+            },
+        }
+    }
+
+    /// One step: ensure the resources for create/update, remove them for delete.
     async fn step(
         &self,
         operation: Operation,
         kind: ResourceKind,
         boundary: &Boundary,
-    ) -> Result<Option<crate::tenant::ResourceRef>, CloudError> {
+    ) -> Result<Option<Vec<ResourceRef>>, CloudError> {
         if operation == Operation::Delete {
             self.cloud.remove(kind, boundary).await.map(|()| None)
         } else {
@@ -235,7 +277,7 @@ impl Worker {
             Operation::Delete => (TenantState::Deleted, EventKind::Deleted),
         };
         tenant.lease = None;
-        tenant.applied_tags = if next == TenantState::Deleted { Default::default() } else { tenant.tags.clone() };
+        tenant.applied_tags = if next == TenantState::Deleted { Default::default() } else { tenant.extra_tags() };
         // `transition` bumps the version; the write is conditional on the one before.
         if tenant.transition(next, now).is_err() {
             return Ok(Outcome::Superseded);

@@ -10,10 +10,12 @@ use time::{Duration, OffsetDateTime};
 use crate::events::LifecycleEvent;
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
+use crate::plan::{Allowances, CatalogueResource, GrantDecision, GrantRequest, Plan, bucket_name};
 use crate::ports::{
-    Boundary, Clock, Cloud, CloudError, Events, EventsError, IdempotencyRecord, Page, PageRequest, Store, StoreError,
+    Boundary, Clock, Cloud, CloudError, Events, EventsError, IdempotencyRecord, Page, PageRequest, PluginFailure,
+    Plugins, Store, StoreError, TenantTypeInfo,
 };
-use crate::tenant::{ResourceKind, ResourceRef, Tenant, TenantState};
+use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
 
 #[derive(Default)]
 struct Tables {
@@ -190,14 +192,24 @@ impl MemoryCloud {
 
 #[async_trait]
 impl Cloud for MemoryCloud {
-    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
         self.check(kind)?;
-        self.resources.lock().unwrap().insert((boundary.tenant.to_string(), kind));
-        Ok(ResourceRef {
-            kind,
-            id: format!("{}-{}", kind.step(), boundary.tenant),
-            arn: format!("arn:memory:{}", kind.step()),
-        })
+        let ids: Vec<String> = match kind {
+            ResourceKind::Bucket => boundary
+                .plan
+                .resources
+                .iter()
+                .map(|CatalogueResource::Bucket(suffix)| bucket_name(&boundary.tenant, suffix))
+                .collect(),
+            _ => vec![format!("{}-{}", kind.step(), boundary.tenant)],
+        };
+        if !ids.is_empty() {
+            self.resources.lock().unwrap().insert((boundary.tenant.to_string(), kind));
+        }
+        Ok(ids
+            .into_iter()
+            .map(|id| ResourceRef { kind, arn: format!("arn:memory:{}:{id}", kind.step()), id })
+            .collect())
     }
 
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError> {
@@ -212,6 +224,90 @@ impl Cloud for MemoryCloud {
             .into_iter()
             .map(|kind| ResourceRef { kind, id: kind.step().into(), arn: format!("arn:memory:{}", kind.step()) })
             .collect())
+    }
+}
+
+/// One tenant type of [`StaticPlugins`]: a fixed plan, and a setting it requires.
+#[derive(Debug, Clone)]
+pub struct StaticType {
+    /// The plan every tenant of the type gets.
+    pub plan: Plan,
+    /// `validate` refuses a tenant without this setting.
+    pub required_setting: Option<String>,
+    /// `on-delete` refuses every tenant.
+    pub refuse_delete: bool,
+}
+
+/// [`Plugins`] answering from fixed plans, validated by the real rules.
+#[derive(Default)]
+pub struct StaticPlugins {
+    types: BTreeMap<String, StaticType>,
+}
+
+impl StaticPlugins {
+    /// Adds a type.
+    pub fn with_type(mut self, name: &str, tenant_type: StaticType) -> Self {
+        self.types.insert(name.to_string(), tenant_type);
+        self
+    }
+
+    fn get(&self, tenant: &Tenant) -> Result<&StaticType, PluginFailure> {
+        self.types.get(&tenant.tenant_type).ok_or_else(|| PluginFailure::UnknownType(tenant.tenant_type.clone()))
+    }
+}
+
+#[async_trait]
+impl Plugins for StaticPlugins {
+    fn types(&self) -> Vec<TenantTypeInfo> {
+        self.types
+            .keys()
+            .map(|name| TenantTypeInfo {
+                name: name.clone(),
+                description: String::new(),
+                plugin: name.clone(),
+                version: "0.0.0".into(),
+                sha256: String::new(),
+                hooks: vec!["validate".into(), "on-create".into(), "on-delete".into()],
+                capabilities: vec![],
+                enabled_capabilities: vec![],
+            })
+            .collect()
+    }
+
+    async fn validate(&self, tenant: &Tenant) -> Result<(), PluginFailure> {
+        let tenant_type = self.get(tenant)?;
+        match &tenant_type.required_setting {
+            Some(key) if !tenant.settings.contains_key(key) => Err(PluginFailure::Refused {
+                plugin: tenant.tenant_type.clone(),
+                message: format!("the setting '{key}' is required"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn plan(&self, tenant: &Tenant) -> Result<PluginRecord, PluginFailure> {
+        let plan = self.get(tenant)?.plan.clone();
+        crate::plan::validate(&tenant.tenant_type, &tenant.name, &plan, Allowances::default())
+            .map_err(PluginFailure::Plan)?;
+        Ok(PluginRecord {
+            plugin: tenant.tenant_type.clone(),
+            version: "0.0.0".into(),
+            sha256: String::new(),
+            plan,
+            log: String::new(),
+            planned_at: tenant.updated_at,
+        })
+    }
+
+    async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure> {
+        if self.get(tenant)?.refuse_delete {
+            return Err(PluginFailure::Refused { plugin: tenant.tenant_type.clone(), message: "not yet".into() });
+        }
+        Ok(())
+    }
+
+    async fn on_grant_access(&self, tenant: &Tenant, _: &GrantRequest) -> Result<GrantDecision, PluginFailure> {
+        self.get(tenant).map(|_| GrantDecision::Allow)
     }
 }
 

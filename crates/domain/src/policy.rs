@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use crate::plan::PolicyStatement;
 use crate::tenant::tag_keys;
 
 /// Services that run a tenant's workloads and may assume its role: EC2 instances (through
@@ -57,20 +58,36 @@ pub fn role_trust_policy() -> Value {
 }
 
 /// Inline policy of the tenant role: the listed actions, on resources tagged with this
-/// tenant only. The condition compares the whole tag value (`StringEquals`), so tenant
-/// `dev` never matches `dev2`'s resources.
-pub fn role_access_policy(tenant: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "OwnTenantResourcesOnly",
+/// tenant only, then the statements of the tenant type's plan (already validated by
+/// [`crate::plan::validate`]). The condition compares the whole tag value
+/// (`StringEquals`), so tenant `dev` never matches `dev2`'s resources.
+pub fn role_access_policy(tenant: &str, account_id: &str, plan_statements: &[PolicyStatement]) -> Value {
+    let own_tag = || json!({ "StringEquals": { format!("aws:ResourceTag/{}", tag_keys::TENANT): tenant } });
+    let mut statements = vec![json!({
+        "Sid": "OwnTenantResourcesOnly",
+        "Effect": "Allow",
+        "Action": TENANT_SCOPED_ACTIONS,
+        "Resource": "*",
+        "Condition": own_tag()
+    })];
+    for extra in plan_statements {
+        let resources: Vec<String> = extra.resources.iter().map(|r| r.replace("{account}", account_id)).collect();
+        let mut statement = json!({
+            "Sid": format!("{PLAN_SID_PREFIX}{}", extra.sid),
             "Effect": "Allow",
-            "Action": TENANT_SCOPED_ACTIONS,
-            "Resource": "*",
-            "Condition": { "StringEquals": { format!("aws:ResourceTag/{}", tag_keys::TENANT): tenant } }
-        }]
-    })
+            "Action": extra.actions,
+            "Resource": resources,
+        });
+        if extra.tenant_tag_condition {
+            statement["Condition"] = own_tag();
+        }
+        statements.push(statement);
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
 }
+
+/// Prefix of the statement ids a plan adds, so that a reader of the policy tells them apart.
+pub const PLAN_SID_PREFIX: &str = "TenantType";
 
 /// Key administration actions granted to the account (and so to IAM principals the
 /// account's own policies allow): everything but using the key for data.
@@ -92,12 +109,16 @@ const KEY_ADMIN_ACTIONS: [&str; 15] = [
     "kms:RotateKeyOnDemand",
 ];
 
-/// Data actions the tenant role may take with its key.
-const KEY_USE_ACTIONS: [&str; 6] =
-    ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"];
+/// Data actions the tenant role may take with its key, directly or through a service
+/// acting for it (S3 reading an SSE-KMS object calls `kms:Decrypt` as the caller).
+const KEY_USE_ACTIONS: [&str; 5] =
+    ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"];
 
-/// Key policy of the tenant key: the account's admins manage it, the tenant role uses it.
-/// Grants the role creates are limited to AWS services acting for it (`kms:GrantIsForAWSResource`).
+/// Grant actions the tenant role may take, for AWS services only (EBS, RDS... attaching the key).
+const KEY_GRANT_ACTIONS: [&str; 3] = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"];
+
+/// Key policy of the tenant key: the account's admins manage it, the tenant role uses it,
+/// and the grants the role creates are limited to AWS services acting for it.
 pub fn key_policy(partition: &str, account_id: &str, role_arn: &str) -> Value {
     json!({
         "Version": "2012-10-17",
@@ -114,10 +135,35 @@ pub fn key_policy(partition: &str, account_id: &str, role_arn: &str) -> Value {
                 "Effect": "Allow",
                 "Principal": { "AWS": role_arn },
                 "Action": KEY_USE_ACTIONS,
+                "Resource": "*"
+            },
+            {
+                "Sid": "TenantRoleGrantsToAwsServices",
+                "Effect": "Allow",
+                "Principal": { "AWS": role_arn },
+                "Action": KEY_GRANT_ACTIONS,
                 "Resource": "*",
                 "Condition": { "Bool": { "kms:GrantIsForAWSResource": "true" } }
             }
         ]
+    })
+}
+
+/// Bucket policy of a catalogue bucket: no request over plain HTTP. Public access is
+/// blocked by the bucket's public access block, and access is granted by the tenant role's
+/// own policy, so this document only denies.
+pub fn bucket_policy(partition: &str, bucket: &str) -> Value {
+    let arn = format!("arn:{partition}:s3:::{bucket}");
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn.clone(), format!("{arn}/*")],
+            "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+        }]
     })
 }
 
@@ -131,7 +177,11 @@ mod tests {
 
     #[test]
     fn no_policy_grants_every_action() {
-        for doc in [role_trust_policy(), role_access_policy("dev"), key_policy("aws", "123456789012", "arn:r")] {
+        for doc in [
+            role_trust_policy(),
+            role_access_policy("dev", "123456789012", &[]),
+            key_policy("aws", "123456789012", "arn:r"),
+        ] {
             for statement in statements(&doc) {
                 let actions = match &statement["Action"] {
                     Value::String(s) => vec![s.clone()],
@@ -147,7 +197,7 @@ mod tests {
 
     #[test]
     fn the_role_policy_binds_every_grant_to_the_tenant_tag_exactly() {
-        let doc = role_access_policy("dev");
+        let doc = role_access_policy("dev", "123456789012", &[]);
         for statement in statements(&doc) {
             let condition = &statement["Condition"]["StringEquals"]["aws:ResourceTag/tenancy:tenant"];
             assert_eq!(condition, "dev");
@@ -160,5 +210,30 @@ mod tests {
         let doc = key_policy("aws", "123456789012", "arn:aws:iam::123456789012:role/tenancy/dev/tenancy-dev");
         let users = &statements(&doc)[1]["Principal"]["AWS"];
         assert_eq!(users, "arn:aws:iam::123456789012:role/tenancy/dev/tenancy-dev");
+    }
+
+    #[test]
+    fn plan_statements_follow_the_built_in_one_with_the_account_filled_in() {
+        let extra = [
+            PolicyStatement {
+                sid: "Lake".into(),
+                actions: vec!["glue:GetTable".into()],
+                resources: vec!["arn:aws:glue:eu-west-1:{account}:table/tenancy-dev--lake/*".into()],
+                tenant_tag_condition: false,
+            },
+            PolicyStatement {
+                sid: "Train".into(),
+                actions: vec!["sagemaker:CreateTrainingJob".into()],
+                resources: vec!["*".into()],
+                tenant_tag_condition: true,
+            },
+        ];
+        let doc = role_access_policy("dev", "123456789012", &extra);
+        let all = statements(&doc);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[1]["Sid"], "TenantTypeLake");
+        assert_eq!(all[1]["Resource"][0], "arn:aws:glue:eu-west-1:123456789012:table/tenancy-dev--lake/*");
+        assert!(all[1].get("Condition").is_none());
+        assert_eq!(all[2]["Condition"]["StringEquals"]["aws:ResourceTag/tenancy:tenant"], "dev");
     }
 }

@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::events::LifecycleEvent;
 use crate::infrastructure::Infrastructure;
 use crate::names::{DerivedNames, Name};
-use crate::tenant::{ResourceKind, ResourceRef, Tenant};
+use crate::plan::{GrantDecision, GrantRequest, Plan, Refusal};
+use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant};
 
 /// A page request: at most `limit` items, after the position an earlier page's cursor names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,8 +124,10 @@ pub struct Boundary {
     pub names: DerivedNames,
     /// Every tag to write on every resource.
     pub tags: BTreeMap<String, String>,
-    /// Tag keys to remove because the user dropped them.
+    /// Tag keys to remove because the user (or the tenant type's plan) dropped them.
     pub removed_tag_keys: Vec<String>,
+    /// What the tenant type's plugin added, validated; empty for the `default` type.
+    pub plan: Plan,
 }
 
 impl Boundary {
@@ -139,6 +142,7 @@ impl Boundary {
             names: DerivedNames::for_tenant(&tenant.name),
             tags: tenant.resource_tags(),
             removed_tag_keys: tenant.removed_tag_keys(),
+            plan: tenant.plugin.as_ref().map(|record| record.plan.clone()).unwrap_or_default(),
         }
     }
 }
@@ -152,13 +156,102 @@ pub struct CloudError(pub String);
 /// exists and makes only the missing difference, so a repeated or resumed call is harmless.
 #[async_trait]
 pub trait Cloud: Send + Sync {
-    /// Makes the resource exist as the boundary needs it (tags included) and reports it.
-    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<ResourceRef, CloudError>;
+    /// Makes the resources of that kind exist as the boundary needs them (tags included)
+    /// and reports them: one of each built-in kind, one per bucket of the plan.
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError>;
     /// Removes every resource of that kind that belongs to the tenant: by name, by tag and
     /// by IAM path, so that nothing created outside the record escapes.
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError>;
     /// What still belongs to the tenant (by tag and IAM path), ignoring keys pending deletion.
     async fn remaining(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError>;
+}
+
+/// A tenant type and the plugin behind it, as the registry declares it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantTypeInfo {
+    /// The type, as tenants name it.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// The plugin's name.
+    pub plugin: String,
+    /// The plugin's version.
+    pub version: String,
+    /// SHA-256 of the plugin's `.wasm`, hex: checked before it is loaded.
+    pub sha256: String,
+    /// The hooks it implements (`validate`, `on-create`, `on-delete`, `on-grant-access`);
+    /// the others are not called and answer as an empty plugin would.
+    pub hooks: Vec<String>,
+    /// What it declares it may ask for beyond the rules (`public-ingress`).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Of those, what an admin enabled for this deployment.
+    #[serde(default)]
+    pub enabled_capabilities: Vec<String>,
+}
+
+/// Why a tenant-type plugin gave no usable answer.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum PluginFailure {
+    /// No plugin is registered for the type.
+    #[error("no plugin is registered for tenant type '{0}'")]
+    UnknownType(String),
+    /// The plugin refused the tenant, in its own words.
+    #[error("plugin '{plugin}' refused: {message}")]
+    Refused {
+        /// The plugin.
+        plugin: String,
+        /// Its reason.
+        message: String,
+    },
+    /// The plan broke a rule; nothing of it is applied.
+    #[error("{0}")]
+    Plan(Refusal),
+    /// The plugin broke a limit, trapped, or could not be loaded.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The tenant types beyond `default`: sandboxed plugins that customise the lifecycle.
+/// Hooks propose; the domain decides and applies.
+#[async_trait]
+pub trait Plugins: Send + Sync {
+    /// The registered types, in name order.
+    fn types(&self) -> Vec<TenantTypeInfo>;
+    /// Before a tenant of a plugin type is created or changed: `Refused` becomes a 422.
+    async fn validate(&self, tenant: &Tenant) -> Result<(), PluginFailure>;
+    /// The plan for the tenant as it is now (`on-create`), validated against the rules
+    /// with what the plugin declared and an admin enabled.
+    async fn plan(&self, tenant: &Tenant) -> Result<PluginRecord, PluginFailure>;
+    /// Before the tenant's resources are removed; a refusal fails the deletion.
+    async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure>;
+    /// Whether a user may get access to the tenant.
+    async fn on_grant_access(&self, tenant: &Tenant, grant: &GrantRequest) -> Result<GrantDecision, PluginFailure>;
+}
+
+/// No plugins: every tenant is of the `default` type.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoPlugins;
+
+#[async_trait]
+impl Plugins for NoPlugins {
+    fn types(&self) -> Vec<TenantTypeInfo> {
+        Vec::new()
+    }
+    async fn validate(&self, tenant: &Tenant) -> Result<(), PluginFailure> {
+        Err(PluginFailure::UnknownType(tenant.tenant_type.clone()))
+    }
+    async fn plan(&self, tenant: &Tenant) -> Result<PluginRecord, PluginFailure> {
+        Err(PluginFailure::UnknownType(tenant.tenant_type.clone()))
+    }
+    async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure> {
+        Err(PluginFailure::UnknownType(tenant.tenant_type.clone()))
+    }
+    async fn on_grant_access(&self, tenant: &Tenant, _: &GrantRequest) -> Result<GrantDecision, PluginFailure> {
+        Err(PluginFailure::UnknownType(tenant.tenant_type.clone()))
+    }
 }
 
 /// A publish that failed.

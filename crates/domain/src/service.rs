@@ -12,7 +12,9 @@ use crate::error::Error;
 use crate::events::{EventKind, LifecycleEvent};
 use crate::infrastructure::{self, Environment, Infrastructure};
 use crate::names::Name;
-use crate::ports::{Clock, Events, IdempotencyRecord, Page, PageRequest, Store, StoreError};
+use crate::ports::{
+    Clock, Events, IdempotencyRecord, Page, PageRequest, PluginFailure, Plugins, Store, StoreError, TenantTypeInfo,
+};
 use crate::tenant::{self, Requester, Tenant, TenantState};
 
 /// Default and largest page sizes of listings.
@@ -88,8 +90,8 @@ pub struct Created {
 pub struct Tenancy {
     store: Arc<dyn Store>,
     events: Arc<dyn Events>,
+    plugins: Arc<dyn Plugins>,
     clock: Arc<dyn Clock>,
-    tenant_types: Vec<String>,
 }
 
 fn unavailable(error: StoreError) -> Error {
@@ -112,14 +114,37 @@ fn page_error(error: StoreError) -> Error {
 }
 
 impl Tenancy {
-    /// Builds the service. `tenant_types` lists the types beyond `default` that may be asked for.
+    /// Builds the service. `plugins` holds the tenant types beyond `default`.
     pub fn new(
         store: Arc<dyn Store>,
         events: Arc<dyn Events>,
+        plugins: Arc<dyn Plugins>,
         clock: Arc<dyn Clock>,
-        tenant_types: Vec<String>,
     ) -> Self {
-        Self { store, events, clock, tenant_types }
+        Self { store, events, plugins, clock }
+    }
+
+    /// The tenant types beyond `default`, with their plugins.
+    pub fn tenant_types(&self, caller: &Caller) -> Result<Vec<TenantTypeInfo>, Error> {
+        caller.require_admin()?;
+        Ok(self.plugins.types())
+    }
+
+    /// Asks the tenant type's plugin whether it accepts the tenant as it would be stored.
+    async fn check_with_type(&self, tenant: &Tenant) -> Result<(), Error> {
+        if tenant.tenant_type == tenant::DEFAULT_TYPE {
+            return Ok(());
+        }
+        self.plugins.validate(tenant).await.map_err(|failure| match failure {
+            PluginFailure::Refused { message, .. } => {
+                Error::RefusedByType { tenant_type: tenant.tenant_type.clone(), message }
+            }
+            PluginFailure::UnknownType(tenant_type) => Error::invalid(
+                "type",
+                format!("tenant type '{tenant_type}' is no longer registered; its tenants can only be deleted"),
+            ),
+            other => Error::TypeFailed(other.to_string()),
+        })
     }
 
     /// Records a new infrastructure.
@@ -204,7 +229,8 @@ impl Tenancy {
         let infrastructure_name = Name::parse("infrastructure", &request.infrastructure)
             .map_err(|_| Error::NotFound { kind: "infrastructure", name: request.infrastructure.clone() })?;
         let tenant_type = request.tenant_type.clone().unwrap_or_else(|| tenant::DEFAULT_TYPE.to_string());
-        tenant::validate_type(&tenant_type, &self.tenant_types)?;
+        let known: Vec<String> = self.plugins.types().into_iter().map(|t| t.name).collect();
+        tenant::validate_type(&tenant_type, &known)?;
         tenant::validate_settings(&request.settings)?;
         tenant::validate_tags(&request.tags)?;
         let infrastructure = self
@@ -226,6 +252,7 @@ impl Tenancy {
             Requester::from_caller(caller, now),
             now,
         );
+        self.check_with_type(&tenant).await?;
         let record = scoped_key.map(|key| IdempotencyRecord {
             key,
             request: canonical.clone(),
@@ -298,7 +325,8 @@ impl Tenancy {
     }
 
     /// Changes settings, tags or deletion protection. New tags are applied to the
-    /// resources by the worker (`updating`); the rest takes effect at once.
+    /// resources by the worker (`updating`), as are new settings of a plugin type (its
+    /// plan follows them); the rest takes effect at once.
     pub async fn update_tenant(
         &self,
         caller: &Caller,
@@ -319,10 +347,15 @@ impl Tenancy {
             )));
         }
         let expected_version = tenant.version;
-        if let Some(settings) = patch.settings {
-            merge(&mut tenant.settings, settings);
-            tenant::validate_settings(&tenant.settings)?;
-        }
+        let settings_changed = match patch.settings {
+            Some(settings) => {
+                let before = tenant.settings.clone();
+                merge(&mut tenant.settings, settings);
+                tenant::validate_settings(&tenant.settings)?;
+                before != tenant.settings
+            }
+            None => false,
+        };
         let tags_changed = match patch.tags {
             Some(tags) => {
                 let before = tenant.tags.clone();
@@ -335,8 +368,13 @@ impl Tenancy {
         if let Some(protection) = patch.deletion_protection {
             tenant.deletion_protection = protection;
         }
+        // A plugin type sees every change first, and plans again from the new settings.
+        let typed = tenant.tenant_type != tenant::DEFAULT_TYPE;
+        if typed && (settings_changed || tags_changed) {
+            self.check_with_type(&tenant).await?;
+        }
         let now = self.clock.now();
-        let needs_work = tags_changed && tenant.state == TenantState::Active;
+        let needs_work = (tags_changed || (typed && settings_changed)) && tenant.state == TenantState::Active;
         if needs_work {
             tenant.transition(TenantState::Updating, now)?;
             tenant.requested_by = Requester::from_caller(caller, now);

@@ -11,6 +11,7 @@ use crate::access::Caller;
 use crate::error::Error;
 use crate::infrastructure::Environment;
 use crate::names::Name;
+use crate::plan::{CatalogueResource, Plan, bucket_name};
 
 /// Tag keys Tenancy writes on every resource; users may not set or override them.
 pub mod tag_keys {
@@ -115,10 +116,12 @@ pub enum ResourceKind {
     InstanceProfile,
     /// Encrypts the tenant's data.
     Key,
+    /// A bucket from the catalogue, asked for by the tenant type's plan.
+    Bucket,
 }
 
 impl ResourceKind {
-    /// Every kind, in the order status lists them.
+    /// The kinds every tenant has, in the order status lists them.
     pub const ALL: [ResourceKind; 4] = [Self::SecurityGroup, Self::Role, Self::InstanceProfile, Self::Key];
 
     /// The step name used in status and failures.
@@ -128,7 +131,13 @@ impl ResourceKind {
             Self::Role => "role",
             Self::InstanceProfile => "instanceProfile",
             Self::Key => "key",
+            Self::Bucket => "bucket",
         }
+    }
+
+    /// The kind a step name stands for.
+    pub fn from_step(step: &str) -> Option<Self> {
+        Self::ALL.into_iter().chain([Self::Bucket]).find(|kind| kind.step() == step)
     }
 }
 
@@ -220,6 +229,27 @@ impl Requester {
     }
 }
 
+/// What the tenant type's plugin asked for, as validated and recorded on the tenant:
+/// the lifecycle applies it, and deletion removes whatever it added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginRecord {
+    /// The plugin.
+    pub plugin: String,
+    /// Its version.
+    pub version: String,
+    /// SHA-256 of its `.wasm`.
+    pub sha256: String,
+    /// The plan, as validated.
+    pub plan: Plan,
+    /// What the plugin logged while planning (capped by the host).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log: String,
+    /// When the plan was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub planned_at: OffsetDateTime,
+}
+
 /// A worker's claim on a tenant: while it holds, no other worker acts on the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -261,7 +291,10 @@ pub struct Tenant {
     pub failure: Option<Failure>,
     /// Who asked for the current state.
     pub requested_by: Requester,
-    /// The user tags last applied to the resources, so that removed keys can be untagged.
+    /// The tenant type's plan, once a plugin made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginRecord>,
+    /// The user and plan tags last applied to the resources, so that removed keys can be untagged.
     #[serde(default)]
     pub applied_tags: BTreeMap<String, String>,
     /// The worker acting on the tenant, if any.
@@ -304,6 +337,7 @@ impl Tenant {
             resources: ResourceKind::ALL.iter().map(|k| ResourceStatus::pending(*k, now)).collect(),
             failure: None,
             requested_by,
+            plugin: None,
             applied_tags: BTreeMap::new(),
             lease: None,
             created_at: now,
@@ -341,9 +375,19 @@ impl Tenant {
         }
     }
 
-    /// Every tag written on the tenant's resources: Tenancy's own and the user's.
-    pub fn resource_tags(&self) -> BTreeMap<String, String> {
+    /// The tags beside Tenancy's own: the user's, then the tenant type's plan, which wins
+    /// on a shared key (a per-client tenant's `client` tag is the type's to set).
+    pub fn extra_tags(&self) -> BTreeMap<String, String> {
         let mut tags = self.tags.clone();
+        if let Some(record) = &self.plugin {
+            tags.extend(record.plan.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        tags
+    }
+
+    /// Every tag written on the tenant's resources: Tenancy's own, the user's and the plan's.
+    pub fn resource_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.extra_tags();
         tags.insert(tag_keys::TENANT.into(), self.name.to_string());
         tags.insert(tag_keys::TENANT_ID.into(), self.id.to_string());
         tags.insert(tag_keys::INFRASTRUCTURE.into(), self.infrastructure.to_string());
@@ -351,17 +395,40 @@ impl Tenant {
         tags
     }
 
-    /// User tag keys applied earlier but no longer wanted.
+    /// Tag keys applied earlier but no longer wanted.
     pub fn removed_tag_keys(&self) -> Vec<String> {
-        self.applied_tags.keys().filter(|k| !self.tags.contains_key(*k)).cloned().collect()
+        let wanted = self.extra_tags();
+        self.applied_tags.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect()
     }
 
-    /// The status entry of one resource.
-    pub fn resource_mut(&mut self, kind: ResourceKind) -> &mut ResourceStatus {
-        let index = match self.resources.iter().position(|r| r.kind == kind) {
+    /// Records the tenant type's plan: its default settings fill the settings the tenant
+    /// has not set, and each bucket it asks for gets a pending status entry.
+    pub fn record_plan(&mut self, record: PluginRecord) {
+        for (key, value) in &record.plan.default_settings {
+            self.settings.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        for resource in &record.plan.resources {
+            let CatalogueResource::Bucket(suffix) = resource;
+            let name = bucket_name(&self.name, suffix);
+            if !self.resources.iter().any(|r| r.kind == ResourceKind::Bucket && r.id.as_deref() == Some(&name)) {
+                let mut status = ResourceStatus::pending(ResourceKind::Bucket, record.planned_at);
+                status.id = Some(name);
+                self.resources.push(status);
+            }
+        }
+        self.plugin = Some(record);
+    }
+
+    /// The status entry of one resource: by kind, and by id for kinds a tenant may have
+    /// several of (buckets).
+    pub fn resource_mut(&mut self, kind: ResourceKind, id: Option<&str>) -> &mut ResourceStatus {
+        let matches = |r: &ResourceStatus| r.kind == kind && (id.is_none() || r.id.is_none() || r.id.as_deref() == id);
+        let index = match self.resources.iter().position(matches) {
             Some(index) => index,
             None => {
-                self.resources.push(ResourceStatus::pending(kind, self.updated_at));
+                let mut status = ResourceStatus::pending(kind, self.updated_at);
+                status.id = id.map(str::to_string);
+                self.resources.push(status);
                 self.resources.len() - 1
             }
         };
@@ -370,7 +437,8 @@ impl Tenant {
 
     /// Records a resource as existing and ready.
     pub fn mark_ready(&mut self, resource: &ResourceRef, now: OffsetDateTime) {
-        let status = self.resource_mut(resource.kind);
+        let id = (resource.kind == ResourceKind::Bucket).then_some(resource.id.as_str());
+        let status = self.resource_mut(resource.kind, id);
         if !status.ready || status.reason != "Ready" {
             status.last_transition_time = now;
         }
@@ -381,19 +449,20 @@ impl Tenant {
         status.message = None;
     }
 
-    /// Records a resource as removed.
+    /// Records every resource of a kind as removed.
     pub fn mark_removed(&mut self, kind: ResourceKind, now: OffsetDateTime) {
-        let status = self.resource_mut(kind);
-        status.ready = false;
-        status.reason = "Deleted".into();
-        status.message = None;
-        status.last_transition_time = now;
+        for status in self.resources.iter_mut().filter(|r| r.kind == kind) {
+            status.ready = false;
+            status.reason = "Deleted".into();
+            status.message = None;
+            status.last_transition_time = now;
+        }
     }
 
     /// Records a failed step on its resource (if it is one) and on the tenant.
     pub fn mark_failed(&mut self, operation: Operation, step: &str, error: &str, now: OffsetDateTime) {
-        if let Some(kind) = ResourceKind::ALL.iter().find(|k| k.step() == step) {
-            let status = self.resource_mut(*kind);
+        if let Some(kind) = ResourceKind::from_step(step) {
+            let status = self.resource_mut(kind, None);
             status.ready = false;
             status.reason = "Failed".into();
             status.message = Some(error.to_string());

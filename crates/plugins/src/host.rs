@@ -235,7 +235,17 @@ impl PluginHost {
         self.limits
     }
 
-    fn check_binary(&self, name: &str, wasm: &[u8], expected_sha256: &str) -> Result<String, PluginError> {
+    /// A key that changes whenever this engine could not load an artifact another one
+    /// precompiled (wasmtime version, configuration, target): part of cache file names.
+    pub fn compatibility_key(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+
+    /// Checks a binary's size and SHA-256 against what was declared for it.
+    pub fn check_binary(&self, name: &str, wasm: &[u8], expected_sha256: &str) -> Result<String, PluginError> {
         if wasm.len() > self.limits.max_binary_bytes {
             return Err(PluginError::BinaryTooLarge {
                 plugin: name.into(),

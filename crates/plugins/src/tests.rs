@@ -270,3 +270,123 @@ fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
     );
     assert!(matches!(decide(grant("eve@acme.com.evil.com", "admin")), GrantDecision::Deny(_)));
 }
+
+mod registry {
+    use std::path::{Path, PathBuf};
+
+    use tenancy_domain::ports::{PluginFailure, Plugins};
+
+    use super::*;
+    use crate::registry::{self, PluginRegistry, RegistryError};
+
+    fn repository() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn wasm_dir() -> PathBuf {
+        repository().join("plugins/target/wasm32-wasip2/release")
+    }
+
+    /// A fresh directory under the target directory, removed first if a run left one.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = repository().join("target/test-scratch").join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn packaged(name: &str) -> PathBuf {
+        let out = scratch(name);
+        registry::package(&repository().join("plugins/tenant-types.json"), &wasm_dir(), &out).expect("packaged");
+        out
+    }
+
+    fn host() -> PluginHost {
+        PluginHost::new(Limits::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_shipped_types_load_from_their_manifest_and_answer_through_the_port() {
+        let out = packaged("shipped");
+        let cache = out.join("cache");
+        let registry = PluginRegistry::load(host(), &out.join("manifest.json"), Some(&cache)).expect("loads");
+        let types: Vec<String> = registry.types().into_iter().map(|t| t.name).collect();
+        assert_eq!(types, ["data-science", "per-client"]);
+        let cached = std::fs::read_dir(&cache).unwrap().count();
+        assert_eq!(cached, 2, "one compiled artifact per plugin");
+        // A second start-up deserializes what the first compiled.
+        let again = PluginRegistry::load(host(), &out.join("manifest.json"), Some(&cache)).expect("loads cached");
+
+        let mut science = tenant("none");
+        science.tenant_type = "data-science".into();
+        let record = again.plan(&science).await.expect("a valid plan");
+        assert_eq!(record.plugin, "data-science");
+        assert_eq!(record.plan.tags["workload"], "data-science");
+        assert!(record.log.contains("data-science plan for lab"), "{}", record.log);
+        // Hooks it does not implement are not called.
+        again.validate(&science).await.unwrap();
+
+        let mut client = client_tenant(&[("client", "acme")]);
+        client.tenant_type = "per-client".into();
+        let refused = again.validate(&client).await.unwrap_err();
+        assert!(matches!(&refused, PluginFailure::Refused { plugin, .. } if plugin == "per-client"), "{refused}");
+
+        let mut unknown = tenant("none");
+        unknown.tenant_type = "gpu".into();
+        assert_eq!(again.plan(&unknown).await.unwrap_err(), PluginFailure::UnknownType("gpu".into()));
+    }
+
+    #[tokio::test]
+    async fn a_plugin_breaking_a_limit_fails_off_the_runtime_and_the_next_call_is_served() {
+        let out = scratch("hostile");
+        let declarations = out.join("types.json");
+        std::fs::write(
+            &declarations,
+            r#"{"types": [{"name": "hostile", "plugin": "hostile", "version": "0.1.0", "hooks": ["validate", "on-create"]}]}"#,
+        )
+        .unwrap();
+        registry::package(&declarations, &wasm_dir(), &out.join("dist")).unwrap();
+        let registry = PluginRegistry::load(host(), &out.join("dist/manifest.json"), None).unwrap();
+        let failed = registry.plan(&tenant("loop")).await.unwrap_err();
+        assert!(matches!(&failed, PluginFailure::Failed(m) if m.contains("fuel")), "{failed}");
+        let broke = registry.plan(&tenant("iam")).await.unwrap_err();
+        assert!(matches!(&broke, PluginFailure::Plan(r) if r.rule == "no-identity-actions"), "{broke}");
+        assert!(registry.plan(&tenant("none")).await.is_ok());
+    }
+
+    #[test]
+    fn a_manifest_whose_digest_does_not_match_its_binary_is_refused() {
+        let out = packaged("tampered");
+        let manifest = out.join("manifest.json");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let digest = sha256_hex(&std::fs::read(out.join("per-client-1.0.0.wasm")).unwrap());
+        std::fs::write(&manifest, text.replace(&digest, &"0".repeat(64))).unwrap();
+        for cache in [None, Some(out.join("cache"))] {
+            let error = PluginRegistry::load(host(), &manifest, cache.as_deref()).err().expect("refused");
+            assert!(
+                matches!(&error, RegistryError::Plugin(PluginError::DigestMismatch { plugin, .. }) if plugin == "per-client"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn declarations_breaking_a_rule_are_refused_at_packaging() {
+        let cases = [
+            (r#"{"name": "default", "plugin": "x", "version": "1", "hooks": []}"#, "built-in"),
+            (r#"{"name": "lab", "plugin": "x", "version": "1", "hooks": ["on-update"]}"#, "unknown hook"),
+            (r#"{"name": "lab", "plugin": "x", "version": "1", "hooks": [], "capabilities": ["root"]}"#, "capability"),
+            (
+                r#"{"name": "lab", "plugin": "x", "version": "1", "hooks": [], "enabledCapabilities": ["public-ingress"]}"#,
+                "does not declare",
+            ),
+        ];
+        let out = scratch("declarations");
+        for (declaration, expected) in cases {
+            let path = out.join("types.json");
+            std::fs::write(&path, format!(r#"{{"types": [{declaration}]}}"#)).unwrap();
+            let error = registry::package(&path, &wasm_dir(), &out.join("dist")).unwrap_err().to_string();
+            assert!(error.contains(expected), "{declaration}: {error}");
+        }
+    }
+}

@@ -27,7 +27,7 @@ async fn answer(api: &Api, request: Request) -> Response<Body> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let api = App::from_env().await.api();
+    let api = App::from_env().await?.api();
     lambda_http::run(service_fn(move |request: Request| {
         let api = api.clone();
         async move { Ok::<_, Error>(answer(&api, request).await) }
@@ -41,7 +41,7 @@ mod tests {
 
     use serde_json::json;
     use tenancy_domain::memory::{MemoryStore, RecordingEvents};
-    use tenancy_domain::ports::SystemClock;
+    use tenancy_domain::ports::{NoPlugins, SystemClock};
     use tenancy_domain::service::Tenancy;
 
     use super::*;
@@ -81,8 +81,8 @@ mod tests {
         Api::new(Tenancy::new(
             Arc::new(MemoryStore::default()),
             Arc::new(RecordingEvents::default()),
+            Arc::new(NoPlugins),
             Arc::new(SystemClock),
-            vec![],
         ))
     }
 

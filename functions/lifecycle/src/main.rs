@@ -8,7 +8,7 @@ use tenancy_app::{App, Envelope, init_logging};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let handler = App::from_env().await.lifecycle();
+    let handler = App::from_env().await?.lifecycle();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {

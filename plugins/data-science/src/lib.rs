@@ -5,7 +5,7 @@
 wit_bindgen::generate!({ path: "../wit/v1", world: "tenant-type" });
 
 use tenancy::plugin::host::log;
-use tenancy::plugin::types::{CatalogueResource, PolicyStatement};
+use tenancy::plugin::types::{CatalogueResource, IngressRule, PolicyStatement};
 
 struct DataScience;
 
@@ -38,7 +38,13 @@ impl Guest for DataScience {
                     tenant_tag_condition: true,
                 },
             ],
-            ingress_rules: vec![],
+            ingress_rules: vec![IngressRule {
+                protocol: "tcp".into(),
+                from_port: 8888,
+                to_port: 8888,
+                cidr: "10.0.0.0/8".into(),
+                description: "Jupyter from the private network".into(),
+            }],
             default_settings: vec![("notebook-instance-type".into(), "ml.m5.xlarge".into())],
             resources: vec![CatalogueResource::Bucket("data".into())],
         })

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, SecurityGroup, Tag, TagSpecification, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup, Tag, TagSpecification, UserIdGroupPair,
+};
+use tenancy_domain::plan::IngressRule;
 use tenancy_domain::ports::{Boundary, CloudError};
 use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
 
@@ -11,6 +14,46 @@ use crate::errors::{cloud_error, code};
 
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
+}
+
+/// Descriptions of the rules a tenant type's plan adds start with this, which is how a
+/// later run tells them from rules made by hand (those are left alone).
+const PLAN_RULE_MARK: &str = "tenancy-plan: ";
+
+/// One CIDR rule: protocol, ports, CIDR.
+type RuleKey = (String, i32, i32, String);
+
+fn key_of(rule: &IngressRule) -> RuleKey {
+    (rule.protocol.clone(), i32::from(rule.from_port), i32::from(rule.to_port), rule.cidr.clone())
+}
+
+/// The plan's rules on the group now.
+fn plan_rules_present(group: &SecurityGroup) -> Vec<RuleKey> {
+    let marked = |description: Option<&str>| description.is_some_and(|d| d.starts_with(PLAN_RULE_MARK));
+    let mut present = Vec::new();
+    for permission in group.ip_permissions() {
+        let (protocol, from, to) = (
+            permission.ip_protocol().unwrap_or_default().to_string(),
+            permission.from_port().unwrap_or(-1),
+            permission.to_port().unwrap_or(-1),
+        );
+        let v4 = permission.ip_ranges().iter().filter(|r| marked(r.description())).filter_map(|r| r.cidr_ip());
+        let v6 = permission.ipv6_ranges().iter().filter(|r| marked(r.description())).filter_map(|r| r.cidr_ipv6());
+        present.extend(v4.chain(v6).map(|cidr| (protocol.clone(), from, to, cidr.to_string())));
+    }
+    present
+}
+
+/// One CIDR rule as EC2 takes it; with a description when authorising.
+fn permission(key: &RuleKey, description: Option<&str>) -> IpPermission {
+    let (protocol, from, to, cidr) = key;
+    let builder = IpPermission::builder().ip_protocol(protocol).from_port(*from).to_port(*to);
+    let description = description.map(|d| format!("{PLAN_RULE_MARK}{d}"));
+    if cidr.contains(':') {
+        builder.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).set_description(description).build()).build()
+    } else {
+        builder.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description).build()).build()
+    }
 }
 
 /// True when the group's ingress admits the group itself on every protocol.
@@ -62,6 +105,8 @@ impl AwsCloud {
             }
         }
 
+        self.reconcile_plan_rules(&group_id, &group, &boundary.plan.ingress_rules, &boundary.region).await?;
+
         let current: BTreeMap<String, String> = group
             .tags()
             .iter()
@@ -89,6 +134,48 @@ impl AwsCloud {
         let owner = group.owner_id().unwrap_or(&account.id);
         let arn = format!("arn:{}:ec2:{}:{owner}:security-group/{group_id}", account.partition, boundary.region);
         Ok(ResourceRef { kind: ResourceKind::SecurityGroup, id: group_id, arn })
+    }
+
+    /// Makes the plan's CIDR rules exactly those on the group: adds the missing ones, and
+    /// revokes the ones an earlier plan added that the current one no longer has.
+    async fn reconcile_plan_rules(
+        &self,
+        group_id: &str,
+        group: &SecurityGroup,
+        wanted: &[IngressRule],
+        region: &str,
+    ) -> Result<(), CloudError> {
+        let ec2 = &self.regional(region).ec2;
+        let present = plan_rules_present(group);
+        let wanted_keys: Vec<RuleKey> = wanted.iter().map(key_of).collect();
+        let missing: Vec<IpPermission> = wanted
+            .iter()
+            .filter(|rule| !present.contains(&key_of(rule)))
+            .map(|rule| permission(&key_of(rule), Some(&rule.description)))
+            .collect();
+        let stale: Vec<IpPermission> =
+            present.iter().filter(|key| !wanted_keys.contains(key)).map(|key| permission(key, None)).collect();
+        if !missing.is_empty() {
+            match ec2
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(missing))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if code(&error) == Some("InvalidPermission.Duplicate") => {}
+                Err(error) => return Err(cloud_error("AuthorizeSecurityGroupIngress", error)),
+            }
+        }
+        if !stale.is_empty() {
+            match ec2.revoke_security_group_ingress().group_id(group_id).set_ip_permissions(Some(stale)).send().await {
+                Ok(_) => {}
+                Err(error) if code(&error) == Some("InvalidPermission.NotFound") => {}
+                Err(error) => return Err(cloud_error("RevokeSecurityGroupIngress", error)),
+            }
+        }
+        Ok(())
     }
 
     /// Creates the group, tagged at creation. Returns it as created (no rules, every tag),

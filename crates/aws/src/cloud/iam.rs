@@ -74,12 +74,16 @@ impl AwsCloud {
         };
         check_path("role", name, role.path(), boundary)?;
 
-        // Written every time: it is one call, and it repairs any drift in the document.
+        // Written every time: it is one call, it repairs any drift in the document, and it
+        // carries the tenant type's statements as the latest plan has them.
+        let account = self.account().await?;
+        let document =
+            policy::role_access_policy(boundary.tenant.as_str(), &account.id, &boundary.plan.policy_statements);
         self.iam
             .put_role_policy()
             .role_name(name)
             .policy_name(policy::ROLE_POLICY_NAME)
-            .policy_document(policy::role_access_policy(boundary.tenant.as_str()).to_string())
+            .policy_document(document.to_string())
             .send()
             .await
             .map_err(|e| cloud_error("PutRolePolicy", e))?;

@@ -21,7 +21,7 @@ fn usable(key: &KeyMetadata) -> bool {
 }
 
 impl AwsCloud {
-    async fn describe_key(&self, region: &str, key_id: &str) -> Result<Option<KeyMetadata>, CloudError> {
+    pub(super) async fn describe_key(&self, region: &str, key_id: &str) -> Result<Option<KeyMetadata>, CloudError> {
         let key_id = if key_id.starts_with("alias/") { key_id } else { self::key_id(key_id) };
         match self.regional(region).kms.describe_key().key_id(key_id).send().await {
             Ok(output) => Ok(output.key_metadata().cloned()),

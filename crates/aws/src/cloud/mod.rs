@@ -7,6 +7,7 @@
 mod ec2;
 mod iam;
 mod kms;
+mod s3;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -36,6 +37,7 @@ struct Account {
 struct Regional {
     ec2: aws_sdk_ec2::Client,
     kms: aws_sdk_kms::Client,
+    s3: aws_sdk_s3::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
@@ -78,6 +80,14 @@ impl AwsCloud {
                     kms: aws_sdk_kms::Client::from_conf(
                         aws_sdk_kms::config::Builder::from(&self.config)
                             .region(region.clone())
+                            .interceptor(self.counter.clone())
+                            .build(),
+                    ),
+                    s3: aws_sdk_s3::Client::from_conf(
+                        aws_sdk_s3::config::Builder::from(&self.config)
+                            .region(region.clone())
+                            // An emulator on an address has no per-bucket host names.
+                            .force_path_style(self.config.endpoint_url().is_some())
                             .interceptor(self.counter.clone())
                             .build(),
                     ),
@@ -149,13 +159,15 @@ fn tag_changes(boundary: &Boundary, current: &BTreeMap<String, String>) -> (BTre
 
 #[async_trait]
 impl Cloud for AwsCloud {
-    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
-        match kind {
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
+        let one = match kind {
             ResourceKind::SecurityGroup => self.ensure_security_group(boundary).await,
             ResourceKind::Role => self.ensure_role(boundary).await,
             ResourceKind::InstanceProfile => self.ensure_instance_profile(boundary).await,
             ResourceKind::Key => self.ensure_key(boundary).await,
-        }
+            ResourceKind::Bucket => return self.ensure_buckets(boundary).await,
+        };
+        one.map(|resource| vec![resource])
     }
 
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError> {
@@ -164,6 +176,7 @@ impl Cloud for AwsCloud {
             ResourceKind::Role => self.remove_roles(boundary).await,
             ResourceKind::InstanceProfile => self.remove_instance_profiles(boundary).await,
             ResourceKind::Key => self.remove_keys(boundary).await,
+            ResourceKind::Bucket => self.remove_buckets(boundary).await,
         }
     }
 
@@ -176,8 +189,12 @@ impl Cloud for AwsCloud {
             if arn.contains(":kms:") && self.key_is_pending_deletion(&boundary.region, &arn).await? {
                 continue;
             }
-            let kind = if arn.contains(":kms:") { ResourceKind::Key } else { ResourceKind::SecurityGroup };
-            let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
+            let kind = match arn.split(':').nth(2) {
+                Some("kms") => ResourceKind::Key,
+                Some("s3") => ResourceKind::Bucket,
+                _ => ResourceKind::SecurityGroup,
+            };
+            let id = arn.rsplit(['/', ':']).next().unwrap_or(&arn).to_string();
             left.push(ResourceRef { kind, id, arn });
         }
         Ok(left)
