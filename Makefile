@@ -1,6 +1,6 @@
 # The two commands that matter: `make dev` runs Tenancy locally, `make test` runs
 # everything CI runs. Both install what they need on a fresh machine.
-.PHONY: dev test setup bench clean-local
+.PHONY: dev test setup bench package-plugins clean-local
 
 dev:
 	scripts/dev.sh
@@ -13,6 +13,10 @@ setup:
 
 bench:
 	scripts/bench.sh
+
+# plugins/dist: the tenant types for `sam build` (template.yaml ships it as a layer).
+package-plugins:
+	scripts/package-plugins.sh
 
 clean-local:
 	rm -rf .local .venv
