@@ -13,7 +13,7 @@ use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
 use tenancy_domain::plan::{self, Allowances};
 use tenancy_domain::tenant::{Requester, Tenant};
-use tenancy_plugins::{Limits, PluginHost, sha256_hex};
+use tenancy_plugins::{Allocation, Limits, PluginHost, sha256_hex};
 
 const WARM_CALLS: usize = 2_000;
 const COLD_LOADS: usize = 20;
@@ -73,6 +73,27 @@ fn main() {
     let floor_median = summary("floor: empty plugin, instantiate + on-create", floor);
     let warm_median = summary("data-science: instantiate + on-create + plan validation", warm);
     println!("ratio to floor (medians): {:.2}x", warm_median.as_secs_f64() / floor_median.as_secs_f64());
+
+    // The same warm call with the pooling allocator, beside the default in the same run.
+    let pooled =
+        PluginHost::with_allocation(Limits::default(), Allocation::Pooling { instances: 16 }).expect("pooled host");
+    let pooled_plugin = pooled.load("data-science", "1.0.0", &science, &sha256_hex(&science)).unwrap();
+    for _ in 0..100 {
+        pooled.on_create(&pooled_plugin, &tenant).unwrap();
+    }
+    let (mut on_demand, mut pooling) = (Vec::with_capacity(WARM_CALLS), Vec::with_capacity(WARM_CALLS));
+    for _ in 0..WARM_CALLS {
+        let start = Instant::now();
+        host.on_create(&science_plugin, &tenant).unwrap();
+        on_demand.push(start.elapsed());
+        let start = Instant::now();
+        pooled.on_create(&pooled_plugin, &tenant).unwrap();
+        pooling.push(start.elapsed());
+    }
+    println!("== allocators (data-science, instantiate + on-create)");
+    let on_demand_median = summary("on-demand allocator (the default)", on_demand);
+    let pooling_median = summary("pooling allocator (16 slots)", pooling);
+    println!("pooling / on-demand (medians): {:.2}x", pooling_median.as_secs_f64() / on_demand_median.as_secs_f64());
 
     println!("== cold loads");
     let digest = sha256_hex(&science);

@@ -14,7 +14,7 @@ mod host;
 pub mod registry;
 
 pub use error::PluginError;
-pub use host::{CallReport, Hook, Limits, LoadedPlugin, PluginHost, sha256_hex};
+pub use host::{Allocation, CallReport, Hook, Limits, LoadedPlugin, PluginHost, sha256_hex};
 pub use registry::{PluginRegistry, RegistryError};
 
 /// Bindings generated from the WIT in the repository.
