@@ -106,6 +106,17 @@ fn unbounded_memory_growth_stops_at_the_memory_limit() {
 }
 
 #[test]
+fn the_pooling_allocator_keeps_every_limit() {
+    let host = PluginHost::with_allocation(Limits::default(), crate::Allocation::Pooling { instances: 4 }).unwrap();
+    let plugin = load(&host, "hostile");
+    let error = host.on_create(&plugin, &tenant("memory")).unwrap_err();
+    assert!(matches!(error, PluginError::Memory { .. }), "{error}");
+    let error = host.on_create(&plugin, &tenant("loop")).unwrap_err();
+    assert!(matches!(error, PluginError::OutOfFuel { .. }), "{error}");
+    still_serves(&host, &plugin);
+}
+
+#[test]
 fn deep_recursion_overflows_the_stack_limit() {
     let Shared { host, hostile: plugin, .. } = shared();
     let error = host.on_create(plugin, &tenant("recursion")).unwrap_err();
