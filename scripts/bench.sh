@@ -8,10 +8,10 @@ export TENANCY_EMULATOR_PORT=${TENANCY_BENCH_EMULATOR_PORT:-5007}
 source scripts/env.sh
 scripts/emulator.sh start "$port"
 trap 'scripts/emulator.sh stop "$port"' EXIT
+scripts/build-plugins.sh >/dev/null
 # The dev profile: the time goes to the emulator, not to our code, and it reuses the test build.
 cargo bench -p tenancy-tests --bench lifecycle --profile dev
 
 # The plugin host, in the bench profile: instantiation is host code, and only optimised
 # host code gives figures that mean anything.
-scripts/build-plugins.sh >/dev/null
 cargo bench -p tenancy-plugins --bench host

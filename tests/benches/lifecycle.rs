@@ -1,6 +1,7 @@
 //! Lifecycle figures against the emulator: AWS API calls per tenant create and delete
-//! (split into what the API does and what the worker does), and the time from
-//! `POST /v1/tenants` to `active`, over 20 tenants one after another and 20 at once.
+//! (split into what the API does and what the worker does), for the default type and
+//! data-science, and the time from `POST /v1/tenants` to `active`, over 20 tenants of
+//! each type one after another and 20 at once.
 //!
 //! Run with `make bench` (it starts the emulator). Prints figures only; there are no
 //! timed assertions anywhere, since the machines are shared and noisy.
@@ -38,9 +39,11 @@ fn summary(label: &str, mut samples: Vec<Duration>) {
     );
 }
 
-async fn time_to_active(h: &Harness, infra: &str, name: &str) -> Duration {
+async fn time_to_active(h: &Harness, infra: &str, name: &str, tenant_type: &str) -> Duration {
     let start = Instant::now();
-    h.create_tenant(infra, name, json!({})).await;
+    let body = json!({ "name": name, "infrastructure": infra, "type": tenant_type });
+    let reply = h.call(Method::POST, "/v1/tenants", Some(body)).await;
+    assert_eq!(reply.status, reqwest::StatusCode::ACCEPTED, "{:?}", reply.body);
     loop {
         let reply = h.call(Method::GET, &format!("/v1/tenants/{name}"), None).await;
         match reply.body["state"].as_str() {
@@ -87,6 +90,21 @@ async fn calls_per_operation() {
     h.app.calls.reset();
     handler.handle(request("Tenant Delete Requested", &deleting)).await.expect("delete");
     print_calls("worker, deleting one tenant", &h.app.calls.snapshot());
+
+    // A data-science tenant: its validate hook is not declared, its plan adds a rule, a
+    // policy statement, tags and a bucket.
+    let lab = unique("lab");
+    h.app.calls.reset();
+    let body = json!({ "name": lab, "infrastructure": infra, "type": "data-science" });
+    let created = h.call(Method::POST, "/v1/tenants", Some(body)).await.body;
+    print_calls("API, POST /v1/tenants (data-science)", &h.app.calls.snapshot());
+    h.app.calls.reset();
+    handler.handle(request("Tenant Create Requested", &created)).await.expect("create data-science");
+    print_calls("worker, provisioning one data-science tenant", &h.app.calls.snapshot());
+    let deleting = h.call(Method::DELETE, &format!("/v1/tenants/{lab}"), None).await.body;
+    h.app.calls.reset();
+    handler.handle(request("Tenant Delete Requested", &deleting)).await.expect("delete data-science");
+    print_calls("worker, deleting one data-science tenant", &h.app.calls.snapshot());
     h.stop().await;
 }
 
@@ -102,13 +120,15 @@ async fn main() {
     println!("\n== POST /v1/tenants to active, through the bus and the local worker");
     let h = Harness::start().await;
     let infra = h.infrastructure("nonprod").await;
-    time_to_active(&h, &infra, &unique("warm")).await;
+    time_to_active(&h, &infra, &unique("warm"), "default").await;
 
-    let mut sequential = Vec::new();
-    for _ in 0..TENANTS {
-        sequential.push(time_to_active(&h, &infra, &unique("seq")).await);
+    for tenant_type in ["default", "data-science"] {
+        let mut sequential = Vec::new();
+        for _ in 0..TENANTS {
+            sequential.push(time_to_active(&h, &infra, &unique("seq"), tenant_type).await);
+        }
+        summary(&format!("{TENANTS} {tenant_type} tenants one after another"), sequential);
     }
-    summary(&format!("{TENANTS} tenants one after another"), sequential);
 
     // At once: one poller lists the infrastructure, so that polling does not load the
     // emulator N times over and distort what it measures.
