@@ -233,7 +233,9 @@ fn check_statement(tenant: &Name, statement: &PolicyStatement) -> Result<(), (&'
 
 /// An ARN belongs to the tenant when a segment of its resource part starts with
 /// `tenancy-<tenant>--` and every wildcard comes after that prefix, and its account is
-/// this one (empty, digits, or the `{account}` placeholder the host fills in).
+/// this one: empty, or the `{account}` placeholder the host fills in. A literal account
+/// id is refused, since a plugin cannot know which account a deployment runs in, and any
+/// id it wrote could be another's.
 fn check_resource_arn(tenant: &Name, arn: &str) -> Result<(), String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, _partition, service, region, account, resource] = parts[..] else {
@@ -245,7 +247,7 @@ fn check_resource_arn(tenant: &Name, arn: &str) -> Result<(), String> {
     if FORBIDDEN_SERVICES.contains(&service) {
         return Err(format!("resources of {service} are never a plan's"));
     }
-    let account_ok = account.is_empty() || account == "{account}" || account.chars().all(|c| c.is_ascii_digit());
+    let account_ok = account.is_empty() || account == "{account}";
     if !account_ok || region.contains('?') {
         return Err("the account must be this one: leave it empty or write {account}".into());
     }
@@ -366,15 +368,16 @@ mod tests {
     #[test]
     fn resources_outside_the_tenant_are_refused() {
         let cases = [
-            "*",                                          // without the tag condition
-            "arn:aws:s3:::tenancy-dev2--data/*",          // another tenant
-            "arn:aws:s3:::tenancy-dev*",                  // wildcard reaching dev2, dev-x...
-            "arn:aws:s3:::tenancy-dev-data--x",           // tenant dev-data's bucket
-            "arn:aws:s3:::other-tenancy-dev--data",       // not at a segment start
-            "arn:aws:s3:::*/tenancy-dev--data",           // wildcard before the prefix
-            "arn:aws:glue:*:*:table/tenancy-dev--lake/*", // any account
-            "arn:aws:iam::{account}:role/tenancy-dev--x", // identity
-            "arn:aws:s3:::tenancy-dev--",                 // the bare prefix
+            "*",                                                 // without the tag condition
+            "arn:aws:s3:::tenancy-dev2--data/*",                 // another tenant
+            "arn:aws:s3:::tenancy-dev*",                         // wildcard reaching dev2, dev-x...
+            "arn:aws:s3:::tenancy-dev-data--x",                  // tenant dev-data's bucket
+            "arn:aws:s3:::other-tenancy-dev--data",              // not at a segment start
+            "arn:aws:s3:::*/tenancy-dev--data",                  // wildcard before the prefix
+            "arn:aws:glue:*:*:table/tenancy-dev--lake/*",        // any account
+            "arn:aws:sqs:us-east-1:999999999999:tenancy-dev--q", // a named account, maybe another
+            "arn:aws:iam::{account}:role/tenancy-dev--x",        // identity
+            "arn:aws:s3:::tenancy-dev--",                        // the bare prefix
             "not-an-arn",
         ];
         for resource in cases {
