@@ -267,6 +267,10 @@ fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
         .into();
     assert_eq!(plan.tags, expected);
     plan::validate("per_client", &tenant.name, &plan, Allowances::default()).unwrap();
+    let billed_to_client =
+        client_tenant(&[("client", "acme"), ("client-domain", "acme.com"), ("expires", "2027-06-30")]);
+    let plan_without = host.on_create(&plugin, &billed_to_client).unwrap().value;
+    assert_eq!(plan_without.tags["cost-centre"], "acme");
 
     let grant = |email: &str, level: &str| GrantRequest {
         user_id: "u".into(),

@@ -1,9 +1,9 @@
 //! The `per-client` tenant type: a tenant dedicated to one client.
 //!
 //! Settings it requires: `client` (the client's name), `client-domain` (the client's
-//! e-mail domain) and `expires` (a date, `YYYY-MM-DD`). `cost-centre` is optional. Every
-//! resource is tagged with the client, the cost centre and the expiry; write access is
-//! only for users of the client's own domain.
+//! e-mail domain) and `expires` (a date, `YYYY-MM-DD`). `cost-centre` is optional and
+//! defaults to the client. Every resource is tagged with the client, the cost centre and
+//! the expiry; write access is only for users of the client's own domain.
 // The bindings wit-bindgen generates for WIT functions take many arguments.
 #![allow(clippy::too_many_arguments)]
 
@@ -47,13 +47,14 @@ impl Guest for PerClient {
 
     fn on_create(tenant: Tenant) -> Result<Plan, String> {
         Self::validate(tenant.clone())?;
-        let mut tags = vec![
-            ("client".to_string(), setting(&tenant, "client").unwrap_or_default().to_string()),
+        let client = setting(&tenant, "client").unwrap_or_default();
+        // The client's work is billed to the client unless a cost centre says otherwise.
+        let cost_centre = setting(&tenant, "cost-centre").unwrap_or(client);
+        let tags = vec![
+            ("client".to_string(), client.to_string()),
+            ("cost-centre".to_string(), cost_centre.to_string()),
             ("expires".to_string(), setting(&tenant, "expires").unwrap_or_default().to_string()),
         ];
-        if let Some(cost_centre) = setting(&tenant, "cost-centre") {
-            tags.push(("cost-centre".into(), cost_centre.into()));
-        }
         Ok(Plan { tags, policy_statements: vec![], ingress_rules: vec![], default_settings: vec![], resources: vec![] })
     }
 
