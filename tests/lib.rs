@@ -76,12 +76,26 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// Whether the worker consumes the request queue (off: the test drives the worker).
     pub run_worker: bool,
+    /// Tenant types to declare instead of the shipped `plugins/tenant-types.json`, as
+    /// that file's JSON; packaged from the built plugins for this harness alone.
+    pub tenant_types: Option<Value>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), run_worker: true }
+        Self { clock: Arc::new(SystemClock), run_worker: true, tenant_types: None }
     }
+}
+
+/// Packages `declarations` (the JSON of a `tenant-types.json`) into a fresh directory.
+fn package_own(declarations: &Value) -> PathBuf {
+    let out = repository().join(format!("target/test-scratch/types-{}", unique("")));
+    std::fs::create_dir_all(&out).expect("scratch directory");
+    let file = out.join("tenant-types.json");
+    std::fs::write(&file, declarations.to_string()).expect("declarations written");
+    tenancy_plugins::registry::package(&file, &repository().join("plugins/target/wasm32-wasip2/release"), &out)
+        .expect("the declared plugins are built and packaged");
+    out
 }
 
 /// One test's Tenancy.
@@ -146,7 +160,13 @@ impl Harness {
             table: format!("tenancy-{suffix}"),
             bus: format!("tenancy-{suffix}"),
             lease_seconds: 300,
-            plugins_manifest: Some(packaged_plugins().join(tenancy_plugins::registry::MANIFEST_FILE)),
+            plugins_manifest: Some(
+                match &options.tenant_types {
+                    Some(declarations) => package_own(declarations),
+                    None => packaged_plugins().to_path_buf(),
+                }
+                .join(tenancy_plugins::registry::MANIFEST_FILE),
+            ),
             plugin_cache: repository().join("target/test-scratch/plugin-cache"),
         };
         let app = App::new(settings, options.clock).await.expect("wired");

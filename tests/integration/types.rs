@@ -191,3 +191,51 @@ async fn a_per_client_tenant_needs_its_client_carries_its_tags_and_follows_chang
 
     delete_and_wait(&h, &tenant).await;
 }
+
+#[tokio::test]
+async fn a_hostile_type_fails_its_tenants_cleanly_naming_itself_and_nothing_reaches_aws() {
+    let types = json!({ "types": [{
+        "name": "hostile", "plugin": "hostile", "version": "0.0.1", "hooks": ["validate", "on-create", "on-delete"]
+    }] });
+    let h = Harness::with(tenancy_tests::Options { tenant_types: Some(types), ..Default::default() }).await;
+    let infra = h.infrastructure("nonprod").await;
+
+    let refused = json!({ "name": unique("bad"), "infrastructure": infra, "type": "hostile", "settings": { "attack": "refuse" } });
+    let reply = create_typed(&h, refused).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+
+    for (attack, expected) in [
+        ("loop", "plugin 'hostile', hook on-create: used its whole fuel budget"),
+        ("memory", "plugin 'hostile', hook on-create: tried to grow its memory past"),
+        ("iam", "plugin 'hostile' broke the rule 'no-identity-actions'"),
+        ("other-tenant", "plugin 'hostile' broke the rule 'tenant-resources-only'"),
+        ("public", "plugin 'hostile' broke the rule 'no-public-ingress'"),
+        ("tenancy-tag", "plugin 'hostile' broke the rule 'tag-namespace'"),
+    ] {
+        let tenant = unique("bad");
+        let body =
+            json!({ "name": tenant, "infrastructure": infra, "type": "hostile", "settings": { "attack": attack } });
+        let reply = create_typed(&h, body).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+        let status = wait_until_failed(&h, &tenant).await;
+        assert_eq!(status["failure"]["step"], "plugin", "{attack}: {status:#}");
+        let error = status["failure"]["error"].as_str().unwrap();
+        assert!(error.contains(expected), "{attack}: {error}");
+        // Nothing of the tenant exists: the plan is checked before any cloud step.
+        assert!(h.aws.inventory(&tenant).await.is_empty(), "{attack}");
+        assert!(h.aws.tagged(&tenant).await.is_empty(), "{attack}");
+        delete_and_wait(&h, &tenant).await;
+    }
+}
+
+async fn wait_until_failed(h: &Harness, tenant: &str) -> Value {
+    for _ in 0..600 {
+        let reply = h.call(Method::GET, &format!("/v1/tenants/{tenant}"), None).await;
+        match reply.body["state"].as_str() {
+            Some("failed") => return reply.body,
+            Some("provisioning") => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            other => panic!("{tenant} became {other:?}: {:#}", reply.body),
+        }
+    }
+    panic!("{tenant} did not fail within 30 s");
+}

@@ -291,13 +291,13 @@ impl AwsCloud {
                     .await
                     .map_err(|e| cloud_error("RemoveRoleFromInstanceProfile", e))?;
             }
-            let inline = self
-                .iam
-                .list_role_policies()
-                .role_name(&name)
-                .send()
-                .await
-                .map_err(|e| cloud_error("ListRolePolicies", e))?;
+            // A role that never existed (a tenant that failed before its role) or is
+            // already gone is done; not every IAM implementation says so at the first call.
+            let inline = match self.iam.list_role_policies().role_name(&name).send().await {
+                Ok(output) => output,
+                Err(error) if code(&error) == NO_SUCH_ENTITY => continue,
+                Err(error) => return Err(cloud_error("ListRolePolicies", error)),
+            };
             for policy_name in inline.policy_names() {
                 self.iam
                     .delete_role_policy()
@@ -307,13 +307,11 @@ impl AwsCloud {
                     .await
                     .map_err(|e| cloud_error("DeleteRolePolicy", e))?;
             }
-            let attached = self
-                .iam
-                .list_attached_role_policies()
-                .role_name(&name)
-                .send()
-                .await
-                .map_err(|e| cloud_error("ListAttachedRolePolicies", e))?;
+            let attached = match self.iam.list_attached_role_policies().role_name(&name).send().await {
+                Ok(output) => output,
+                Err(error) if code(&error) == NO_SUCH_ENTITY => continue,
+                Err(error) => return Err(cloud_error("ListAttachedRolePolicies", error)),
+            };
             for policy in attached.attached_policies() {
                 self.iam
                     .detach_role_policy()
