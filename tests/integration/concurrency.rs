@@ -1,7 +1,6 @@
 //! Races, duplicates and crashes: they all converge on one complete set of resources.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::future::join_all;
@@ -72,19 +71,42 @@ async fn a_request_event_delivered_twice_converges_on_one_set_of_resources() {
 /// (its future dropped) at that point, as a Lambda that times out would be.
 struct StopAfter {
     inner: Arc<dyn Cloud>,
-    remaining: AtomicUsize,
+    /// Steps left to complete, and steps running now.
+    steps: Mutex<(usize, usize)>,
     stopped: Notify,
+}
+
+impl StopAfter {
+    fn new(inner: Arc<dyn Cloud>, steps: usize) -> Self {
+        Self { inner, steps: Mutex::new((steps, 0)), stopped: Notify::new() }
+    }
 }
 
 #[async_trait]
 impl Cloud for StopAfter {
     async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
-        if self.remaining.load(Ordering::SeqCst) == 0 {
+        let may_start = {
+            let mut steps = self.steps.lock().unwrap();
+            steps.1 += usize::from(steps.0 > 0);
+            steps.0 > 0
+        };
+        if !may_start {
             return std::future::pending().await;
         }
         let result = self.inner.ensure(kind, boundary).await;
-        if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.stopped.notify_one();
+        let stop = {
+            let mut steps = self.steps.lock().unwrap();
+            steps.1 -= 1;
+            steps.0 = steps.0.saturating_sub(1);
+            // Stopped only once the steps already under way are done: a worker killed
+            // with a request in flight would leave a race with the next worker that no
+            // lease could prevent in a test whose clock jumps past the lease at once.
+            if steps.0 == 0 && steps.1 == 0 {
+                self.stopped.notify_one();
+            }
+            steps.0 == 0
+        };
+        if stop {
             return std::future::pending().await;
         }
         result
@@ -102,7 +124,7 @@ impl Cloud for StopAfter {
 #[tokio::test]
 async fn a_worker_stopped_after_any_provisioning_step_is_finished_by_the_next_run() {
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()));
-    let h = Harness::with(Options { clock: clock.clone(), run_worker: false }).await;
+    let h = Harness::with(Options { clock: clock.clone(), run_worker: false, ..Default::default() }).await;
     let infra = h.infrastructure("nonprod").await;
     let app = &h.app;
     let config = WorkerConfig { lease: Duration::minutes(5), ..WorkerConfig::default() };
@@ -120,11 +142,7 @@ async fn a_worker_stopped_after_any_provisioning_step_is_finished_by_the_next_ru
         h.create_tenant(&infra, &tenant, json!({ "step": steps.to_string() })).await;
         let name = Name::parse("tenant", &tenant).unwrap();
 
-        let crashing = Arc::new(StopAfter {
-            inner: app.cloud.clone(),
-            remaining: AtomicUsize::new(steps),
-            stopped: Notify::new(),
-        });
+        let crashing = Arc::new(StopAfter::new(app.cloud.clone(), steps));
         let doomed = Worker::new(
             app.store.clone(),
             crashing.clone(),
@@ -160,7 +178,7 @@ async fn a_worker_stopped_after_any_provisioning_step_is_finished_by_the_next_ru
 #[tokio::test]
 async fn the_sweep_redrives_a_tenant_whose_request_event_was_lost() {
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()));
-    let h = Harness::with(Options { clock: clock.clone(), run_worker: false }).await;
+    let h = Harness::with(Options { clock: clock.clone(), run_worker: false, ..Default::default() }).await;
     let infra = h.infrastructure("nonprod").await;
     let tenant = unique("lost");
     h.create_tenant(&infra, &tenant, json!({})).await;
