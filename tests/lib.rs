@@ -33,14 +33,15 @@ pub fn packaged_plugins() -> &'static Path {
     static PACKAGED: OnceLock<PathBuf> = OnceLock::new();
     PACKAGED.get_or_init(|| {
         let out = repository().join(format!("target/test-scratch/plugins-{}", std::process::id()));
-        tenancy_plugins::registry::package(
-            &repository().join("plugins/tenant-types.json"),
-            &repository().join("plugins/target/wasm32-wasip2/release"),
-            &out,
-        )
-        .expect("the plugins are built (scripts/build-plugins.sh) and packaged");
+        package(&repository().join("plugins/tenant-types.json"), &out);
         out
     })
+}
+
+/// Packages the declared types from the plugins `make test` built into `out`.
+fn package(declarations: &Path, out: &Path) {
+    tenancy_plugins::registry::package(declarations, &repository().join("plugins/target/wasm32-wasip2/release"), out)
+        .expect("the declared plugins are built (scripts/build-plugins.sh) and packaged");
 }
 
 /// A policy document as IAM returns it (URL-encoded), parsed.
@@ -93,8 +94,7 @@ fn package_own(declarations: &Value) -> PathBuf {
     std::fs::create_dir_all(&out).expect("scratch directory");
     let file = out.join("tenant-types.json");
     std::fs::write(&file, declarations.to_string()).expect("declarations written");
-    tenancy_plugins::registry::package(&file, &repository().join("plugins/target/wasm32-wasip2/release"), &out)
-        .expect("the declared plugins are built and packaged");
+    package(&file, &out);
     out
 }
 

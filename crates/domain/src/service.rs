@@ -347,24 +347,14 @@ impl Tenancy {
             )));
         }
         let expected_version = tenant.version;
-        let settings_changed = match patch.settings {
-            Some(settings) => {
-                let before = tenant.settings.clone();
-                merge(&mut tenant.settings, settings);
-                tenant::validate_settings(&tenant.settings)?;
-                before != tenant.settings
-            }
-            None => false,
-        };
-        let tags_changed = match patch.tags {
-            Some(tags) => {
-                let before = tenant.tags.clone();
-                merge(&mut tenant.tags, tags);
-                tenant::validate_tags(&tenant.tags)?;
-                before != tenant.tags
-            }
-            None => false,
-        };
+        let settings_changed = merge(&mut tenant.settings, patch.settings);
+        if settings_changed {
+            tenant::validate_settings(&tenant.settings)?;
+        }
+        let tags_changed = merge(&mut tenant.tags, patch.tags);
+        if tags_changed {
+            tenant::validate_tags(&tenant.tags)?;
+        }
         if let Some(protection) = patch.deletion_protection {
             tenant.deletion_protection = protection;
         }
@@ -464,15 +454,14 @@ impl Tenancy {
     }
 }
 
-fn merge(target: &mut BTreeMap<String, String>, patch: BTreeMap<String, Option<String>>) {
-    for (key, value) in patch {
+/// Applies a merge patch (absent: no change) and says whether anything changed.
+fn merge(target: &mut BTreeMap<String, String>, patch: Option<BTreeMap<String, Option<String>>>) -> bool {
+    let before = target.clone();
+    for (key, value) in patch.into_iter().flatten() {
         match value {
-            Some(value) => {
-                target.insert(key, value);
-            }
-            None => {
-                target.remove(&key);
-            }
-        }
+            Some(value) => target.insert(key, value),
+            None => target.remove(&key),
+        };
     }
+    before != *target
 }

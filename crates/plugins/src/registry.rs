@@ -55,6 +55,22 @@ pub struct Declaration {
     pub enabled_capabilities: Vec<String>,
 }
 
+impl Declaration {
+    /// What the domain knows of the type once its binary's digest is known.
+    pub fn info(&self, sha256: &str) -> TenantTypeInfo {
+        TenantTypeInfo {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            plugin: self.plugin.clone(),
+            version: self.version.clone(),
+            sha256: sha256.to_string(),
+            hooks: self.hooks.clone(),
+            capabilities: self.capabilities.clone(),
+            enabled_capabilities: self.enabled_capabilities.clone(),
+        }
+    }
+}
+
 /// `tenant-types.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -214,16 +230,7 @@ impl PluginRegistry {
                 Some(cache) => load_cached(&host, &entry, &wasm, cache)?,
                 None => host.load(&declaration.plugin, &declaration.version, &wasm, &entry.sha256)?,
             };
-            let info = TenantTypeInfo {
-                name: declaration.name.clone(),
-                description: declaration.description.clone(),
-                plugin: declaration.plugin.clone(),
-                version: declaration.version.clone(),
-                sha256: entry.sha256.clone(),
-                hooks: declaration.hooks.clone(),
-                capabilities: declaration.capabilities.clone(),
-                enabled_capabilities: declaration.enabled_capabilities.clone(),
-            };
+            let info = declaration.info(&entry.sha256);
             let allowances =
                 Allowances { public_ingress: declaration.enabled_capabilities.iter().any(|c| c == PUBLIC_INGRESS) };
             let registered = Registered { info, plugin: Arc::new(plugin), allowances };
@@ -281,15 +288,16 @@ fn load_cached(
     cache: &Path,
 ) -> Result<LoadedPlugin, RegistryError> {
     let (name, version) = (&entry.declaration.plugin, &entry.declaration.version);
-    // Checked even on a cache hit: the digest in the manifest is what is trusted.
-    host.check_binary(name, wasm, &entry.sha256)?;
     let artifact = cache.join(format!("{}-{}.cwasm", entry.sha256, host.compatibility_key()));
     if let Ok(compiled) = std::fs::read(&artifact) {
+        // Checked on a cache hit too: the digest in the manifest is what is trusted.
+        host.check_binary(name, wasm, &entry.sha256)?;
         match host.load_precompiled(name, version, &entry.sha256, &compiled) {
             Ok(plugin) => return Ok(plugin),
             Err(error) => tracing::warn!(%error, artifact = %artifact.display(), "cached artifact unusable; compiling"),
         }
     }
+    // `precompile` checks the binary's size and digest itself.
     let compiled = host.precompile(name, wasm, &entry.sha256)?;
     if let Err(error) = write_private(cache, &artifact, &compiled) {
         tracing::warn!(%error, artifact = %artifact.display(), "could not cache the compiled plugin");

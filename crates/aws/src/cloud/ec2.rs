@@ -105,7 +105,7 @@ impl AwsCloud {
             }
         }
 
-        self.reconcile_plan_rules(&group_id, &group, &boundary.plan.ingress_rules, &boundary.region).await?;
+        self.reconcile_plan_rules(&group, &boundary.plan.ingress_rules, &boundary.region).await?;
 
         let current: BTreeMap<String, String> = group
             .tags()
@@ -140,12 +140,12 @@ impl AwsCloud {
     /// revokes the ones an earlier plan added that the current one no longer has.
     async fn reconcile_plan_rules(
         &self,
-        group_id: &str,
         group: &SecurityGroup,
         wanted: &[IngressRule],
         region: &str,
     ) -> Result<(), CloudError> {
         let ec2 = &self.regional(region).ec2;
+        let group_id = group.group_id().unwrap_or_default();
         let present = plan_rules_present(group);
         let wanted_keys: Vec<RuleKey> = wanted.iter().map(key_of).collect();
         let missing: Vec<IpPermission> = wanted

@@ -22,21 +22,25 @@ fn built<T>(what: &str, result: Result<T, aws_sdk_s3::error::BuildError>) -> Res
 
 impl AwsCloud {
     pub(super) async fn ensure_buckets(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
+        if boundary.plan.resources.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One look-up of the key for every bucket: each is encrypted with it.
+        let key = self
+            .describe_key(&boundary.region, &boundary.names.key_alias)
+            .await?
+            .ok_or_else(|| CloudError("buckets: the tenant key is missing; it is made first".into()))?;
+        let key_arn = key.arn().unwrap_or_default();
         let mut buckets = Vec::new();
         for resource in &boundary.plan.resources {
             let CatalogueResource::Bucket(suffix) = resource;
-            buckets.push(self.ensure_bucket(boundary, &bucket_name(&boundary.tenant, suffix)).await?);
+            buckets.push(self.ensure_bucket(boundary, &bucket_name(&boundary.tenant, suffix), key_arn).await?);
         }
         Ok(buckets)
     }
 
-    async fn ensure_bucket(&self, boundary: &Boundary, name: &str) -> Result<ResourceRef, CloudError> {
+    async fn ensure_bucket(&self, boundary: &Boundary, name: &str, key_arn: &str) -> Result<ResourceRef, CloudError> {
         let s3 = &self.regional(&boundary.region).s3;
-        let key = self
-            .describe_key(&boundary.region, &boundary.names.key_alias)
-            .await?
-            .ok_or_else(|| CloudError(format!("bucket {name}: the tenant key is missing; it is made first")))?;
-        let key_arn = key.arn().unwrap_or_default().to_string();
 
         match s3.head_bucket().bucket(name).send().await {
             Ok(_) => {}
@@ -84,7 +88,7 @@ impl AwsCloud {
             "encryption",
             ServerSideEncryptionByDefault::builder()
                 .sse_algorithm(ServerSideEncryption::AwsKms)
-                .kms_master_key_id(&key_arn)
+                .kms_master_key_id(key_arn)
                 .build(),
         )?;
         let rule = ServerSideEncryptionRule::builder()
