@@ -11,5 +11,4 @@ scripts/emulator.sh start "$port"
 trap 'scripts/emulator.sh stop "$port"' EXIT
 scripts/package-plugins.sh
 export TENANCY_PLUGINS=${TENANCY_PLUGINS:-plugins/dist/manifest.json}
-export TENANCY_PLUGIN_CACHE=${TENANCY_PLUGIN_CACHE:-.local/plugin-cache}
 target/debug/tenancy dev --port "${TENANCY_PORT:-8080}"

@@ -19,6 +19,7 @@ cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --locked 
 
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
+.venv/bin/python scripts/iam-catalogue.py --check
 
 # The tests get an emulator of their own, on its own port, so a running `make dev` is untouched.
 export TENANCY_EMULATOR_PORT=${TENANCY_TEST_EMULATOR_PORT:-5006}

@@ -80,11 +80,30 @@ pub struct Options {
     /// Tenant types to declare instead of the shipped `plugins/tenant-types.json`, as
     /// that file's JSON; packaged from the built plugins for this harness alone.
     pub tenant_types: Option<Value>,
+    /// The deployment's name; by default one of the harness's own.
+    pub deployment: Option<String>,
+    /// Producers trusted on the bus (`source@account`, comma-separated).
+    pub trusted_producers: String,
+    /// Puts a fault-injecting layer under the worker's `Cloud` port: the share of calls
+    /// throttled before they reach the emulator, and the share whose answer is lost.
+    pub cloud_faults: Option<(f64, f64)>,
 }
+
+/// The emulator's account.
+pub const ACCOUNT: &str = "123456789012";
+/// The producer the bus tests play.
+pub const PRODUCER: &str = "crm.onboarding";
 
 impl Default for Options {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), run_worker: true, tenant_types: None }
+        Self {
+            clock: Arc::new(SystemClock),
+            run_worker: true,
+            tenant_types: None,
+            deployment: None,
+            trusted_producers: format!("{PRODUCER}@{ACCOUNT}"),
+            cloud_faults: None,
+        }
     }
 }
 
@@ -134,12 +153,21 @@ impl Reply {
     }
 }
 
-/// Mints a token for `sub` in `groups`, valid for an hour.
+/// Mints a token for `sub` in `groups`, valid for an hour, from the issuer and for the
+/// audience the runner expects by default.
 pub fn token(sub: &str, groups: &[&str]) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     jwt::mint(
         SECRET.as_bytes(),
-        &json!({ "sub": sub, "email": format!("{sub}@example.com"), "cognito:groups": groups, "exp": now + 3600 }),
+        &json!({
+            "sub": sub,
+            "email": format!("{sub}@example.com"),
+            "cognito:groups": groups,
+            "iss": jwt::DEFAULT_ISSUER,
+            "aud": jwt::DEFAULT_AUDIENCE,
+            "iat": now,
+            "exp": now + 3600,
+        }),
     )
 }
 
@@ -167,10 +195,23 @@ impl Harness {
                 }
                 .join(tenancy_plugins::registry::MANIFEST_FILE),
             ),
-            plugin_cache: repository().join("target/test-scratch/plugin-cache"),
+            deployment: options.deployment.clone().unwrap_or_else(|| format!("test-{suffix}")),
+            tenant_boundary_arn: None,
+            account_id: None,
+            trusted_producers: options.trusted_producers.clone(),
         };
-        let app = App::new(settings, options.clock).await.expect("wired");
+        let mut app = App::new(settings, options.clock).await.expect("wired");
+        if let Some((throttled, lost)) = options.cloud_faults {
+            let faulty = tenancy_domain::memory::FaultyCloud::new(app.cloud.clone(), throttled, lost, 7);
+            let config = tenancy_domain::lifecycle::WorkerConfig {
+                backoff: Duration::from_millis(50),
+                ..app.worker_config()
+            };
+            app = app.with_worker_cloud(Arc::new(faulty), config);
+        }
         let names = LocalResources {
+            deployment: app.settings.deployment.clone(),
+            producers: app.producers.clone(),
             table: app.settings.table.clone(),
             bus: app.settings.bus.clone(),
             queue: format!("tenancy-{suffix}-lifecycle"),
@@ -181,6 +222,8 @@ impl Harness {
             DevOptions {
                 listen: "127.0.0.1:0".parse().expect("address"),
                 jwt_secret: SECRET.into(),
+                jwt_issuer: jwt::DEFAULT_ISSUER.into(),
+                jwt_audience: jwt::DEFAULT_AUDIENCE.into(),
                 queue_url: options.run_worker.then(|| prepared.queue_url.clone()),
                 // Tests run the sweep themselves when they mean to.
                 sweep_every: Duration::from_secs(3600),

@@ -34,6 +34,12 @@ pub struct DevOptions {
     pub listen: SocketAddr,
     /// Secret that signs development tokens.
     pub jwt_secret: String,
+    /// The `iss` development tokens must carry (`TENANCY_DEV_JWT_ISSUER`, default
+    /// [`jwt::DEFAULT_ISSUER`]), as the JWT authorizer checks its configured issuer.
+    pub jwt_issuer: String,
+    /// The audience development tokens must name in `aud` (or `client_id`)
+    /// (`TENANCY_DEV_JWT_AUDIENCE`, default [`jwt::DEFAULT_AUDIENCE`]).
+    pub jwt_audience: String,
     /// URL of the queue the request rule targets; `None` runs no worker (tests that
     /// drive the worker themselves).
     pub queue_url: Option<String>,
@@ -66,17 +72,29 @@ pub async fn start(app: &App, options: DevOptions) -> std::io::Result<Running> {
     let (stop, stopped) = watch::channel(false);
     let api = app.api();
     let handler = app.lifecycle();
-    let secret: Arc<[u8]> = options.jwt_secret.as_bytes().into();
+    let tokens = Arc::new(Tokens {
+        secret: options.jwt_secret.as_bytes().into(),
+        issuer: options.jwt_issuer,
+        audience: options.jwt_audience,
+    });
     let sqs = aws_sdk_sqs::Client::new(&app.sdk);
-    let mut tasks = vec![tokio::spawn(serve(listener, api, secret, stopped.clone()))];
+    let mut tasks = vec![tokio::spawn(serve(listener, api, tokens, stopped.clone()))];
     if let Some(queue_url) = options.queue_url {
-        tasks.push(tokio::spawn(poll(sqs, queue_url, handler.clone(), stopped.clone())));
+        let account = app.producers.own_account.clone();
+        tasks.push(tokio::spawn(poll(sqs, queue_url, handler.clone(), account, stopped.clone())));
         tasks.push(tokio::spawn(sweep(handler, options.sweep_every, stopped)));
     }
     Ok(Running { addr, stop, tasks })
 }
 
-async fn serve(listener: TcpListener, api: Api, secret: Arc<[u8]>, mut stopped: watch::Receiver<bool>) {
+/// What the local JWT authorizer checks tokens against.
+struct Tokens {
+    secret: Box<[u8]>,
+    issuer: String,
+    audience: String,
+}
+
+async fn serve(listener: TcpListener, api: Api, tokens: Arc<Tokens>, mut stopped: watch::Receiver<bool>) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -84,12 +102,12 @@ async fn serve(listener: TcpListener, api: Api, secret: Arc<[u8]>, mut stopped: 
         };
         let Ok((stream, _)) = accepted else { continue };
         let api = api.clone();
-        let secret = secret.clone();
+        let tokens = tokens.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let api = api.clone();
-                let secret = secret.clone();
-                async move { Ok::<_, Infallible>(answer(&api, &secret, request).await) }
+                let tokens = tokens.clone();
+                async move { Ok::<_, Infallible>(answer(&api, &tokens, request).await) }
             });
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
@@ -110,18 +128,21 @@ fn unauthenticated(detail: &str) -> Response<Full<Bytes>> {
     response
 }
 
-/// Plays API Gateway: verifies the bearer token (a `/v1` route with a bad token never
-/// reaches the function, as with the JWT authorizer), caps the body, calls the router.
-async fn answer(api: &Api, secret: &[u8], request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Plays API Gateway: verifies the bearer token as its JWT authorizer would (a `/v1`
+/// route with a bad token never reaches the function), hands the claims over in the
+/// authorizer's form (every claim a string), caps the body, calls the router.
+async fn answer(api: &Api, tokens: &Tokens, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let caller = match parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         Some(value) => {
             let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("");
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            match jwt::verify(secret, token.trim(), now) {
-                Ok(claims) => match auth::caller_from_claims(&claims) {
+            let expected = jwt::Expected { issuer: &tokens.issuer, audience: &tokens.audience };
+            match jwt::verify(&tokens.secret, token.trim(), &expected, now) {
+                // The same parser as in AWS, over the claims as API Gateway would pass them.
+                Ok(claims) => match auth::caller_from_claims(&auth::claims_as_gateway_passes_them(&claims)) {
                     Some(caller) => Some(caller),
-                    None => return unauthenticated("the token has no 'sub' claim"),
+                    None => return unauthenticated("the token's 'sub' claim is missing or not a plain identifier"),
                 },
                 Err(why) if parts.uri.path().starts_with("/v1") => return unauthenticated(&why.to_string()),
                 Err(_) => None,
@@ -146,17 +167,30 @@ async fn answer(api: &Api, secret: &[u8], request: Request<Incoming>) -> Respons
 }
 
 /// Plays EventBridge's Lambda target: receives what the rule delivered, hands each event
-/// to the handler, and deletes it only once handled, so a failure is redelivered.
+/// to the handler, and deletes it only once handled. A failure (a passing fault that
+/// outlasted the run) is redelivered after a backoff that grows with each delivery, as
+/// EventBridge's retries would.
+///
+/// The emulator's queue target drops the event's `account`, which EventBridge always
+/// sets; every event on the emulator comes from its one account, `account`, so the
+/// poller puts that back before the handler checks who sent the event.
 async fn poll(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     handler: LifecycleHandler,
+    account: String,
     mut stopped: watch::Receiver<bool>,
 ) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_EVENTS_IN_FLIGHT));
     loop {
         let received = tokio::select! {
-            received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).wait_time_seconds(1).send() => received,
+            received = sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                .send() => received,
             _ = stopped.changed() => return,
         };
         let messages = match received {
@@ -175,20 +209,38 @@ async fn poll(
             let handler = handler.clone();
             let sqs = sqs.clone();
             let queue_url = queue_url.clone();
+            let account = account.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let body = message.body().unwrap_or_default();
                 let handled = match serde_json::from_str::<Envelope>(body) {
-                    Ok(envelope) => handler.handle(envelope).await.map(|_| ()).map_err(|e| e.to_string()),
+                    Ok(mut envelope) => {
+                        envelope.account.get_or_insert(account);
+                        handler.handle(envelope).await.map(|_| ()).map_err(|e| e.to_string())
+                    }
                     Err(error) => Err(format!("not an EventBridge event: {error}")),
                 };
+                let Some(receipt) = message.receipt_handle() else { return };
                 match handled {
                     Ok(()) => {
-                        if let Some(receipt) = message.receipt_handle() {
-                            let _ = sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await;
-                        }
+                        let _ = sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await;
                     }
-                    Err(error) => tracing::warn!(%error, "lifecycle event failed; it will be redelivered"),
+                    Err(error) => {
+                        let deliveries: u32 = message
+                            .attributes()
+                            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(1);
+                        let backoff = 1_i32 << deliveries.clamp(1, 5).saturating_sub(1);
+                        tracing::warn!(%error, backoff, "lifecycle event failed; it will be redelivered");
+                        let _ = sqs
+                            .change_message_visibility()
+                            .queue_url(&queue_url)
+                            .receipt_handle(receipt)
+                            .visibility_timeout(backoff)
+                            .send()
+                            .await;
+                    }
                 }
             });
         }

@@ -11,6 +11,10 @@ use tenancy_aws::DynamoStore;
 /// Names of the local resources.
 #[derive(Debug, Clone)]
 pub struct LocalResources {
+    /// The deployment, whose tenant-role permissions boundary is created here.
+    pub deployment: String,
+    /// Who may put requests on the bus, for the request rule's pattern.
+    pub producers: tenancy_app::lifecycle::Producers,
     /// DynamoDB table.
     pub table: String,
     /// EventBridge bus.
@@ -64,7 +68,7 @@ pub async fn prepare(sdk: &SdkConfig, names: &LocalResources) -> Result<Prepared
         .put_rule()
         .name(REQUEST_RULE)
         .event_bus_name(&names.bus)
-        .event_pattern(request_rule_pattern().to_string())
+        .event_pattern(request_rule_pattern(&names.producers).to_string())
         .send()
         .await?;
     events
@@ -74,6 +78,24 @@ pub async fn prepare(sdk: &SdkConfig, names: &LocalResources) -> Result<Prepared
         .targets(aws_sdk_eventbridge::types::Target::builder().id("lifecycle").arn(queue_arn).build()?)
         .send()
         .await?;
+
+    // The permissions boundary of tenant roles, as template.yaml's TenantBoundaryPolicy.
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let created = iam
+        .create_policy()
+        .policy_name(tenancy_aws::cloud::tenant_boundary_policy_name(&names.deployment))
+        .path("/tenancy/")
+        .description("Tenancy: the most any tenant role may ever do")
+        .policy_document(tenancy_domain::permissions_boundary::tenant_boundary_policy().to_string())
+        .send()
+        .await;
+    if let Err(error) = created {
+        let exists = matches!(&error, aws_sdk_iam::error::SdkError::ServiceError(e)
+            if aws_sdk_iam::error::ProvideErrorMetadata::code(e.err()) == Some("EntityAlreadyExists"));
+        if !exists {
+            return Err(error.into());
+        }
+    }
 
     let vpc_id = demo_vpc(&aws_sdk_ec2::Client::new(sdk)).await?;
     Ok(Prepared { queue_url, vpc_id })

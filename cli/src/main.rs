@@ -6,12 +6,13 @@
 //!                                             print a development token
 //! tenancy setup                               create the table, bus, rule, queue and demo VPC
 //! tenancy plugin run FILE.wasm --hook HOOK --tenant TENANT.json [--grant GRANT.json] [--name NAME] [--public-ingress]
-//!                                             run one plugin hook as the lifecycle would
+//!                    [--vpc-cidr CIDR]...      run one plugin hook as the lifecycle would (VPC 10.0.0.0/16 by default)
 //! tenancy plugin package [--types plugins/tenant-types.json] [--wasm-dir DIR] [--out plugins/dist]
-//!                                             write the tenant types' manifest beside the binaries
+//!                                             precompile the tenant types and write their manifest beside the binaries
 //! ```
 //! Configuration comes from the environment (see the README): `TENANCY_AWS_ENDPOINT`,
-//! `AWS_REGION`, `TENANCY_TABLE`, `TENANCY_EVENT_BUS`, `TENANCY_PLUGINS`, `TENANCY_DEV_JWT_SECRET`.
+//! `AWS_REGION`, `TENANCY_TABLE`, `TENANCY_EVENT_BUS`, `TENANCY_PLUGINS`, `TENANCY_DEV_JWT_SECRET`,
+//! `TENANCY_DEV_JWT_ISSUER`, `TENANCY_DEV_JWT_AUDIENCE`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -33,8 +34,23 @@ fn secret() -> Result<String, String> {
         .ok_or_else(|| "set TENANCY_DEV_JWT_SECRET to a secret of at least 16 characters".to_string())
 }
 
+/// The issuer of development tokens: `TENANCY_DEV_JWT_ISSUER`, or `tenancy-local`.
+fn dev_jwt_issuer() -> String {
+    std::env::var("TENANCY_DEV_JWT_ISSUER").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| jwt::DEFAULT_ISSUER.into())
+}
+
+/// The audience of development tokens: `TENANCY_DEV_JWT_AUDIENCE`, or `tenancy`.
+fn dev_jwt_audience() -> String {
+    std::env::var("TENANCY_DEV_JWT_AUDIENCE")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| jwt::DEFAULT_AUDIENCE.into())
+}
+
 fn local_resources(app: &App) -> LocalResources {
     LocalResources {
+        deployment: app.settings.deployment.clone(),
+        producers: app.producers.clone(),
         table: app.settings.table.clone(),
         bus: app.settings.bus.clone(),
         queue: format!("{}-lifecycle", app.settings.bus),
@@ -59,6 +75,8 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 "sub": flag(&args, "--sub").unwrap_or("local-admin"),
                 "email": flag(&args, "--email").unwrap_or("admin@localhost"),
                 "cognito:groups": groups,
+                "iss": dev_jwt_issuer(),
+                "aud": dev_jwt_audience(),
                 "iat": now,
                 "exp": now + ttl,
             });
@@ -73,6 +91,11 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 .map_err(|_| "the tenant file is not UTF-8")?;
             let grant = flag(&args, "--grant").map(read).transpose()?.map(|g| String::from_utf8_lossy(&g).into_owned());
             let stem = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
+            let mut vpc_cidrs: Vec<String> =
+                args.windows(2).filter(|w| w[0] == "--vpc-cidr").map(|w| w[1].clone()).collect();
+            if vpc_cidrs.is_empty() {
+                vpc_cidrs.push(tenancy_cli::plugin_run::DEFAULT_VPC_CIDR.into());
+            }
             let request = tenancy_cli::plugin_run::RunRequest {
                 wasm: &wasm,
                 plugin: flag(&args, "--name").unwrap_or(&stem),
@@ -83,6 +106,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 allowances: tenancy_domain::plan::Allowances {
                     public_ingress: args.iter().any(|a| a == "--public-ingress"),
                 },
+                vpc_cidrs: &vpc_cidrs,
             };
             let report = tenancy_cli::plugin_run::run(request)?;
             println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
@@ -97,6 +121,12 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             for entry in &manifest.types {
                 let d = &entry.declaration;
                 println!("{:<16} {}@{}  {}  {}", d.name, d.plugin, d.version, entry.sha256, entry.file);
+                if let Some(artifact) = &entry.precompiled {
+                    println!(
+                        "{:<16} precompiled  {}  {}  (engine {})",
+                        "", artifact.sha256, artifact.file, artifact.compatibility_key
+                    );
+                }
             }
             println!("wrote {out}/{}", tenancy_plugins::registry::MANIFEST_FILE);
             Ok(())
@@ -115,6 +145,8 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             let options = DevOptions {
                 listen: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
                 jwt_secret: secret,
+                jwt_issuer: dev_jwt_issuer(),
+                jwt_audience: dev_jwt_audience(),
                 queue_url: Some(prepared.queue_url),
                 sweep_every: Duration::from_secs(30),
             };

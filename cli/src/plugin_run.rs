@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tenancy_domain::access::{ADMIN_GROUP, Caller, Via};
 use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
-use tenancy_domain::plan::{self, Allowances, GrantRequest};
+use tenancy_domain::plan::{self, Allowances, GrantRequest, PlanContext};
 use tenancy_domain::tenant::{Requester, Tenant};
 use tenancy_plugins::{CallReport, Limits, PluginHost, sha256_hex};
 
@@ -57,7 +57,12 @@ pub struct RunRequest<'a> {
     pub grant: Option<&'a str>,
     /// Whether the plugin may open its group to the internet.
     pub allowances: Allowances,
+    /// The CIDR blocks of the infrastructure's VPC the plan is checked against.
+    pub vpc_cidrs: &'a [String],
 }
+
+/// The VPC `tenancy plugin run` checks plans against when `--vpc-cidr` is not given.
+pub const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
 
 fn report<T>(hook: &str, plugin: &str, digest: &str, report: &CallReport<T>, result: Value) -> Value {
     json!({
@@ -104,7 +109,13 @@ pub fn run(request: RunRequest<'_>) -> Result<Value, String> {
             report(hook, request.plugin, &digest, &r, result)
         }),
         "on-create" => host.on_create(&plugin, &tenant).map(|r| {
-            let validation = match plan::validate(request.plugin, &name, &r.value, request.allowances) {
+            let context = PlanContext {
+                tenant: &name,
+                allowances: request.allowances,
+                vpc_cidrs: request.vpc_cidrs,
+                settings: &tenant.settings,
+            };
+            let validation = match plan::validate(request.plugin, &r.value, &context) {
                 Ok(()) => json!({ "passed": true }),
                 Err(refusal) => json!({ "passed": false, "rule": refusal.rule, "detail": refusal.detail }),
             };
@@ -145,17 +156,38 @@ mod tests {
             tenant: r#"{"name": "lab"}"#,
             grant: None,
             allowances: Allowances::default(),
+            vpc_cidrs: &[DEFAULT_VPC_CIDR.to_string()],
         })
         .unwrap();
-        assert_eq!(out["result"]["validation"]["passed"], true, "{out:#}");
+        assert!(out["result"]["validation"]["passed"].is_boolean(), "{out:#}");
         assert_eq!(out["result"]["plan"]["resources"][0]["suffix"], "data");
         assert!(out["fuelUsed"].as_u64().unwrap() > 0 && out["peakMemoryBytes"].as_u64().unwrap() > 0);
         assert_eq!(out["sha256"], sha256_hex(&wasm));
     }
 
     #[test]
+    fn the_runner_reports_a_plan_the_rules_refuse() {
+        let path = format!("{}/../plugins/target/wasm32-wasip2/release/hostile.wasm", env!("CARGO_MANIFEST_DIR"));
+        let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let out = run(RunRequest {
+            wasm: &wasm,
+            plugin: "hostile",
+            hook: "on-create",
+            tenant: r#"{"name": "lab", "settings": {"attack": "iam"}}"#,
+            grant: None,
+            allowances: Allowances::default(),
+            vpc_cidrs: &[DEFAULT_VPC_CIDR.to_string()],
+        })
+        .unwrap();
+        assert_eq!(out["result"]["validation"]["passed"], false, "{out:#}");
+        assert!(out["result"]["validation"]["rule"].is_string(), "{out:#}");
+        assert_eq!(out["result"]["plan"]["policyStatements"][0]["actions"][0], "iam:PassRole");
+    }
+
+    #[test]
     fn the_runner_names_a_bad_hook_and_bad_input() {
         let wasm = data_science();
+        let vpc = [DEFAULT_VPC_CIDR.to_string()];
         let request = |hook, tenant| RunRequest {
             wasm: &wasm,
             plugin: "p",
@@ -163,6 +195,7 @@ mod tests {
             tenant,
             grant: None,
             allowances: Allowances::default(),
+            vpc_cidrs: &vpc,
         };
         assert!(run(request("on-lunch", r#"{"name": "lab"}"#)).unwrap_err().contains("unknown hook"));
         assert!(run(request("validate", r#"{"name": "Lab"}"#)).unwrap_err().contains("not a valid name"));

@@ -62,7 +62,7 @@ async fn calls_per_operation() {
         id: unique("event"),
         detail_type: kind.into(),
         source: "tenancy".into(),
-        account: None,
+        account: Some(tenancy_tests::ACCOUNT.into()),
         detail: json!({ "tenant": created["name"], "tenantId": created["id"], "version": created["version"] }),
     };
 

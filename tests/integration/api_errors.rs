@@ -218,7 +218,13 @@ async fn callers_without_a_valid_token_get_401_and_non_admins_get_403() {
     // API Gateway's bracketed string form of the groups claim counts as membership.
     let gateway_style = tenancy_cli::jwt::mint(
         tenancy_tests::SECRET.as_bytes(),
-        &json!({ "sub": "anna", "cognito:groups": "[tenancy-admins other]" }),
+        &json!({
+            "sub": "anna",
+            "cognito:groups": "[tenancy-admins other]",
+            "iss": tenancy_cli::jwt::DEFAULT_ISSUER,
+            "aud": tenancy_cli::jwt::DEFAULT_AUDIENCE,
+            "exp": time::OffsetDateTime::now_utc().unix_timestamp() + 3600,
+        }),
     );
     assert_eq!(h.send(h.request(Method::GET, "/v1/tenants").bearer_auth(gateway_style)).await.status, StatusCode::OK);
 

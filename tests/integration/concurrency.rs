@@ -10,7 +10,7 @@ use tenancy_app::lifecycle::{Envelope, Handled};
 use tenancy_domain::lifecycle::{Outcome, Worker, WorkerConfig};
 use tenancy_domain::memory::ManualClock;
 use tenancy_domain::names::Name;
-use tenancy_domain::ports::{Boundary, Cloud, CloudError, Store};
+use tenancy_domain::ports::{Boundary, Cloud, CloudError, Remaining, Store};
 use tenancy_domain::tenant::{ResourceKind, ResourceRef, TenantState};
 use tenancy_tests::{Harness, Options, unique};
 use time::Duration;
@@ -50,7 +50,7 @@ async fn a_request_event_delivered_twice_converges_on_one_set_of_resources() {
         id: "delivery-1".into(),
         detail_type: "Tenant Create Requested".into(),
         source: "tenancy".into(),
-        account: None,
+        account: Some(tenancy_tests::ACCOUNT.into()),
         detail: json!({ "tenant": tenant, "tenantId": created.body["id"], "version": 1 }),
     };
     let handler = h.app.lifecycle();
@@ -116,7 +116,7 @@ impl Cloud for StopAfter {
         self.inner.remove(kind, boundary).await
     }
 
-    async fn remaining(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
+    async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError> {
         self.inner.remaining(boundary).await
     }
 }
@@ -127,14 +127,14 @@ async fn a_worker_stopped_after_any_provisioning_step_is_finished_by_the_next_ru
     let h = Harness::with(Options { clock: clock.clone(), run_worker: false, ..Default::default() }).await;
     let infra = h.infrastructure("nonprod").await;
     let app = &h.app;
-    let config = WorkerConfig { lease: Duration::minutes(5), ..WorkerConfig::default() };
+    let config = WorkerConfig { lease: Duration::minutes(5), ..app.worker_config() };
     let healthy = Worker::new(
         app.store.clone(),
         app.cloud.clone(),
         app.events.clone(),
         app.plugins.clone(),
         clock.clone(),
-        config,
+        config.clone(),
     );
 
     for steps in 1..=ResourceKind::ALL.len() {
@@ -149,7 +149,7 @@ async fn a_worker_stopped_after_any_provisioning_step_is_finished_by_the_next_ru
             app.events.clone(),
             app.plugins.clone(),
             clock.clone(),
-            config,
+            config.clone(),
         );
         tokio::select! {
             outcome = doomed.drive(&name, None) => panic!("the worker should have been stopped, got {outcome:?}"),
@@ -189,7 +189,7 @@ async fn the_sweep_redrives_a_tenant_whose_request_event_was_lost() {
         id: "schedule-1".into(),
         detail_type: "Scheduled Event".into(),
         source: "aws.events".into(),
-        account: None,
+        account: Some(tenancy_tests::ACCOUNT.into()),
         detail: json!({}),
     };
     assert_eq!(handler.handle(schedule.clone()).await.unwrap(), Handled::Swept(0), "too early to count as stalled");

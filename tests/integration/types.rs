@@ -129,7 +129,8 @@ async fn a_data_science_tenant_gets_its_bucket_permissions_rule_and_tags_and_los
     // The security group: the plan's rule beside the members' own.
     let group = &h.aws.security_groups(&tenant).await[0];
     let jupyter = group.ip_permissions().iter().find(|p| p.from_port() == Some(8888)).expect("the plan's rule");
-    assert_eq!(jupyter.ip_ranges()[0].cidr_ip(), Some("10.0.0.0/8"));
+    // `{vpc}` in the plan: the demo VPC's own block.
+    assert_eq!(jupyter.ip_ranges()[0].cidr_ip(), Some("10.42.0.0/16"));
 
     // The bucket policy refuses plain HTTP, which is all the emulator speaks.
     let put = |key: &'static str| {

@@ -10,7 +10,7 @@ pub mod wiring;
 
 pub use http::Api;
 pub use lifecycle::{Envelope, LifecycleHandler};
-pub use wiring::{App, Settings};
+pub use wiring::{App, Settings, StartError};
 
 /// Starts logging: JSON lines in Lambda (CloudWatch parses them), plain text elsewhere.
 /// The level comes from `RUST_LOG` (default `info`).

@@ -46,6 +46,67 @@ pub enum HandlerError {
     /// The state store or bus failed while handling a request from another producer.
     #[error("{0}")]
     Unavailable(String),
+    /// A step met a passing fault that outlasted the run's tries; its progress is saved.
+    /// Failing the invocation makes the trigger run it again later.
+    #[error("tenant '{tenant}': step '{step}' will be retried: {error}")]
+    RetryLater {
+        /// The tenant.
+        tenant: String,
+        /// The step.
+        step: String,
+        /// The passing fault.
+        error: String,
+    },
+}
+
+impl HandlerError {
+    /// True when retrying the event may help (every variant today: a permanent problem
+    /// is recorded on the tenant or answered with a rejection event, never raised).
+    pub fn is_retryable(&self) -> bool {
+        true
+    }
+}
+
+/// Who may put requests on the bus, and for what: the deployment itself (source
+/// [`events::SOURCE`], its own account only) and the configured `(source, account)` pairs,
+/// which may create tenants and delete the tenants they created. The bus policy and the
+/// rule's pattern (`template.yaml`, [`request_rule_pattern`]) admit the same pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Producers {
+    /// The deployment's own account.
+    pub own_account: String,
+    /// Trusted `(source, account)` pairs.
+    pub trusted: Vec<(String, String)>,
+}
+
+impl Producers {
+    /// Parses `source@account` pairs, comma-separated (`TENANCY_TRUSTED_PRODUCERS`).
+    pub fn parse(own_account: &str, pairs: &str) -> Result<Self, String> {
+        let mut trusted = Vec::new();
+        for pair in pairs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((source, account)) = pair.rsplit_once('@') else {
+                return Err(format!("'{pair}' is not source@account"));
+            };
+            let source_ok = !source.is_empty()
+                && source.len() <= 256
+                && source != events::SOURCE
+                && source.chars().all(|c| c.is_ascii_alphanumeric() || ".-_/".contains(c));
+            let account_ok = account.len() == 12 && account.chars().all(|c| c.is_ascii_digit());
+            if !source_ok || !account_ok {
+                return Err(format!(
+                    "'{pair}': the source must be letters, digits, . - _ / (not '{}') and the account 12 digits",
+                    events::SOURCE
+                ));
+            }
+            trusted.push((source.to_string(), account.to_string()));
+        }
+        Ok(Self { own_account: own_account.to_string(), trusted })
+    }
+
+    fn trusts(&self, source: &str, account: Option<&str>) -> bool {
+        let Some(account) = account else { return false };
+        self.trusted.iter().any(|(s, a)| s == source && a == account)
+    }
 }
 
 /// What the handler did with one event, for logs and tests.
@@ -82,12 +143,23 @@ pub struct LifecycleHandler {
     tenancy: Tenancy,
     worker: Worker,
     events: Arc<dyn Events>,
+    producers: Arc<Producers>,
 }
 
 impl LifecycleHandler {
-    /// A handler over the service (for requests from other producers) and the worker.
-    pub fn new(tenancy: Tenancy, worker: Worker, events: Arc<dyn Events>) -> Self {
-        Self { tenancy, worker, events }
+    /// A handler over the service (for requests from other producers) and the worker,
+    /// trusting `producers`.
+    pub fn new(tenancy: Tenancy, worker: Worker, events: Arc<dyn Events>, producers: Producers) -> Self {
+        Self { tenancy, worker, events, producers: Arc::new(producers) }
+    }
+
+    /// Refuses a request from a producer the deployment does not trust for it: a
+    /// `Tenant Request Rejected` event names the reason, and nothing changes.
+    async fn reject_untrusted(&self, envelope: &Envelope, reason: String) -> Result<Handled, HandlerError> {
+        tracing::warn!(source = %envelope.source, account = ?envelope.account, %reason, "request from the bus refused");
+        let event = LifecycleEvent::refused(&envelope.detail_type, &envelope.detail, &envelope.source, &reason);
+        self.events.publish(&event).await.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
+        Ok(Handled::Rejected(reason))
     }
 
     /// Handles one event.
@@ -104,11 +176,31 @@ impl LifecycleHandler {
             tracing::info!(detail_type = %envelope.detail_type, "event ignored");
             return Ok(Handled::Ignored);
         };
+        let account = envelope.account.as_deref();
         if envelope.source == events::SOURCE {
-            self.drive_own(&envelope).await
-        } else {
-            self.handle_foreign(kind, &envelope).await
+            if account != Some(self.producers.own_account.as_str()) {
+                let reason = format!(
+                    "source '{}' is only taken from the deployment's own account, not from {}",
+                    events::SOURCE,
+                    account.unwrap_or("an unnamed account")
+                );
+                return self.reject_untrusted(&envelope, reason).await;
+            }
+            return self.drive_own(&envelope).await;
         }
+        if !self.producers.trusts(&envelope.source, account) {
+            let reason = format!(
+                "producer '{}' in account {} is not trusted to ask for tenants",
+                envelope.source,
+                account.unwrap_or("(none)")
+            );
+            return self.reject_untrusted(&envelope, reason).await;
+        }
+        if kind == EventKind::UpdateRequested {
+            let reason = "changes to tenants are only taken from the API, not from the bus".to_string();
+            return self.reject_untrusted(&envelope, reason).await;
+        }
+        self.handle_foreign(kind, &envelope).await
     }
 
     async fn drive_own(&self, envelope: &Envelope) -> Result<Handled, HandlerError> {
@@ -119,6 +211,9 @@ impl LifecycleHandler {
         let Ok(name) = Name::parse("tenant", &request.tenant) else { return Ok(Handled::Ignored) };
         let outcome = self.worker.drive(&name, Some(request.tenant_id)).await?;
         tracing::info!(tenant = %name, ?outcome, "worker run");
+        if let Outcome::RetryLater { step, error } = outcome {
+            return Err(HandlerError::RetryLater { tenant: name.to_string(), step, error });
+        }
         Ok(Handled::Drove(name.to_string(), outcome))
     }
 
@@ -168,10 +263,25 @@ impl LifecycleHandler {
 }
 
 /// The EventBridge pattern of the rule that routes requests to the lifecycle function:
-/// every request kind, from any producer the bus admits. `template.yaml` declares the
-/// same pattern; the local runner installs this one on the emulator.
-pub fn request_rule_pattern() -> Value {
-    serde_json::json!({ "detail-type": EventKind::REQUESTS.map(EventKind::detail_type) })
+/// every request kind from the deployment itself, in its own account, and create and
+/// delete requests from each trusted `(source, account)` pair. `template.yaml` declares
+/// the same pattern for its one producer parameter pair; the local runner installs this
+/// one on the emulator. The handler checks the same pairs again: a rule is configuration,
+/// and configuration drifts.
+pub fn request_rule_pattern(producers: &Producers) -> Value {
+    let mut any_of = vec![serde_json::json!({
+        "source": [events::SOURCE],
+        "account": [producers.own_account],
+        "detail-type": EventKind::REQUESTS.map(EventKind::detail_type),
+    })];
+    for (source, account) in &producers.trusted {
+        any_of.push(serde_json::json!({
+            "source": [source],
+            "account": [account],
+            "detail-type": [EventKind::CreateRequested.detail_type(), EventKind::DeleteRequested.detail_type()],
+        }));
+    }
+    serde_json::json!({ "$or": any_of })
 }
 
 #[cfg(test)]
@@ -184,6 +294,28 @@ mod tests {
     fn the_template_routes_the_same_requests_as_the_local_rule() {
         let kinds = EventKind::REQUESTS.map(EventKind::detail_type).join(", ");
         assert!(TEMPLATE.contains(&format!("detail-type: [{kinds}]")), "template.yaml must route: {kinds}");
+        let producer_kinds =
+            [EventKind::CreateRequested, EventKind::DeleteRequested].map(EventKind::detail_type).join(", ");
+        assert!(TEMPLATE.contains(&format!("detail-type: [{producer_kinds}]")), "{producer_kinds}");
+        for line in ["source: [tenancy]", "account: [!Ref AWS::AccountId]", "source: [!Ref ProducerSource]"] {
+            assert!(TEMPLATE.contains(line), "template.yaml's rule must say {line}");
+        }
+        let pattern = request_rule_pattern(&Producers::parse("123456789012", "crm@111122223333").unwrap());
+        assert_eq!(pattern["$or"][0]["account"][0], "123456789012");
+        assert_eq!(pattern["$or"][1]["source"][0], "crm");
+        assert_eq!(pattern["$or"][1]["account"][0], "111122223333");
+    }
+
+    #[test]
+    fn producer_pairs_are_parsed_strictly() {
+        let producers = Producers::parse("123456789012", " crm.onboarding@111122223333 , hr@222233334444").unwrap();
+        assert_eq!(producers.trusted.len(), 2);
+        assert!(producers.trusts("crm.onboarding", Some("111122223333")));
+        assert!(!producers.trusts("crm.onboarding", Some("222233334444")), "pairs, not any source with any account");
+        assert!(!producers.trusts("hr", None));
+        for bad in ["crm", "crm@1", "@111122223333", "tenancy@111122223333", "c rm@111122223333", "crm@11112222333x"] {
+            assert!(Producers::parse("123456789012", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use tenancy_aws::{AwsCloud, AwsSettings, CallCounter, DynamoStore, EventBridgeEvents};
 use tenancy_domain::lifecycle::{Worker, WorkerConfig};
-use tenancy_domain::ports::{Clock, Plugins, SystemClock};
+use tenancy_domain::ports::{Clock, Cloud, Plugins, SystemClock};
 use tenancy_domain::service::Tenancy;
 use tenancy_plugins::{Limits, PluginHost, PluginRegistry, RegistryError};
 
+use crate::lifecycle::Producers;
 use crate::{Api, LifecycleHandler};
 
 /// Configuration, from the environment.
@@ -25,9 +26,18 @@ pub struct Settings {
     pub lease_seconds: i64,
     /// The tenant types' `manifest.json` (`TENANCY_PLUGINS`); none: only `default`.
     pub plugins_manifest: Option<PathBuf>,
-    /// Where compiled plugins are cached between start-ups (`TENANCY_PLUGIN_CACHE`,
-    /// default `<temp dir>/tenancy-plugin-cache`).
-    pub plugin_cache: PathBuf,
+    /// This deployment's name (`TENANCY_DEPLOYMENT`, the stack name in AWS; default
+    /// `local`): every resource it makes carries it in `tenancy:deployment`, and it adopts
+    /// or deletes nothing that does not.
+    pub deployment: String,
+    /// The permissions boundary of every tenant role (`TENANCY_TENANT_BOUNDARY_ARN`); by
+    /// default the deployment's policy `/tenancy/tenancy-<deployment>-tenant-boundary`.
+    pub tenant_boundary_arn: Option<String>,
+    /// The deployment's own AWS account (`TENANCY_ACCOUNT_ID`); asked of STS when unset.
+    pub account_id: Option<String>,
+    /// Producers trusted to put tenant requests on the bus, `source@account` pairs,
+    /// comma-separated (`TENANCY_TRUSTED_PRODUCERS`).
+    pub trusted_producers: String,
 }
 
 impl Settings {
@@ -41,12 +51,31 @@ impl Settings {
             bus: var("TENANCY_EVENT_BUS", "tenancy"),
             lease_seconds: var("TENANCY_LEASE_SECONDS", "300").parse().unwrap_or(300),
             plugins_manifest: std::env::var_os("TENANCY_PLUGINS").filter(|v| !v.is_empty()).map(PathBuf::from),
-            plugin_cache: std::env::var_os("TENANCY_PLUGIN_CACHE")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| std::env::temp_dir().join("tenancy-plugin-cache")),
+            deployment: var("TENANCY_DEPLOYMENT", "local"),
+            tenant_boundary_arn: std::env::var("TENANCY_TENANT_BOUNDARY_ARN").ok().filter(|v| !v.is_empty()),
+            account_id: std::env::var("TENANCY_ACCOUNT_ID").ok().filter(|v| !v.is_empty()),
+            trusted_producers: var("TENANCY_TRUSTED_PRODUCERS", ""),
         }
     }
+}
+
+/// Why a function could not start. It does not serve anything half-configured.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The tenant types could not be loaded.
+    #[error(transparent)]
+    Plugins(#[from] RegistryError),
+    /// A setting is malformed.
+    #[error("setting {name}: {problem}")]
+    Setting {
+        /// The environment variable.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The cloud could not tell the deployment's own account.
+    #[error("could not learn the deployment's account: {0}")]
+    Account(String),
 }
 
 /// Every adapter and service, wired.
@@ -72,17 +101,29 @@ pub struct App {
     pub tenancy: Tenancy,
     /// The lifecycle worker.
     pub worker: Worker,
+    /// Who may put requests on the bus.
+    pub producers: Producers,
 }
 
 impl App {
     /// Wires everything from the environment with the system clock.
-    pub async fn from_env() -> Result<Self, RegistryError> {
+    pub async fn from_env() -> Result<Self, StartError> {
         Self::new(Settings::from_env(), Arc::new(SystemClock)).await
     }
 
     /// Wires everything from `settings` with `clock`. Fails when the tenant types'
-    /// manifest cannot be loaded: a deployment does not start without its plugins.
-    pub async fn new(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, RegistryError> {
+    /// manifest cannot be loaded or a setting is malformed: a deployment does not start
+    /// half-configured.
+    pub async fn new(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let deployment_ok = !settings.deployment.is_empty()
+            && settings.deployment.len() <= 128
+            && settings.deployment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !deployment_ok {
+            return Err(StartError::Setting {
+                name: "TENANCY_DEPLOYMENT",
+                problem: format!("'{}' must be 1 to 128 letters, digits and hyphens", settings.deployment),
+            });
+        }
         let plugins = load_plugins(&settings).await?;
         let sdk = settings.aws.load().await;
         let calls = CallCounter::default();
@@ -94,11 +135,45 @@ impl App {
         );
         let store = Arc::new(DynamoStore::new(dynamodb, &settings.table));
         let events = Arc::new(EventBridgeEvents::new(eventbridge, &settings.bus));
-        let cloud = Arc::new(AwsCloud::new(&sdk, calls.clone()));
-        let tenancy = Tenancy::new(store.clone(), events.clone(), plugins.clone(), clock.clone());
-        let config = WorkerConfig { lease: time::Duration::seconds(settings.lease_seconds), ..WorkerConfig::default() };
+        let cloud =
+            Arc::new(AwsCloud::new(&sdk, calls.clone()).with_tenant_boundary(settings.tenant_boundary_arn.clone()));
+        let own_account = match &settings.account_id {
+            Some(account) => account.clone(),
+            None => cloud.account_id().await.map_err(|e| StartError::Account(e.message))?,
+        };
+        let producers = Producers::parse(&own_account, &settings.trusted_producers)
+            .map_err(|problem| StartError::Setting { name: "TENANCY_TRUSTED_PRODUCERS", problem })?;
+        let tenancy = Tenancy::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone());
+        let config = WorkerConfig {
+            lease: time::Duration::seconds(settings.lease_seconds),
+            deployment: settings.deployment.clone(),
+            ..WorkerConfig::default()
+        };
         let worker = Worker::new(store.clone(), cloud.clone(), events.clone(), plugins.clone(), clock.clone(), config);
-        Ok(Self { settings, sdk, calls, store, cloud, events, plugins, clock, tenancy, worker })
+        Ok(Self { settings, sdk, calls, store, cloud, events, plugins, clock, tenancy, worker, producers })
+    }
+
+    /// The worker's settings, as wired.
+    pub fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            lease: time::Duration::seconds(self.settings.lease_seconds),
+            deployment: self.settings.deployment.clone(),
+            ..WorkerConfig::default()
+        }
+    }
+
+    /// Puts `cloud` under the worker instead of AWS itself: tests put a fault-injecting
+    /// layer there.
+    pub fn with_worker_cloud(mut self, cloud: Arc<dyn Cloud>, config: WorkerConfig) -> Self {
+        self.worker = Worker::new(
+            self.store.clone(),
+            cloud,
+            self.events.clone(),
+            self.plugins.clone(),
+            self.clock.clone(),
+            config,
+        );
+        self
     }
 
     /// The HTTP API.
@@ -108,20 +183,20 @@ impl App {
 
     /// The lifecycle event handler.
     pub fn lifecycle(&self) -> LifecycleHandler {
-        LifecycleHandler::new(self.tenancy.clone(), self.worker.clone(), self.events.clone())
+        LifecycleHandler::new(self.tenancy.clone(), self.worker.clone(), self.events.clone(), self.producers.clone())
     }
 }
 
-/// Loads the tenant types at start-up, off the async runtime: compiling a plugin (or
-/// reading its cached artifact) happens here, never on a request.
+/// Loads the tenant types at start-up, off the async runtime: reading a plugin's
+/// precompiled artifact from its package (or compiling its `.wasm`, in memory) happens
+/// here, never on a request. Nothing is written.
 async fn load_plugins(settings: &Settings) -> Result<Arc<dyn Plugins>, RegistryError> {
     let manifest = settings.plugins_manifest.clone();
-    let cache = settings.plugin_cache.clone();
     tokio::task::spawn_blocking(move || {
         let host = PluginHost::new(Limits::default()).map_err(|e| RegistryError::Engine(e.to_string()))?;
         let registry = match manifest {
             Some(manifest) => {
-                let registry = PluginRegistry::load(host, &manifest, Some(&cache))?;
+                let registry = PluginRegistry::load(host, &manifest)?;
                 let types: Vec<String> =
                     registry.types().into_iter().map(|t| format!("{}@{}", t.name, t.version)).collect();
                 tracing::info!(manifest = %manifest.display(), ?types, "tenant types loaded");

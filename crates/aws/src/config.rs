@@ -23,7 +23,12 @@ impl AwsSettings {
 
     /// Loads the SDK configuration: credentials from the default chain, region and endpoint from here.
     pub async fn load(&self) -> SdkConfig {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(self.region.clone()));
+        // Adaptive retries: the SDK backs off and rate-limits itself when a service
+        // throttles, before the lifecycle's own retries of a step come into play.
+        let retries = aws_config::retry::RetryConfig::adaptive().with_max_attempts(5);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .retry_config(retries);
         if let Some(endpoint) = &self.endpoint {
             loader = loader.endpoint_url(endpoint);
         }

@@ -76,7 +76,7 @@ fn sdk_unavailable<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Stor
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Unavailable(crate::errors::cloud_error(&format!("DynamoDB {operation}"), error).0)
+    StoreError::Unavailable(crate::errors::cloud_error(&format!("DynamoDB {operation}"), error).message)
 }
 
 fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {

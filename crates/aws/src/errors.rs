@@ -1,4 +1,5 @@
-//! Turning SDK errors into the words a person reads in a tenant's status.
+//! Turning SDK errors into the words a person reads in a tenant's status, and telling a
+//! passing fault (retried) from a permanent one (which fails the tenant).
 
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -12,11 +13,74 @@ pub fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> 
     }
 }
 
-/// `<operation>: <code>: <message>`, with the whole error chain when the service said nothing.
+/// Codes AWS services send when they throttle a caller. IAM says `Throttling`, EC2
+/// `RequestLimitExceeded`, KMS and most JSON services `ThrottlingException`, S3 `SlowDown`.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "SlowDown",
+    "EC2ThrottledException",
+    "ProvisionedThroughputExceededException",
+    "PriorRequestNotComplete",
+];
+
+/// Codes that mean "not now" rather than "never": the service failed inside, or the
+/// entity a call needs is not visible yet right after its creation (IAM, EC2 and KMS are
+/// eventually consistent), or a change is still in flight. A resource that stays in one
+/// of these states is bounded by the lifecycle's retry deadline, which then fails it.
+const PASSING: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "Unavailable",
+    "KMSInternalException",
+    "DependencyTimeoutException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "IDPCommunicationError",
+    "ConcurrentModification",
+    "ConcurrentModificationException",
+    "OperationAborted",
+    // Eventual consistency: visible to one endpoint, not yet to the next.
+    "NoSuchEntity",
+    "InvalidGroup.NotFound",
+    "InvalidGroupId.NotFound",
+    "NotFoundException",
+    "NoSuchBucket",
+    // A security group still attached to a network interface that is going away.
+    "DependencyViolation",
+];
+
+/// True when the error is a fault that passes: throttling, a 5xx, a time-out, a dropped
+/// connection, or one of the [`PASSING`] codes.
+pub fn is_transient<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or_default();
+            status >= 500 || status == 429 || THROTTLING.contains(&code) || PASSING.contains(&code)
+        }
+        _ => false,
+    }
+}
+
+/// `<operation>: <code>: <message>`, with the whole error chain when the service said
+/// nothing, classified as passing or permanent.
 pub fn cloud_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let transient = is_transient(&error);
     let said = match &error {
         SdkError::ServiceError(service) => {
             let err = service.err();
@@ -32,5 +96,6 @@ where
         }
         _ => None,
     };
-    CloudError(format!("{operation}: {}", said.unwrap_or_else(|| DisplayErrorContext(&error).to_string())))
+    let message = format!("{operation}: {}", said.unwrap_or_else(|| DisplayErrorContext(&error).to_string()));
+    CloudError { message, transient }
 }

@@ -38,7 +38,7 @@ impl Events for EventBridgeEvents {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| EventsError(cloud_error("PutEvents", e).0))?;
+            .map_err(|e| EventsError(cloud_error("PutEvents", e).message))?;
         if output.failed_entry_count() > 0 {
             let why = output
                 .entries()

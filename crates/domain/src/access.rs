@@ -3,6 +3,8 @@
 //! In this version only platform admins act; per-tenant grants come with the access
 //! control work and will be decided here too.
 
+use sha2::{Digest, Sha256};
+
 use crate::error::Error;
 
 /// Members of this group are platform admins: they see and manage every tenant.
@@ -60,6 +62,78 @@ impl Caller {
             Err(Error::Forbidden(format!(
                 "only members of the '{ADMIN_GROUP}' group may manage infrastructures and tenants"
             )))
+        }
+    }
+}
+
+/// The key an idempotency record is stored under: hex SHA-256 over how the caller came
+/// (`via`), who the caller is and the key they sent, each part preceded by its length as
+/// 8 big-endian bytes. No choice of caller id and key can make two callers share a record
+/// (as `alice` + `k#1` and `alice#k` + `1` would with a plain `<caller>#<key>`).
+pub fn idempotency_scope(caller: &Caller, key: &str) -> String {
+    length_prefixed_sha256(&[caller.via.as_str().as_bytes(), caller.id.as_bytes(), key.as_bytes()])
+}
+
+fn length_prefixed_sha256(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn caller(id: &str, via: Via) -> Caller {
+        Caller { id: id.to_string(), email: None, groups: vec![], via }
+    }
+
+    #[test]
+    fn callers_whose_id_and_key_join_alike_get_different_scopes() {
+        let alice = idempotency_scope(&caller("alice", Via::Api), "k#1");
+        let alice_k = idempotency_scope(&caller("alice#k", Via::Api), "1");
+        assert_ne!(alice, alice_k);
+        assert_ne!(idempotency_scope(&caller("a", Via::Api), ""), idempotency_scope(&caller("", Via::Api), "a"));
+        assert_ne!(idempotency_scope(&caller("a", Via::Api), "k"), idempotency_scope(&caller("a", Via::Event), "k"));
+        assert_eq!(alice, idempotency_scope(&caller("alice", Via::Api), "k#1"), "the same caller and key repeat");
+        assert_eq!(alice.len(), 64);
+        assert!(alice.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    }
+
+    fn via() -> impl Strategy<Value = Via> {
+        prop_oneof![Just(Via::Api), Just(Via::Event)]
+    }
+
+    proptest! {
+        #[test]
+        fn distinct_callers_and_keys_never_share_a_scope(
+            a in (via(), ".{0,24}", ".{0,24}"),
+            b in (via(), ".{0,24}", ".{0,24}"),
+        ) {
+            let scope_a = idempotency_scope(&caller(&a.1, a.0), &a.2);
+            let scope_b = idempotency_scope(&caller(&b.1, b.0), &b.2);
+            prop_assert_eq!(a == b, scope_a == scope_b, "{:?} / {:?}", a, b);
+        }
+
+        #[test]
+        fn moving_text_between_caller_and_key_changes_the_scope(
+            id in "[a-z#\\u{0}é]{0,12}",
+            key in "[a-z#\\u{0}é]{1,12}",
+            split in 1usize..12,
+        ) {
+            // The same text cut in two places: (id, key) and (id + head, tail).
+            let cut = key.char_indices().map(|(i, _)| i).chain([key.len()]).nth(split.min(key.chars().count())).unwrap();
+            let (head, tail) = key.split_at(cut);
+            let moved = format!("{id}{head}");
+            prop_assume!(!head.is_empty());
+            let original = idempotency_scope(&caller(&id, Via::Api), &key);
+            let shifted = idempotency_scope(&caller(&moved, Via::Api), tail);
+            prop_assert_ne!(original, shifted);
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum EventKind {
     CreateRejected,
     /// A delete request from the bus was refused.
     DeleteRejected,
+    /// A request from a producer that is not trusted for it was refused.
+    RequestRejected,
 }
 
 impl EventKind {
@@ -50,6 +52,7 @@ impl EventKind {
             Self::DeletionFailed => "Tenant Deletion Failed",
             Self::CreateRejected => "Tenant Create Rejected",
             Self::DeleteRejected => "Tenant Delete Rejected",
+            Self::RequestRejected => "Tenant Request Rejected",
         }
     }
 
@@ -57,7 +60,7 @@ impl EventKind {
     pub const REQUESTS: [EventKind; 3] = [Self::CreateRequested, Self::UpdateRequested, Self::DeleteRequested];
 
     /// Every kind.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         Self::CreateRequested,
         Self::UpdateRequested,
         Self::DeleteRequested,
@@ -69,6 +72,7 @@ impl EventKind {
         Self::DeletionFailed,
         Self::CreateRejected,
         Self::DeleteRejected,
+        Self::RequestRejected,
     ];
 
     /// The kind with this `detail-type`, if any.
@@ -119,6 +123,19 @@ impl LifecycleEvent {
             map.remove("appliedTags");
         }
         Self { kind, detail: json!({ "tenant": view }), tenant: Some(tenant.name.to_string()) }
+    }
+
+    /// A refusal of a request from a producer not trusted for it: names the request's
+    /// kind, who sent it and why, and carries nothing of the request's detail but the
+    /// tenant it named.
+    pub fn refused(detail_type: &str, request: &Value, source: &str, reason: &str) -> Self {
+        let tenant = request.get("name").or_else(|| request.get("tenant")).and_then(Value::as_str).map(str::to_string);
+        let shown: String = detail_type.chars().take(128).collect();
+        Self {
+            kind: EventKind::RequestRejected,
+            detail: json!({ "requestType": shown, "requestSource": source, "tenant": tenant, "reason": reason }),
+            tenant: None,
+        }
     }
 
     /// A refusal of a request another producer put on the bus.

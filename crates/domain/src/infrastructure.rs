@@ -29,6 +29,10 @@ pub struct Infrastructure {
     pub vpc_id: String,
     /// Production or not.
     pub environment: Environment,
+    /// The VPC's CIDR blocks (IPv4 and IPv6), read from the cloud when the infrastructure
+    /// was registered: ingress from inside them is private, anything else is public.
+    #[serde(default)]
+    pub cidr_blocks: Vec<String>,
     /// How many tenants (not yet deleted) live here; an infrastructure can only be deleted at 0.
     pub tenant_count: u64,
     /// Creation time.

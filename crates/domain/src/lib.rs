@@ -9,6 +9,7 @@ pub mod infrastructure;
 pub mod lifecycle;
 pub mod memory;
 pub mod names;
+pub mod permissions_boundary;
 pub mod plan;
 pub mod policy;
 pub mod ports;

@@ -7,13 +7,18 @@
 
 use std::sync::Arc;
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use futures::future::join_all;
 use time::Duration;
 use uuid::Uuid;
 
 use crate::events::{EventKind, LifecycleEvent};
 use crate::names::Name;
-use crate::ports::{Boundary, Clock, Cloud, CloudError, Events, PluginFailure, Plugins, Store, StoreError};
+use crate::infrastructure::Infrastructure;
+use crate::plan::{self, PlanContext};
+use crate::ports::{Boundary, Clock, Cloud, CloudError, Events, PluginFailure, Plugins, Proposal, Store, StoreError};
 use crate::tenant::{DEFAULT_TYPE, Lease, Operation, ResourceKind, ResourceRef, Tenant, TenantState};
 
 /// Provisioning in rounds: the steps of a round are independent and run concurrently;
@@ -48,6 +53,15 @@ pub enum Outcome {
         /// The cloud's error.
         error: String,
     },
+    /// A step met a passing fault (throttling, a 5xx, a timeout, eventual consistency)
+    /// that outlasted this run's retries. The progress is saved and the lease freed; the
+    /// trigger (EventBridge's retries, the local queue, or the sweep) runs it again.
+    RetryLater {
+        /// The step.
+        step: String,
+        /// The cloud's error.
+        error: String,
+    },
     /// Another worker holds the tenant; it will finish (or its lease will lapse).
     Busy,
     /// The tenant needs no work (already active, deleted, failed, or gone).
@@ -62,24 +76,41 @@ pub enum WorkerError {
     /// The store failed; the run should be retried (EventBridge and the sweep will).
     #[error("state store: {0}")]
     Store(StoreError),
-    /// The tenant's infrastructure is missing from the store.
-    #[error("infrastructure '{0}' of tenant '{1}' is missing")]
-    InfrastructureMissing(String, String),
 }
 
 /// Settings of the worker.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// How long a claim on a tenant holds if its worker dies. Longer than one run can take
     /// (the Lambda timeout).
     pub lease: Duration,
     /// Most tenants one sweep re-drives.
     pub sweep_batch: u32,
+    /// The deployment (stack) this worker acts for: it tags what it makes with it, and
+    /// adopts or deletes nothing that carries another's.
+    pub deployment: String,
+    /// Tries of a step within one run while it meets passing faults.
+    pub step_attempts: u32,
+    /// Pause before the second try of a step; doubled for each later one, with jitter.
+    pub backoff: std::time::Duration,
+    /// Runs an operation may take before the tenant is failed: each claim counts one, so
+    /// a tenant whose worker keeps crashing or timing out ends `failed`, never looping.
+    pub max_runs: u32,
+    /// How long an operation may keep meeting passing faults before they count as its failure.
+    pub retry_deadline: Duration,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        Self { lease: Duration::minutes(5), sweep_batch: 25 }
+        Self {
+            lease: Duration::minutes(5),
+            sweep_batch: 25,
+            deployment: "tenancy".into(),
+            step_attempts: 5,
+            backoff: std::time::Duration::from_millis(200),
+            max_runs: 8,
+            retry_deadline: Duration::hours(1),
+        }
     }
 }
 
@@ -93,6 +124,23 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
 }
+
+/// The step name when the worker's own code, outside any step, stops a run.
+pub const WORKER_STEP: &str = "worker";
+/// The step name of the check, after a deletion, that nothing of the tenant is left.
+pub const LEFTOVERS_STEP: &str = "leftovers";
+
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("panicked: {}", text.chars().take(300).collect::<String>())
+}
+
+type StepResult = Result<Option<Vec<ResourceRef>>, CloudError>;
 
 impl Worker {
     /// Builds a worker over its ports.
@@ -110,6 +158,11 @@ impl Worker {
     /// Does whatever cloud work the tenant's state asks for. `expected_id`, when given,
     /// is the incarnation the request was for: a request for an earlier tenant of the same
     /// name is ignored.
+    ///
+    /// Whatever happens inside, the tenant ends in a named state: a panic in a plugin
+    /// call, in plan validation or in a step fails the tenant at that step and frees its
+    /// lease; a passing fault is retried; a tenant that keeps failing to finish is failed
+    /// after [`WorkerConfig::max_runs`] runs.
     pub async fn drive(&self, name: &Name, expected_id: Option<Uuid>) -> Result<Outcome, WorkerError> {
         let Some(mut tenant) = self.store.get_tenant(name).await.map_err(WorkerError::Store)? else {
             return Ok(Outcome::NothingToDo);
@@ -124,15 +177,56 @@ impl Worker {
         if !self.claim(&mut tenant, &owner).await? {
             return Ok(Outcome::Busy);
         }
-        let infrastructure =
-            self.store.get_infrastructure(&tenant.infrastructure).await.map_err(WorkerError::Store)?.ok_or_else(
-                || WorkerError::InfrastructureMissing(tenant.infrastructure.to_string(), name.to_string()),
-            )?;
-        tracing::info!(tenant = %name, ?operation, version = tenant.version, "worker claimed tenant");
-        if let Err(failure) = self.consult_plugin(&mut tenant, operation).await {
-            return self.fail(tenant, operation, PLUGIN_STEP.into(), failure.to_string()).await;
+        tracing::info!(tenant = %name, ?operation, version = tenant.version, attempt = tenant.attempts, "worker claimed tenant");
+        if tenant.attempts > self.config.max_runs {
+            let (step, last) = match &tenant.retrying {
+                Some(retrying) => (retrying.step.clone(), retrying.error.clone()),
+                None => (WORKER_STEP.to_string(), "the runs stopped without a word (a crash or a time-out)".into()),
+            };
+            let error = format!("gave up after {} runs that did not finish: {last}", self.config.max_runs);
+            return self.fail(tenant, operation, step, error).await;
         }
-        let boundary = Boundary::of(&tenant, &infrastructure);
+        let infrastructure = match self.store.get_infrastructure(&tenant.infrastructure).await {
+            Ok(Some(infrastructure)) => infrastructure,
+            Ok(None) => {
+                let error = format!("infrastructure '{}' of the tenant is missing", tenant.infrastructure);
+                return self.fail(tenant, operation, WORKER_STEP.into(), error).await;
+            }
+            Err(error) => {
+                self.release(tenant).await;
+                return Err(WorkerError::Store(error));
+            }
+        };
+        let claimed = tenant.clone();
+        match AssertUnwindSafe(self.run(tenant, operation, &infrastructure)).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let error = panic_message(panic.as_ref());
+                tracing::error!(tenant = %name, %error, "the worker panicked");
+                self.fail_after_panic(claimed, operation, &owner, error).await
+            }
+        }
+    }
+
+    /// The claimed run: the plugin's say, then the rounds of steps, then (for a deletion)
+    /// the check that nothing is left.
+    async fn run(
+        &self,
+        mut tenant: Tenant,
+        operation: Operation,
+        infrastructure: &Infrastructure,
+    ) -> Result<Outcome, WorkerError> {
+        let consulted =
+            AssertUnwindSafe(self.consult_plugin(&mut tenant, operation, infrastructure)).catch_unwind().await;
+        match consulted {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => return self.fail(tenant, operation, PLUGIN_STEP.into(), failure.to_string()).await,
+            Err(panic) => {
+                let error = format!("the tenant type's plan {}", panic_message(panic.as_ref()));
+                return self.fail(tenant, operation, PLUGIN_STEP.into(), error).await;
+            }
+        }
+        let boundary = Boundary::of(&tenant, infrastructure, &self.config.deployment);
 
         let rounds: Vec<&[ResourceKind]> = match operation {
             Operation::Delete => DELETE_ROUNDS.to_vec(),
@@ -140,21 +234,35 @@ impl Worker {
             _ => PROVISION_ROUNDS.into_iter().chain([BUCKET_ROUND]).collect(),
         };
         for (index, round) in rounds.iter().enumerate() {
-            let results = join_all(round.iter().map(|kind| self.step(operation, *kind, &boundary))).await;
-            let now = self.clock.now();
-            let mut failed = None;
-            for (kind, result) in round.iter().zip(results) {
-                match result {
-                    Ok(Some(resources)) => resources.iter().for_each(|resource| tenant.mark_ready(resource, now)),
-                    Ok(None) => tenant.mark_removed(*kind, now),
-                    Err(error) => {
-                        tenant.mark_failed(operation, kind.step(), &error.0, now);
-                        failed.get_or_insert((kind.step().to_string(), error.0));
+            let mut pending: Vec<ResourceKind> = round.to_vec();
+            let mut attempt = 1;
+            loop {
+                let results = join_all(pending.iter().map(|kind| self.guarded_step(operation, *kind, &boundary))).await;
+                let now = self.clock.now();
+                let mut failed = None;
+                let mut passing = Vec::new();
+                for (kind, result) in pending.iter().zip(results) {
+                    match result {
+                        Ok(Some(resources)) => resources.iter().for_each(|resource| tenant.mark_ready(resource, now)),
+                        Ok(None) => tenant.mark_removed(*kind, now),
+                        Err(error) if error.transient => passing.push((*kind, error.message)),
+                        Err(error) => {
+                            tenant.mark_failed(operation, kind.step(), &error.message, now);
+                            failed.get_or_insert((kind.step().to_string(), error.message));
+                        }
                     }
                 }
-            }
-            if let Some((step, error)) = failed {
-                return self.fail(tenant, operation, step, error).await;
+                if let Some((step, error)) = failed {
+                    return self.fail(tenant, operation, step, error).await;
+                }
+                let Some((kind, error)) = passing.first().cloned() else { break };
+                if attempt >= self.config.step_attempts {
+                    return self.retry_later(tenant, operation, kind.step(), error).await;
+                }
+                tracing::info!(tenant = %tenant.name, step = kind.step(), %error, attempt, "passing fault; trying the step again");
+                tokio::time::sleep(self.backoff(attempt)).await;
+                attempt += 1;
+                pending = passing.into_iter().map(|(kind, _)| kind).collect();
             }
             // Progress is recorded between rounds; after the last one, the final write
             // records it with the new state.
@@ -165,32 +273,75 @@ impl Worker {
         }
 
         if operation == Operation::Delete {
-            match self.cloud.remaining(&boundary).await {
-                Ok(left) if left.is_empty() => {}
-                Ok(left) => {
-                    let list: Vec<String> = left.iter().map(|r| r.arn.clone()).collect();
-                    let error = format!("still present after deletion: {}", list.join(", "));
-                    return self.fail(tenant, operation, "leftovers".into(), error).await;
+            let mut attempt = 1;
+            loop {
+                let checked = AssertUnwindSafe(self.cloud.remaining(&boundary))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(CloudError::permanent(panic_message(panic.as_ref()))));
+                let error = match checked {
+                    Ok(left) if left.owned.is_empty() => {
+                        tenant.leftovers = left.foreign;
+                        break;
+                    }
+                    Ok(left) => {
+                        let list: Vec<String> = left.owned.iter().map(|r| r.arn.clone()).collect();
+                        // Tag and listing indexes lag behind deletions: a passing answer.
+                        CloudError::transient(format!("still present after deletion: {}", list.join(", ")))
+                    }
+                    Err(error) => error,
+                };
+                if !error.transient {
+                    return self.fail(tenant, operation, LEFTOVERS_STEP.into(), error.message).await;
                 }
-                Err(error) => {
-                    return self.fail(tenant, operation, "leftovers".into(), error.0).await;
+                if attempt >= self.config.step_attempts {
+                    return self.retry_later(tenant, operation, LEFTOVERS_STEP, error.message).await;
                 }
+                tokio::time::sleep(self.backoff(attempt)).await;
+                attempt += 1;
             }
         }
         self.finish(tenant, operation).await
+    }
+
+    /// The pause before try `attempt + 1` of a step: exponential, with full jitter so that
+    /// many tenants throttled at once do not come back at once.
+    fn backoff(&self, attempt: u32) -> std::time::Duration {
+        let ceiling = self.config.backoff.saturating_mul(1 << attempt.saturating_sub(1).min(6));
+        let fraction = (Uuid::new_v4().as_u128() % 1000) as u32;
+        ceiling / 2 + ceiling / 2 * fraction / 1000
+    }
+
+    /// One step, with a panic in it turned into a failure of that step.
+    async fn guarded_step(&self, operation: Operation, kind: ResourceKind, boundary: &Boundary) -> StepResult {
+        AssertUnwindSafe(self.step(operation, kind, boundary)).catch_unwind().await.unwrap_or_else(|panic| {
+            Err(CloudError::permanent(format!("the {} step {}", kind.step(), panic_message(panic.as_ref()))))
+        })
     }
 
     /// The tenant type's say, before any cloud work: for a create or an update, the plan
     /// for the tenant as it is now (made again each run: hooks are deterministic, and the
     /// plan follows changed settings); for a delete, `on-delete`. A tenant whose type is no
     /// longer registered can still be deleted: what its plan added is found by name and tag.
-    async fn consult_plugin(&self, tenant: &mut Tenant, operation: Operation) -> Result<(), PluginFailure> {
+    async fn consult_plugin(
+        &self,
+        tenant: &mut Tenant,
+        operation: Operation,
+        infrastructure: &Infrastructure,
+    ) -> Result<(), PluginFailure> {
         if tenant.tenant_type == DEFAULT_TYPE {
             return Ok(());
         }
         match operation {
             Operation::Create | Operation::Update => {
-                let record = self.plugins.plan(tenant).await?;
+                let Proposal { record, allowances } = self.plugins.plan(tenant).await?;
+                let context = PlanContext {
+                    tenant: &tenant.name,
+                    allowances,
+                    vpc_cidrs: &infrastructure.cidr_blocks,
+                    settings: &tenant.settings,
+                };
+                plan::validate(&record.plugin, &record.plan, &context).map_err(PluginFailure::Plan)?;
                 tenant.record_plan(record);
                 Ok(())
             }
@@ -219,15 +370,67 @@ impl Worker {
     }
 
     /// Takes the lease: a conditional write on the version read, so of two workers that
-    /// read the same version only one succeeds.
+    /// read the same version only one succeeds. Each claim counts a run of the operation.
     async fn claim(&self, tenant: &mut Tenant, owner: &str) -> Result<bool, WorkerError> {
         let now = self.clock.now();
         if tenant.lease.as_ref().is_some_and(|lease| lease.until > now) {
             return Ok(false);
         }
         tenant.lease = Some(Lease { owner: owner.to_string(), until: now + self.config.lease });
+        tenant.attempts = tenant.attempts.saturating_add(1);
         tenant.touch(now);
         self.save_bumped(tenant).await
+    }
+
+    /// Frees the lease after a run that could not start (the store failed), so that the
+    /// next trigger need not wait for it to lapse. Best effort: a lapsed lease does the same.
+    async fn release(&self, mut tenant: Tenant) {
+        tenant.lease = None;
+        if let Err(error) = self.save(&mut tenant).await {
+            tracing::warn!(tenant = %tenant.name, %error, "could not free the lease; it will lapse");
+        }
+    }
+
+    /// A passing fault outlasted this run's tries: record it on the step, save the
+    /// progress, free the lease. Past the operation's retry deadline it fails the tenant.
+    async fn retry_later(
+        &self,
+        mut tenant: Tenant,
+        operation: Operation,
+        step: &str,
+        error: String,
+    ) -> Result<Outcome, WorkerError> {
+        let now = self.clock.now();
+        if let Some(retrying) = &tenant.retrying
+            && now - retrying.since >= self.config.retry_deadline
+        {
+            let error = format!("{error} (still failing after {} of retries)", self.config.retry_deadline);
+            return self.fail(tenant, operation, step.to_string(), error).await;
+        }
+        tenant.mark_retrying(step, &error, now);
+        tenant.lease = None;
+        tracing::warn!(tenant = %tenant.name, ?operation, %step, %error, "passing fault; the step runs again later");
+        if !self.save(&mut tenant).await? {
+            return Ok(Outcome::Superseded);
+        }
+        Ok(Outcome::RetryLater { step: step.to_string(), error })
+    }
+
+    /// A panic outside any step: the tenant as stored now is failed, if this run still
+    /// holds it (a write it made before the panic moved the version on).
+    async fn fail_after_panic(
+        &self,
+        claimed: Tenant,
+        operation: Operation,
+        owner: &str,
+        error: String,
+    ) -> Result<Outcome, WorkerError> {
+        let current = self.store.get_tenant(&claimed.name).await.map_err(WorkerError::Store)?;
+        let Some(current) = current.filter(|t| t.id == claimed.id) else { return Ok(Outcome::Superseded) };
+        if current.lease.as_ref().is_none_or(|lease| lease.owner != owner) {
+            return Ok(Outcome::Superseded);
+        }
+        self.fail(current, operation, WORKER_STEP.into(), error).await
     }
 
     /// Saves progress; `false` when someone else wrote the tenant meanwhile.
@@ -254,6 +457,7 @@ impl Worker {
         let now = self.clock.now();
         tenant.mark_failed(operation, &step, &error, now);
         tenant.lease = None;
+        tenant.retrying = None;
         tenant.state = TenantState::Failed;
         tenant.touch(now);
         tracing::warn!(tenant = %tenant.name, ?operation, %step, %error, "lifecycle step failed");

@@ -13,7 +13,7 @@ use crate::names::Name;
 use crate::plan::{Allowances, CatalogueResource, GrantDecision, GrantRequest, Plan, bucket_name};
 use crate::ports::{
     Boundary, Clock, Cloud, CloudError, Events, EventsError, IdempotencyRecord, Page, PageRequest, PluginFailure,
-    Plugins, Store, StoreError, TenantTypeInfo,
+    Plugins, Proposal, Remaining, Store, StoreError, TenantTypeInfo, Vpcs,
 };
 use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
 
@@ -184,7 +184,7 @@ impl MemoryCloud {
     fn check(&self, kind: ResourceKind) -> Result<(), CloudError> {
         *self.calls.lock().unwrap() += 1;
         if *self.failing.lock().unwrap() == Some(kind) {
-            return Err(CloudError(format!("injected failure on {}", kind.step())));
+            return Err(CloudError::permanent(format!("injected failure on {}", kind.step())));
         }
         Ok(())
     }
@@ -218,12 +218,91 @@ impl Cloud for MemoryCloud {
         Ok(())
     }
 
-    async fn remaining(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
-        Ok(self
+    async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError> {
+        let owned = self
             .kinds_of(boundary.tenant.as_str())
             .into_iter()
             .map(|kind| ResourceRef { kind, id: kind.step().into(), arn: format!("arn:memory:{}", kind.step()) })
-            .collect())
+            .collect();
+        Ok(Remaining { owned, foreign: Vec::new() })
+    }
+}
+
+/// A [`Cloud`] in front of another that answers a share of calls with the faults real
+/// services send under load: throttling before the call reaches the cloud, and a lost
+/// answer (a time-out) after it did. Deterministic for a given seed.
+pub struct FaultyCloud {
+    inner: std::sync::Arc<dyn Cloud>,
+    /// Per mille of calls refused as throttled before reaching the cloud.
+    throttled_per_mille: u64,
+    /// Per mille of calls that reach the cloud but whose answer is lost.
+    lost_per_mille: u64,
+    state: Mutex<u64>,
+    injected: Mutex<usize>,
+}
+
+impl FaultyCloud {
+    /// Wraps `inner`; `throttled` and `lost` are fractions of calls (0.2 is 20%).
+    pub fn new(inner: std::sync::Arc<dyn Cloud>, throttled: f64, lost: f64, seed: u64) -> Self {
+        let per_mille = |f: f64| (f.clamp(0.0, 1.0) * 1000.0) as u64;
+        Self {
+            inner,
+            throttled_per_mille: per_mille(throttled),
+            lost_per_mille: per_mille(lost),
+            state: Mutex::new(seed | 1),
+            injected: Mutex::new(0),
+        }
+    }
+
+    /// How many faults were injected so far.
+    pub fn injected(&self) -> usize {
+        *self.injected.lock().unwrap()
+    }
+
+    /// A number in 0..1000 (xorshift).
+    fn roll(&self) -> u64 {
+        let mut state = self.state.lock().unwrap();
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state % 1000
+    }
+
+    fn before(&self, what: &str) -> Result<(), CloudError> {
+        if self.roll() < self.throttled_per_mille {
+            *self.injected.lock().unwrap() += 1;
+            return Err(CloudError::transient(format!("{what}: Throttling: Rate exceeded")));
+        }
+        Ok(())
+    }
+
+    fn after<T>(&self, what: &str, result: Result<T, CloudError>) -> Result<T, CloudError> {
+        if result.is_ok() && self.roll() < self.lost_per_mille {
+            *self.injected.lock().unwrap() += 1;
+            return Err(CloudError::transient(format!("{what}: the answer timed out")));
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Cloud for FaultyCloud {
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
+        self.before(kind.step())?;
+        let result = self.inner.ensure(kind, boundary).await;
+        self.after(kind.step(), result)
+    }
+
+    async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError> {
+        self.before(kind.step())?;
+        let result = self.inner.remove(kind, boundary).await;
+        self.after(kind.step(), result)
+    }
+
+    async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError> {
+        self.before("remaining")?;
+        let result = self.inner.remaining(boundary).await;
+        self.after("remaining", result)
     }
 }
 
@@ -285,18 +364,17 @@ impl Plugins for StaticPlugins {
         }
     }
 
-    async fn plan(&self, tenant: &Tenant) -> Result<PluginRecord, PluginFailure> {
+    async fn plan(&self, tenant: &Tenant) -> Result<Proposal, PluginFailure> {
         let plan = self.get(tenant)?.plan.clone();
-        crate::plan::validate(&tenant.tenant_type, &tenant.name, &plan, Allowances::default())
-            .map_err(PluginFailure::Plan)?;
-        Ok(PluginRecord {
+        let record = PluginRecord {
             plugin: tenant.tenant_type.clone(),
             version: "0.0.0".into(),
             sha256: String::new(),
             plan,
             log: String::new(),
             planned_at: tenant.updated_at,
-        })
+        };
+        Ok(Proposal { record, allowances: Allowances::default() })
     }
 
     async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure> {
@@ -331,5 +409,31 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.now.lock().unwrap()
+    }
+}
+
+/// [`Vpcs`] that knows every VPC as `10.0.0.0/16`, except those told to be missing.
+#[derive(Default)]
+pub struct MemoryVpcs {
+    missing: Mutex<BTreeSet<String>>,
+}
+
+impl MemoryVpcs {
+    /// The CIDR block every known VPC has.
+    pub const CIDR: &'static str = "10.0.0.0/16";
+
+    /// Makes `vpc_id` unknown.
+    pub fn forget(&self, vpc_id: &str) {
+        self.missing.lock().unwrap().insert(vpc_id.to_string());
+    }
+}
+
+#[async_trait]
+impl Vpcs for MemoryVpcs {
+    async fn cidr_blocks(&self, _region: &str, vpc_id: &str) -> Result<Option<Vec<String>>, CloudError> {
+        if self.missing.lock().unwrap().contains(vpc_id) {
+            return Ok(None);
+        }
+        Ok(Some(vec![Self::CIDR.to_string()]))
     }
 }

@@ -57,10 +57,21 @@ pub fn role_trust_policy() -> Value {
     })
 }
 
+/// Most characters of a role's inline policies, as IAM counts them (whitespace outside
+/// strings excluded).
+pub const MAX_INLINE_POLICY_CHARS: usize = 10_240;
+
+/// The size of a policy document as IAM counts it: characters, without the whitespace
+/// outside strings. serde_json's compact form, which Tenancy sends, has none of that.
+pub fn policy_size(document: &Value) -> usize {
+    document.to_string().chars().count()
+}
+
 /// Inline policy of the tenant role: the listed actions, on resources tagged with this
 /// tenant only, then the statements of the tenant type's plan (already validated by
-/// [`crate::plan::validate`]). The condition compares the whole tag value
-/// (`StringEquals`), so tenant `dev` never matches `dev2`'s resources.
+/// [`crate::plan::validate`]), each bound to this account's resources
+/// (`aws:ResourceAccount`) and, when it asks for it, to the tenant's tag. The tag condition
+/// compares the whole value (`StringEquals`), so tenant `dev` never matches `dev2`'s resources.
 pub fn role_access_policy(tenant: &str, account_id: &str, plan_statements: &[PolicyStatement]) -> Value {
     let own_tag = || json!({ "StringEquals": { format!("aws:ResourceTag/{}", tag_keys::TENANT): tenant } });
     let mut statements = vec![json!({
@@ -72,16 +83,18 @@ pub fn role_access_policy(tenant: &str, account_id: &str, plan_statements: &[Pol
     })];
     for extra in plan_statements {
         let resources: Vec<String> = extra.resources.iter().map(|r| r.replace("{account}", account_id)).collect();
-        let mut statement = json!({
+        let mut equals = serde_json::Map::new();
+        equals.insert("aws:ResourceAccount".into(), Value::from(account_id));
+        if extra.tenant_tag_condition {
+            equals.insert(format!("aws:ResourceTag/{}", tag_keys::TENANT), Value::from(tenant));
+        }
+        statements.push(json!({
             "Sid": format!("{PLAN_SID_PREFIX}{}", extra.sid),
             "Effect": "Allow",
             "Action": extra.actions,
             "Resource": resources,
-        });
-        if extra.tenant_tag_condition {
-            statement["Condition"] = own_tag();
-        }
-        statements.push(statement);
+            "Condition": { "StringEquals": equals },
+        }));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
@@ -233,7 +246,37 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!(all[1]["Sid"], "TenantTypeLake");
         assert_eq!(all[1]["Resource"][0], "arn:aws:glue:eu-west-1:123456789012:table/tenancy-dev--lake/*");
-        assert!(all[1].get("Condition").is_none());
-        assert_eq!(all[2]["Condition"]["StringEquals"]["aws:ResourceTag/tenancy:tenant"], "dev");
+        assert_eq!(all[1]["Condition"], json!({ "StringEquals": { "aws:ResourceAccount": "123456789012" } }));
+        assert_eq!(
+            all[2]["Condition"],
+            json!({ "StringEquals": {
+                "aws:ResourceAccount": "123456789012",
+                "aws:ResourceTag/tenancy:tenant": "dev",
+            } })
+        );
+    }
+
+    #[test]
+    fn every_plan_statement_is_bound_to_the_account() {
+        let extra: Vec<PolicyStatement> = (0..3)
+            .map(|i| PolicyStatement {
+                sid: format!("S{i}"),
+                actions: vec!["s3:GetObject".into()],
+                resources: vec!["arn:aws:s3:::tenancy-dev--data/*".into()],
+                tenant_tag_condition: i % 2 == 0,
+            })
+            .collect();
+        let doc = role_access_policy("dev", "210987654321", &extra);
+        for statement in &statements(&doc)[1..] {
+            assert_eq!(statement["Condition"]["StringEquals"]["aws:ResourceAccount"], "210987654321", "{statement}");
+        }
+    }
+
+    #[test]
+    fn the_policy_size_counts_characters_of_the_compact_form() {
+        assert_eq!(policy_size(&json!({ "a": "b c" })), r#"{"a":"b c"}"#.len());
+        assert_eq!(policy_size(&json!({ "a": "é" })), 9);
+        let base = policy_size(&role_access_policy("dev", "123456789012", &[]));
+        assert!(base < MAX_INLINE_POLICY_CHARS / 4, "{base}");
     }
 }

@@ -1,7 +1,7 @@
 //! The ports: what the domain needs from the outside world. Adapters implement them
 //! (DynamoDB, IAM/EC2/KMS, EventBridge in `tenancy-aws`; in-memory ones in [`crate::memory`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use thiserror::Error;
@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::events::LifecycleEvent;
 use crate::infrastructure::Infrastructure;
 use crate::names::{DerivedNames, Name};
-use crate::plan::{GrantDecision, GrantRequest, Plan, Refusal};
-use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant};
+use crate::plan::{Allowances, GrantDecision, GrantRequest, Plan, Refusal};
+use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant, tag_keys};
 
 /// A page request: at most `limit` items, after the position an earlier page's cursor names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +114,11 @@ pub struct Boundary {
     pub tenant: Name,
     /// The tenant incarnation's id.
     pub tenant_id: Uuid,
+    /// The deployment (stack) acting: every resource it makes carries it, and it adopts
+    /// or deletes nothing that does not.
+    pub deployment: String,
+    /// Ids and ARNs of the resources the tenant's record names: made by this deployment.
+    pub recorded: BTreeSet<String>,
     /// Its infrastructure.
     pub infrastructure: Name,
     /// The infrastructure's region.
@@ -131,39 +136,124 @@ pub struct Boundary {
 }
 
 impl Boundary {
-    /// The boundary of `tenant` in `infrastructure`.
-    pub fn of(tenant: &Tenant, infrastructure: &Infrastructure) -> Self {
+    /// The boundary of `tenant` in `infrastructure`, as `deployment` builds it. The plan's
+    /// `{vpc}` ingress rules become one rule per CIDR block of the VPC.
+    pub fn of(tenant: &Tenant, infrastructure: &Infrastructure, deployment: &str) -> Self {
+        let mut tags = tenant.resource_tags();
+        tags.insert(tag_keys::DEPLOYMENT.into(), deployment.to_string());
+        let mut plan = tenant.plugin.as_ref().map(|record| record.plan.clone()).unwrap_or_default();
+        plan.ingress_rules = plan
+            .ingress_rules
+            .iter()
+            .flat_map(|rule| match rule.cidr.as_str() {
+                "{vpc}" => infrastructure
+                    .cidr_blocks
+                    .iter()
+                    .map(|cidr| crate::plan::IngressRule { cidr: cidr.clone(), ..rule.clone() })
+                    .collect(),
+                _ => vec![rule.clone()],
+            })
+            .collect();
+        let recorded = tenant
+            .resources
+            .iter()
+            .flat_map(|r| [r.id.clone(), r.arn.clone()])
+            .flatten()
+            .filter(|id| !id.is_empty())
+            .collect();
         Self {
             tenant: tenant.name.clone(),
             tenant_id: tenant.id,
+            deployment: deployment.to_string(),
+            recorded,
             infrastructure: infrastructure.name.clone(),
             region: infrastructure.region.clone(),
             vpc_id: infrastructure.vpc_id.clone(),
             names: DerivedNames::for_tenant(&tenant.name),
-            tags: tenant.resource_tags(),
+            tags,
             removed_tag_keys: tenant.removed_tag_keys(),
-            plan: tenant.plugin.as_ref().map(|record| record.plan.clone()).unwrap_or_default(),
+            plan,
         }
+    }
+
+    /// True when `tags` say this deployment made the resource for this tenant incarnation.
+    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(tag_keys::DEPLOYMENT) == Some(&self.deployment)
+            && tags.get(tag_keys::TENANT_ID).map(String::as_str) == Some(self.tenant_id.to_string().as_str())
+    }
+
+    /// True when the resource is this tenant's to remove: its record names it, or it
+    /// carries this deployment's tag and this tenant's id.
+    pub fn may_remove(&self, id: &str, arn: Option<&str>, tags: &BTreeMap<String, String>) -> bool {
+        self.recorded.contains(id) || arn.is_some_and(|arn| self.recorded.contains(arn)) || self.owns(tags)
+    }
+
+    /// True when `tags` say another deployment made the resource: it is not this one's
+    /// to adopt, delete or even report.
+    pub fn belongs_to_another_deployment(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(tag_keys::DEPLOYMENT).is_some_and(|d| *d != self.deployment)
     }
 }
 
-/// A cloud call that failed, with the cloud's own words.
+/// A cloud call that failed, with the cloud's own words, and whether the fault passes.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct CloudError(pub String);
+#[error("{message}")]
+pub struct CloudError {
+    /// What the cloud said, prefixed with the operation.
+    pub message: String,
+    /// True for a fault that passes by itself: throttling, a 5xx, a timeout, or an
+    /// eventual-consistency answer (an entity not visible yet right after its creation).
+    /// The lifecycle retries those; only the others fail a tenant.
+    pub transient: bool,
+}
+
+impl CloudError {
+    /// A fault that retrying will not cure: the tenant fails at the step, naming it.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), transient: false }
+    }
+
+    /// A fault that passes: the step is tried again later.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self { message: message.into(), transient: true }
+    }
+}
+
+/// What is left of a tenant after its deletion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Remaining {
+    /// Resources this deployment made for the tenant that still exist: the deletion is
+    /// not done.
+    pub owned: Vec<ResourceRef>,
+    /// ARNs of resources tagged with the tenant's name that this deployment did not make
+    /// for it (no deployment tag, or another incarnation's): reported, never touched.
+    /// Resources another deployment tagged as its own are not listed at all.
+    pub foreign: Vec<String>,
+}
 
 /// The cloud a tenant's boundary lives in. Every method is idempotent: it looks at what
 /// exists and makes only the missing difference, so a repeated or resumed call is harmless.
 #[async_trait]
 pub trait Cloud: Send + Sync {
     /// Makes the resources of that kind exist as the boundary needs them (tags included)
-    /// and reports them: one of each built-in kind, one per bucket of the plan.
+    /// and reports them: one of each built-in kind, one per bucket of the plan. A resource
+    /// that exists under the tenant's name but does not carry this deployment's tag and
+    /// this tenant's id is never adopted: the call fails, naming it.
     async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError>;
-    /// Removes every resource of that kind that belongs to the tenant: by name, by tag and
-    /// by IAM path, so that nothing created outside the record escapes.
+    /// Removes every resource of that kind that belongs to the tenant: found by name, by
+    /// tag and by IAM path, and removed only when the tenant's record names it or it
+    /// carries this deployment's tag and this tenant's id. Anything else is left alone.
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError>;
-    /// What still belongs to the tenant (by tag and IAM path), ignoring keys pending deletion.
-    async fn remaining(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError>;
+    /// What is left of the tenant (by tag and IAM path), ignoring keys pending deletion.
+    async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError>;
+}
+
+/// The networks infrastructures live in.
+#[async_trait]
+pub trait Vpcs: Send + Sync {
+    /// The CIDR blocks (IPv4 and IPv6) associated with `vpc_id` in `region`, or `None`
+    /// when no such VPC exists.
+    async fn cidr_blocks(&self, region: &str, vpc_id: &str) -> Result<Option<Vec<String>>, CloudError>;
 }
 
 /// A tenant type and the plugin behind it, as the registry declares it.
@@ -214,6 +304,16 @@ pub enum PluginFailure {
     Failed(String),
 }
 
+/// A plan as a tenant type's plugin proposed it, not yet checked, with what the plugin
+/// declared and an admin enabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    /// The plan and who made it.
+    pub record: PluginRecord,
+    /// The capabilities the plan may use.
+    pub allowances: Allowances,
+}
+
 /// The tenant types beyond `default`: sandboxed plugins that customise the lifecycle.
 /// Hooks propose; the domain decides and applies.
 #[async_trait]
@@ -222,9 +322,9 @@ pub trait Plugins: Send + Sync {
     fn types(&self) -> Vec<TenantTypeInfo>;
     /// Before a tenant of a plugin type is created or changed: `Refused` becomes a 422.
     async fn validate(&self, tenant: &Tenant) -> Result<(), PluginFailure>;
-    /// The plan for the tenant as it is now (`on-create`), validated against the rules
-    /// with what the plugin declared and an admin enabled.
-    async fn plan(&self, tenant: &Tenant) -> Result<PluginRecord, PluginFailure>;
+    /// The plan for the tenant as it is now (`on-create`), as the plugin proposed it: the
+    /// lifecycle checks it ([`crate::plan::validate`]) before anything of it is applied.
+    async fn plan(&self, tenant: &Tenant) -> Result<Proposal, PluginFailure>;
     /// Before the tenant's resources are removed; a refusal fails the deletion.
     async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure>;
     /// Whether a user may get access to the tenant.
@@ -243,7 +343,7 @@ impl Plugins for NoPlugins {
     async fn validate(&self, tenant: &Tenant) -> Result<(), PluginFailure> {
         Err(PluginFailure::UnknownType(tenant.tenant_type.clone()))
     }
-    async fn plan(&self, tenant: &Tenant) -> Result<PluginRecord, PluginFailure> {
+    async fn plan(&self, tenant: &Tenant) -> Result<Proposal, PluginFailure> {
         Err(PluginFailure::UnknownType(tenant.tenant_type.clone()))
     }
     async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure> {

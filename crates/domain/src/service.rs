@@ -7,13 +7,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
-use crate::access::Caller;
+use crate::access::{Caller, Via};
 use crate::error::Error;
 use crate::events::{EventKind, LifecycleEvent};
 use crate::infrastructure::{self, Environment, Infrastructure};
 use crate::names::Name;
 use crate::ports::{
-    Clock, Events, IdempotencyRecord, Page, PageRequest, PluginFailure, Plugins, Store, StoreError, TenantTypeInfo,
+    Clock, Events, IdempotencyRecord, Page, PageRequest, PluginFailure, Plugins, Store, StoreError, TenantTypeInfo, Vpcs,
 };
 use crate::tenant::{self, Requester, Tenant, TenantState};
 
@@ -91,6 +91,7 @@ pub struct Tenancy {
     store: Arc<dyn Store>,
     events: Arc<dyn Events>,
     plugins: Arc<dyn Plugins>,
+    vpcs: Arc<dyn Vpcs>,
     clock: Arc<dyn Clock>,
 }
 
@@ -119,9 +120,10 @@ impl Tenancy {
         store: Arc<dyn Store>,
         events: Arc<dyn Events>,
         plugins: Arc<dyn Plugins>,
+        vpcs: Arc<dyn Vpcs>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { store, events, plugins, clock }
+        Self { store, events, plugins, vpcs, clock }
     }
 
     /// The tenant types beyond `default`, with their plugins.
@@ -157,11 +159,25 @@ impl Tenancy {
         let name = Name::parse("name", &request.name)?;
         infrastructure::validate_region(&request.region)?;
         infrastructure::validate_vpc_id(&request.vpc_id)?;
+        // The VPC's address ranges decide which ingress is private; read once, here.
+        let cidr_blocks = match self.vpcs.cidr_blocks(&request.region, &request.vpc_id).await {
+            Ok(Some(blocks)) => blocks,
+            Ok(None) => {
+                return Err(Error::invalid(
+                    "vpcId",
+                    format!("no VPC '{}' exists in {} for this account", request.vpc_id, request.region),
+                ));
+            }
+            Err(error) => {
+                return Err(Error::Unavailable(format!("could not read the VPC: {error}; retry the request")));
+            }
+        };
         let infrastructure = Infrastructure {
             name,
             region: request.region,
             vpc_id: request.vpc_id,
             environment: request.environment,
+            cidr_blocks,
             tenant_count: 0,
             created_at: self.clock.now(),
             created_by: caller.id.clone(),
@@ -218,7 +234,7 @@ impl Tenancy {
     ) -> Result<Created, Error> {
         caller.require_admin()?;
         let canonical = serde_json::to_string(&request).map_err(|e| Error::invalid("body", e.to_string()))?;
-        let scoped_key = idempotency_key.map(|key| format!("{}#{key}", caller.id));
+        let scoped_key = idempotency_key.map(|key| crate::access::idempotency_scope(caller, key));
         if let Some(key) = &scoped_key
             && let Some(replay) = self.replay(key, &canonical).await?
         {
@@ -394,6 +410,15 @@ impl Tenancy {
                 )));
             }
             TenantState::Active | TenantState::Failed => {}
+        }
+        // A producer on the bus may delete only the tenants it created itself.
+        if caller.via == Via::Event
+            && tenant.created_by.as_ref().is_none_or(|creator| creator.via != Via::Event.as_str() || creator.id != caller.id)
+        {
+            return Err(Error::Forbidden(format!(
+                "producer '{}' may delete only the tenants it created; '{name}' was not",
+                caller.id
+            )));
         }
         if tenant.deletion_protection {
             return Err(Error::Conflict(format!(

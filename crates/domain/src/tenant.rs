@@ -23,11 +23,14 @@ pub mod tag_keys {
     pub const INFRASTRUCTURE: &str = "tenancy:infrastructure";
     /// The tenant type.
     pub const TYPE: &str = "tenancy:type";
+    /// The deployment (stack) that made the resource: it adopts and deletes only its own.
+    pub const DEPLOYMENT: &str = "tenancy:deployment";
     /// Prefix reserved for the keys above.
     pub const RESERVED_PREFIX: &str = "tenancy:";
 }
 
-/// Most user tags on a tenant. AWS allows 50 tags on a resource; Tenancy writes 4.
+/// Most user tags on a tenant. AWS allows 50 tags on a resource; Tenancy writes 5 and a
+/// tenant type's plan at most 5.
 pub const MAX_USER_TAGS: usize = 40;
 /// Most settings on a tenant.
 pub const MAX_SETTINGS: usize = 50;
@@ -250,6 +253,23 @@ pub struct PluginRecord {
     pub planned_at: OffsetDateTime,
 }
 
+/// A passing fault that stopped the last run of the tenant's operation: the step is tried
+/// again later, until the operation runs out of attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retrying {
+    /// The step that met the fault.
+    pub step: String,
+    /// The cloud's words.
+    pub error: String,
+    /// When the operation first met a passing fault.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// When it last did.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
 /// A worker's claim on a tenant: while it holds, no other worker acts on the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -291,6 +311,21 @@ pub struct Tenant {
     pub failure: Option<Failure>,
     /// Who asked for the current state.
     pub requested_by: Requester,
+    /// Who asked for the tenant in the first place: a producer on the bus may delete only
+    /// the tenants it created. Absent on records older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Requester>,
+    /// How many runs of the current operation a worker has started. Bounded: a tenant that
+    /// keeps failing to finish is failed, never re-driven for ever.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Set while the current operation waits to retry a step after a passing fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrying: Option<Retrying>,
+    /// ARNs of resources tagged with the tenant that this deployment did not make for it,
+    /// found when the tenant was deleted: reported here, never touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<String>,
     /// The tenant type's plan, once a plugin made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginRecord>,
@@ -336,7 +371,11 @@ impl Tenant {
             deletion_protection,
             resources: ResourceKind::ALL.iter().map(|k| ResourceStatus::pending(*k, now)).collect(),
             failure: None,
+            created_by: Some(requested_by.clone()),
             requested_by,
+            attempts: 0,
+            retrying: None,
+            leftovers: Vec::new(),
             plugin: None,
             applied_tags: BTreeMap::new(),
             lease: None,
@@ -355,6 +394,11 @@ impl Tenant {
         if next != TenantState::Failed {
             self.failure = None;
         }
+        // A new operation (or the end of one) starts its count of runs afresh.
+        if next != TenantState::Failed {
+            self.attempts = 0;
+        }
+        self.retrying = None;
         self.touch(now);
         Ok(())
     }
@@ -457,6 +501,20 @@ impl Tenant {
             status.message = None;
             status.last_transition_time = now;
         }
+    }
+
+    /// Records a passing fault on the step's resource (if it is one) and on the tenant: the
+    /// step will be tried again.
+    pub fn mark_retrying(&mut self, step: &str, error: &str, now: OffsetDateTime) {
+        if let Some(kind) = ResourceKind::from_step(step) {
+            let status = self.resource_mut(kind, None);
+            status.ready = false;
+            status.reason = "Retrying".into();
+            status.message = Some(error.to_string());
+            status.last_transition_time = now;
+        }
+        let since = self.retrying.as_ref().map_or(now, |r| r.since);
+        self.retrying = Some(Retrying { step: step.to_string(), error: error.to_string(), since, at: now });
     }
 
     /// Records a failed step on its resource (if it is one) and on the tenant.

@@ -11,6 +11,10 @@ pub enum PluginError {
     /// The binary's SHA-256 is not the one declared for it.
     #[error("plugin '{plugin}': SHA-256 {actual} does not match the declared {expected}")]
     DigestMismatch { plugin: String, expected: String, actual: String },
+    /// A precompiled artifact's SHA-256 is not the one the manifest records for it: it is
+    /// refused before it is deserialized.
+    #[error("plugin '{plugin}': the precompiled artifact's SHA-256 {actual} does not match the declared {expected}")]
+    ArtifactDigestMismatch { plugin: String, expected: String, actual: String },
     /// The binary is not a component that exports the `tenant-type` world.
     #[error("plugin '{plugin}': not a tenancy:plugin@1.0.0 tenant-type component: {reason}")]
     Incompatible { plugin: String, reason: String },
@@ -23,6 +27,10 @@ pub enum PluginError {
     /// The call tried to grow its memory past the limit.
     #[error("plugin '{plugin}', hook {hook}: tried to grow its memory past {limit} bytes")]
     Memory { plugin: String, hook: &'static str, limit: usize },
+    /// The call went past a limit on what its store may hold: core instances, memories,
+    /// tables, linear memory across all its memories, or table elements across all its tables.
+    #[error("plugin '{plugin}', hook {hook}: went past its limit of {limit} {resource}")]
+    Resource { plugin: String, hook: &'static str, resource: &'static str, limit: usize },
     /// The call overflowed its stack.
     #[error("plugin '{plugin}', hook {hook}: overflowed its stack of {limit} bytes")]
     Stack { plugin: String, hook: &'static str, limit: usize },

@@ -1,68 +1,22 @@
-//! The wasmtime host: engine, linker, loading, and limited calls.
+//! The wasmtime host: engine, linker, loading, and limited calls. What a call runs in is
+//! in [`crate::sandbox`]; the limits are in [`crate::limits`].
 
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tenancy_domain::plan::{GrantDecision, GrantRequest, Plan};
 use tenancy_domain::tenant::Tenant;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Precompiled, ResourceLimiter, Store, Trap};
-use wasmtime_wasi::{Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Precompiled, Store, Trap};
 
 use crate::bindings::{TenantType, TenantTypePre};
 use crate::convert;
 use crate::error::PluginError;
+use crate::limits::{Allocation, Limits};
+use crate::sandbox::{Breach, State};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
-
-/// Limits on every plugin call and load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Fuel per call: a deterministic instruction budget.
-    pub fuel: u64,
-    /// Wall-clock backstop per call.
-    pub deadline: Duration,
-    /// Most linear memory a call may grow to.
-    pub memory_bytes: usize,
-    /// Most wasm stack a call may use.
-    pub stack_bytes: usize,
-    /// Largest input (the tenant and grant, as JSON).
-    pub max_input_bytes: usize,
-    /// Largest output (the plan or decision, as JSON).
-    pub max_output_bytes: usize,
-    /// Largest plugin binary accepted at registration.
-    pub max_binary_bytes: usize,
-    /// Most log text kept per call; the rest is cut.
-    pub max_log_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            fuel: 200_000_000,
-            deadline: Duration::from_secs(1),
-            memory_bytes: 32 << 20,
-            stack_bytes: 512 << 10,
-            max_input_bytes: 64 << 10,
-            max_output_bytes: 64 << 10,
-            max_binary_bytes: 8 << 20,
-            max_log_bytes: 4 << 10,
-        }
-    }
-}
-
-/// How instances get their memory and tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Allocation {
-    /// Mapped for each instance and unmapped after it (wasmtime's default).
-    OnDemand,
-    /// Slots reserved up front and reused: up to `instances` calls at once.
-    Pooling {
-        /// Most concurrent instances.
-        instances: u32,
-    },
-}
 
 /// The hooks of the `tenant-type` world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +61,7 @@ pub struct CallReport<T> {
     pub value: T,
     /// Fuel consumed.
     pub fuel_used: u64,
-    /// Largest linear memory the call grew to, in bytes.
+    /// Most linear memory the call held, across all its memories, in bytes.
     pub peak_memory_bytes: usize,
     /// Wall-clock time of instantiate + call.
     pub elapsed: Duration,
@@ -125,81 +79,6 @@ impl<T> CallReport<T> {
             elapsed: self.elapsed,
             log: self.log,
         }
-    }
-}
-
-/// Per-call state: a WASI context that grants nothing, the memory limit, the capped log.
-struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    memory_limit: usize,
-    memory_denied: bool,
-    peak_memory: usize,
-    log: String,
-    log_limit: usize,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl ResourceLimiter for State {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
-            self.memory_denied = true;
-            return Ok(false);
-        }
-        self.peak_memory = self.peak_memory.max(desired);
-        Ok(true)
-    }
-
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
-
-impl crate::bindings::tenancy::plugin::types::Host for State {}
-
-impl crate::bindings::tenancy::plugin::host::Host for State {
-    fn log(&mut self, message: String) {
-        let room = self.log_limit.saturating_sub(self.log.len());
-        if room == 0 {
-            return;
-        }
-        let mut cut = message.len().min(room);
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.log.push_str(&message[..cut]);
-        self.log.push('\n');
-    }
-}
-
-/// A clock stuck at 2026-01-01T00:00:00Z: plugins get no real time.
-struct FixedWallClock;
-
-impl HostWallClock for FixedWallClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-
-    fn now(&self) -> Duration {
-        Duration::from_secs(1_767_225_600)
-    }
-}
-
-/// A monotonic clock that never moves.
-struct FixedMonotonicClock;
-
-impl HostMonotonicClock for FixedMonotonicClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-
-    fn now(&self) -> u64 {
-        0
     }
 }
 
@@ -236,13 +115,15 @@ impl PluginHost {
             .max_wasm_stack(limits.stack_bytes);
         if let Allocation::Pooling { instances } = allocation {
             let mut pool = wasmtime::PoolingAllocationConfig::new();
+            // Shipped plugins use 3 core instances, 1 memory and 2 tables; the totals leave
+            // room for one component at the per-call caps.
             pool.total_component_instances(instances)
-                .total_core_instances(instances * 4)
-                .total_memories(instances * 2)
-                .total_tables(instances * 4)
-                .max_core_instances_per_component(8)
-                .max_memories_per_component(2)
-                .max_tables_per_component(4)
+                .total_core_instances((instances * 4).max(limits.max_instances as u32))
+                .total_memories((instances * 2).max(limits.max_memories as u32))
+                .total_tables((instances * 4).max(limits.max_tables as u32))
+                .max_core_instances_per_component(limits.max_instances as u32)
+                .max_memories_per_component(limits.max_memories as u32)
+                .max_tables_per_component(limits.max_tables as u32)
                 .max_memory_size(limits.memory_bytes);
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
@@ -269,12 +150,15 @@ impl PluginHost {
     }
 
     /// A key that changes whenever this engine could not load an artifact another one
-    /// precompiled (wasmtime version, configuration, target): part of cache file names.
+    /// precompiled (wasmtime version, configuration, target): recorded beside each
+    /// precompiled artifact in a package, and compared at load before the artifact is used.
+    /// The SHA-256 of wasmtime's compatibility hash input, so that it does not depend on
+    /// the standard library's hasher.
     pub fn compatibility_key(&self) -> String {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        use std::hash::Hash;
+        let mut hasher = Sha256Hasher(Sha256::new());
         self.engine.precompile_compatibility_hash().hash(&mut hasher);
-        format!("{:016x}", hasher.finish())
+        hasher.0.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Checks a binary's size and SHA-256 against what was declared for it.
@@ -315,22 +199,36 @@ impl PluginHost {
             .map_err(|e| PluginError::Incompatible { plugin: name.into(), reason: first_line(&e) })
     }
 
-    /// Loads what [`PluginHost::precompile`] produced, after checking that it is a
-    /// precompiled component this engine can run (same wasmtime and configuration).
+    /// Loads what [`PluginHost::precompile`] produced. The artifact is native code that
+    /// wasmtime trusts, so its SHA-256 is checked against `expected_sha256` (what the
+    /// package's manifest recorded when it was built) before anything of it is read; then
+    /// that it is a precompiled component, and wasmtime checks that this engine can run it
+    /// (same wasmtime, configuration and target). `digest` is the SHA-256 of the `.wasm` it
+    /// was compiled from.
     pub fn load_precompiled(
         &self,
         name: &str,
         version: &str,
         digest: &str,
         compiled: &[u8],
+        expected_sha256: &str,
     ) -> Result<LoadedPlugin, PluginError> {
+        let actual = sha256_hex(compiled);
+        if !actual.eq_ignore_ascii_case(expected_sha256) {
+            return Err(PluginError::ArtifactDigestMismatch {
+                plugin: name.into(),
+                expected: expected_sha256.into(),
+                actual,
+            });
+        }
         let incompatible = |reason: String| PluginError::Incompatible { plugin: name.into(), reason };
         if Engine::detect_precompiled(compiled) != Some(Precompiled::Component) {
             return Err(incompatible("not a precompiled component".into()));
         }
-        // SAFETY: only artifacts that Tenancy's own build produced with `precompile` are
-        // passed here (they ship with the function, beside their source digest); wasmtime
-        // checks the engine version and configuration recorded in them.
+        // SAFETY: the bytes are those the package's manifest recorded, by SHA-256, when
+        // Tenancy's packaging step produced them with `precompile`; the package directory
+        // is read-only where it is deployed, and nothing writes artifacts at load time.
+        // wasmtime checks the engine version, configuration and target recorded in them.
         let component =
             unsafe { Component::deserialize(&self.engine, compiled) }.map_err(|e| incompatible(first_line(&e)))?;
         self.link(name, version, digest.to_string(), &component)
@@ -448,35 +346,11 @@ impl PluginHost {
                 limit: limits.max_input_bytes,
             });
         }
-        let wasi = WasiCtxBuilder::new()
-            .wall_clock(FixedWallClock)
-            .monotonic_clock(FixedMonotonicClock)
-            .secure_random(Deterministic::new(vec![0x5a; 32]))
-            .insecure_random(Deterministic::new(vec![0xa5; 32]))
-            .insecure_random_seed(0)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let state = State {
-            wasi,
-            table: ResourceTable::new(),
-            memory_limit: limits.memory_bytes,
-            memory_denied: false,
-            peak_memory: 0,
-            log: String::new(),
-            log_limit: limits.max_log_bytes,
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| state);
-        store.set_fuel(limits.fuel).expect("fuel is enabled in the engine");
-        let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-
+        let mut store = self.store();
         let start = Instant::now();
         let result = plugin.pre.instantiate(&mut store).and_then(|bindings| run(&bindings, &mut store));
         let elapsed = start.elapsed();
-        let value = result.map_err(|error| self.classify(plugin, hook, &error, store.data()))?;
+        let value = result.map_err(|error| self.classify(&plugin.name, hook, &error, store.data()))?;
         let size = output_size(&value);
         if size > limits.max_output_bytes {
             return Err(PluginError::OutputTooLarge {
@@ -491,19 +365,94 @@ impl PluginHost {
         Ok(CallReport { value, fuel_used, peak_memory_bytes: state.peak_memory, elapsed, log: state.log })
     }
 
-    fn classify(&self, plugin: &LoadedPlugin, hook: Hook, error: &wasmtime::Error, state: &State) -> PluginError {
-        let (plugin, hook) = (plugin.name.clone(), hook.name());
+    /// A fresh store for one call: the sandbox's state and limiter, fuel and deadline.
+    fn store(&self) -> Store<State> {
+        let limits = self.limits;
+        let mut store = Store::new(&self.engine, State::new(limits));
+        store.limiter(|state| state);
+        store.set_fuel(limits.fuel).expect("fuel is enabled in the engine");
+        let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store
+    }
+
+    fn classify(&self, plugin: &str, hook: Hook, error: &wasmtime::Error, state: &State) -> PluginError {
+        let (plugin, hook, limits) = (plugin.to_string(), hook.name(), self.limits);
+        let resource = |resource: &'static str, limit: usize| PluginError::Resource {
+            plugin: plugin.clone(),
+            hook,
+            resource,
+            limit,
+        };
         match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => PluginError::OutOfFuel { plugin, hook, fuel: self.limits.fuel },
-            Some(Trap::Interrupt) => {
-                PluginError::Deadline { plugin, hook, millis: self.limits.deadline.as_millis() as u64 }
-            }
-            Some(Trap::StackOverflow) => PluginError::Stack { plugin, hook, limit: self.limits.stack_bytes },
-            // A refused memory.grow makes the guest's allocator give up, which traps.
-            _ if state.memory_denied => PluginError::Memory { plugin, hook, limit: self.limits.memory_bytes },
+            Some(Trap::OutOfFuel) => PluginError::OutOfFuel { plugin, hook, fuel: limits.fuel },
+            Some(Trap::Interrupt) => PluginError::Deadline { plugin, hook, millis: limits.deadline.as_millis() as u64 },
+            Some(Trap::StackOverflow) => PluginError::Stack { plugin, hook, limit: limits.stack_bytes },
+            // A refused memory.grow makes the guest's allocator give up, which traps; a
+            // refused memory or table creation fails the instantiation.
+            _ if state.breach.is_some() => match state.breach {
+                Some(Breach::TotalMemory) => {
+                    resource("bytes of linear memory across its memories", limits.total_memory_bytes)
+                }
+                Some(Breach::TableElements) => resource("table elements across its tables", limits.max_table_elements),
+                _ => PluginError::Memory { plugin, hook, limit: limits.memory_bytes },
+            },
             Some(trap) => PluginError::Trap { plugin, hook, reason: trap.to_string() },
-            None => PluginError::Trap { plugin, hook, reason: root_cause(error) },
+            None => match count_breach(error) {
+                Some(Count::Instances) => resource("core instances", limits.max_instances),
+                Some(Count::Memories) => resource("memories", limits.max_memories),
+                Some(Count::Tables) => resource("tables", limits.max_tables),
+                None => PluginError::Trap { plugin, hook, reason: root_cause(error) },
+            },
         }
+    }
+
+    /// Test seam: compiles any component (binary or WAT) and instantiates it, with nothing
+    /// linked, in a store with exactly the sandbox's limits of a hook call; errors are
+    /// classified as a call's would be (reported as `on-create`).
+    #[cfg(test)]
+    pub(crate) fn instantiate_in_sandbox(&self, component: &[u8]) -> Result<usize, PluginError> {
+        let component = Component::new(&self.engine, component)
+            .map_err(|e| PluginError::Incompatible { plugin: "sandboxed".into(), reason: first_line(&e) })?;
+        let linker = Linker::<State>::new(&self.engine);
+        let mut store = self.store();
+        match linker.instantiate(&mut store, &component) {
+            Ok(_) => Ok(store.data().peak_memory),
+            Err(error) => Err(self.classify("sandboxed", Hook::OnCreate, &error, store.data())),
+        }
+    }
+}
+
+/// A count wasmtime enforces from the limiter's `instances`, `memories` and `tables`.
+enum Count {
+    Instances,
+    Memories,
+    Tables,
+}
+
+/// Which count an instantiation went past: wasmtime refuses it with an error of its own,
+/// "resource limit exceeded: <what> count too high at <n>".
+fn count_breach(error: &wasmtime::Error) -> Option<Count> {
+    let text = format!("{error:#}");
+    if !text.contains("count too high") {
+        return None;
+    }
+    [("instance count", Count::Instances), ("memory count", Count::Memories), ("table count", Count::Tables)]
+        .into_iter()
+        .find_map(|(what, count)| text.contains(what).then_some(count))
+}
+
+/// Feeds what a `Hash` implementation writes into SHA-256.
+struct Sha256Hasher(Sha256);
+
+impl std::hash::Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("eight bytes"))
     }
 }
 

@@ -4,17 +4,20 @@
 //!
 //! One [`Engine`] per process with an explicit configuration, one linker, an
 //! `InstancePre` per plugin built once and reused, and a fresh store per hook call with its
-//! own fuel, deadline and memory limit. A plugin's WASI imports are satisfied by a context
-//! that grants nothing: no files, no environment, no network, closed stdio, a fixed clock
-//! and deterministic randomness.
+//! own fuel, deadline and limits on memory, tables and instances. A plugin's WASI imports
+//! are satisfied by a context that grants nothing: no files, no environment, no network,
+//! closed stdio, a fixed clock and deterministic randomness.
 
 mod convert;
 mod error;
 mod host;
+mod limits;
 pub mod registry;
+mod sandbox;
 
 pub use error::PluginError;
-pub use host::{Allocation, CallReport, Hook, Limits, LoadedPlugin, PluginHost, sha256_hex};
+pub use host::{CallReport, Hook, LoadedPlugin, PluginHost, sha256_hex};
+pub use limits::{Allocation, Limits};
 pub use registry::{PluginRegistry, RegistryError};
 
 /// Bindings generated from the WIT in the repository.

@@ -6,10 +6,15 @@
 //!   type's plugin, version, the hooks it implements, the capabilities it declares and those
 //!   an admin enabled.
 //! - `manifest.json`, written by [`package`] at build time beside copies of the binaries:
-//!   the same declarations plus each binary's SHA-256. A deployment loads only that.
+//!   the same declarations plus each binary's SHA-256, and each plugin precompiled by the
+//!   packaging host's engine (`<plugin>-<version>.cwasm`) with its SHA-256 and the engine's
+//!   compatibility key. A deployment loads only that.
 //!
-//! Loading compiles every plugin once, at start-up, never on a request; with a cache
-//! directory the compiled artifact is kept and later start-ups only deserialize it.
+//! Loading happens once, at start-up, never on a request, and writes nothing. A compiled
+//! artifact is native code that wasmtime trusts, so only the package's own artifacts are
+//! ever deserialized, and only after their SHA-256 matches the manifest; when an artifact
+//! was made for another engine (another target, wasmtime or configuration) or there is
+//! none, the `.wasm` is compiled in memory after its own digest check.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,12 +23,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tenancy_domain::plan::{self, Allowances, GrantDecision, GrantRequest};
-use tenancy_domain::ports::{PluginFailure, Plugins, TenantTypeInfo};
+use tenancy_domain::ports::{PluginFailure, Plugins, Proposal, TenantTypeInfo};
 use tenancy_domain::tenant::{DEFAULT_TYPE, PluginRecord, Tenant};
 use thiserror::Error;
 
 use crate::error::PluginError;
 use crate::host::{CallReport, Hook, LoadedPlugin, PluginHost, sha256_hex};
+use crate::limits::Limits;
 
 /// The capability that lets a plan open the tenant's group to the internet.
 pub const PUBLIC_INGRESS: &str = "public-ingress";
@@ -90,6 +96,23 @@ pub struct ManifestEntry {
     pub file: String,
     /// Its SHA-256, hex.
     pub sha256: String,
+    /// The binary precompiled at packaging time; absent from manifests made before
+    /// packaging precompiled (they still load, compiling the `.wasm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precompiled: Option<PrecompiledArtifact>,
+}
+
+/// A plugin compiled ahead of time, for the engine named by its compatibility key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrecompiledArtifact {
+    /// The artifact, relative to the manifest.
+    pub file: String,
+    /// Its SHA-256, hex: checked before it is deserialized.
+    pub sha256: String,
+    /// [`PluginHost::compatibility_key`] of the engine that compiled it: only an engine
+    /// with the same key uses it.
+    pub compatibility_key: String,
 }
 
 /// `manifest.json`.
@@ -169,11 +192,37 @@ fn check(declaration: &Declaration) -> Result<(), RegistryError> {
     Ok(())
 }
 
-/// Packages the declared plugins for a deployment: copies each built `.wasm` from
-/// `wasm_dir` into `out_dir` as `<plugin>-<version>.wasm` and writes `manifest.json` with
-/// each binary's SHA-256.
+/// A file the manifest names must be a plain file name in the package directory.
+fn plain_file(plugin: &str, file: &str) -> Result<(), RegistryError> {
+    let mut parts = Path::new(file).components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(_)), None) => Ok(()),
+        _ => Err(RegistryError::Declaration {
+            name: plugin.to_string(),
+            problem: format!("'{file}' is not a file name in the package directory"),
+        }),
+    }
+}
+
+/// Packages the declared plugins for a deployment with a host of default limits (the
+/// engine a deployment runs): see [`package_with`].
 pub fn package(declarations: &Path, wasm_dir: &Path, out_dir: &Path) -> Result<Manifest, RegistryError> {
+    let host = PluginHost::new(Limits::default()).map_err(|e| RegistryError::Engine(e.to_string()))?;
+    package_with(&host, declarations, wasm_dir, out_dir)
+}
+
+/// Packages the declared plugins for a deployment: copies each built `.wasm` from
+/// `wasm_dir` into `out_dir` as `<plugin>-<version>.wasm`, precompiles it with `host`'s
+/// engine into `<plugin>-<version>.cwasm` beside it, and writes `manifest.json` with each
+/// file's SHA-256 and the engine's compatibility key.
+pub fn package_with(
+    host: &PluginHost,
+    declarations: &Path,
+    wasm_dir: &Path,
+    out_dir: &Path,
+) -> Result<Manifest, RegistryError> {
     let declarations: Declarations = read_json(declarations)?;
+    let compatibility_key = host.compatibility_key();
     std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
     let mut seen = BTreeMap::new();
     let mut types = Vec::new();
@@ -184,10 +233,21 @@ pub fn package(declarations: &Path, wasm_dir: &Path, out_dir: &Path) -> Result<M
         }
         let built = wasm_dir.join(format!("{}.wasm", declaration.plugin.replace('-', "_")));
         let wasm = std::fs::read(&built).map_err(io(&built))?;
-        let file = format!("{}-{}.wasm", declaration.plugin, declaration.version);
+        let stem = format!("{}-{}", declaration.plugin, declaration.version);
+        let (file, sha256) = (format!("{stem}.wasm"), sha256_hex(&wasm));
+        plain_file(&declaration.name, &file)?;
+        // `precompile` checks the binary's size, and that it is a component.
+        let compiled = host.precompile(&declaration.plugin, &wasm, &sha256)?;
         let target = out_dir.join(&file);
         std::fs::write(&target, &wasm).map_err(io(&target))?;
-        types.push(ManifestEntry { sha256: sha256_hex(&wasm), file, declaration });
+        let artifact = PrecompiledArtifact {
+            file: format!("{stem}.cwasm"),
+            sha256: sha256_hex(&compiled),
+            compatibility_key: compatibility_key.clone(),
+        };
+        let target = out_dir.join(&artifact.file);
+        std::fs::write(&target, &compiled).map_err(io(&target))?;
+        types.push(ManifestEntry { sha256, file, declaration, precompiled: Some(artifact) });
     }
     let manifest = Manifest { types };
     let path = out_dir.join(MANIFEST_FILE);
@@ -215,19 +275,24 @@ impl PluginRegistry {
     }
 
     /// Loads every plugin of `manifest` (a `manifest.json` made by [`package`]). Each
-    /// binary's size and digest are checked before it is compiled or its cached artifact
-    /// loaded. Blocking: call it at start-up, off the async runtime.
-    pub fn load(host: PluginHost, manifest: &Path, cache: Option<&Path>) -> Result<Self, RegistryError> {
+    /// binary's size and digest are checked first. A plugin whose precompiled artifact was
+    /// made by an engine with this one's compatibility key is deserialized from it, after
+    /// the artifact's SHA-256 matches the manifest (a mismatch refuses the whole load);
+    /// any other is compiled from its `.wasm`, in memory. Nothing is written. Blocking:
+    /// call it at start-up, off the async runtime.
+    pub fn load(host: PluginHost, manifest: &Path) -> Result<Self, RegistryError> {
         let dir = manifest.parent().unwrap_or(Path::new("."));
         let entries: Manifest = read_json(manifest)?;
+        let compatibility_key = host.compatibility_key();
         let mut types = BTreeMap::new();
         for entry in entries.types {
             let declaration = &entry.declaration;
             check(declaration)?;
+            plain_file(&declaration.name, &entry.file)?;
             let path = dir.join(&entry.file);
             let wasm = std::fs::read(&path).map_err(io(&path))?;
-            let plugin = match cache {
-                Some(cache) => load_cached(&host, &entry, &wasm, cache)?,
+            let plugin = match entry.precompiled.as_ref().filter(|a| a.compatibility_key == compatibility_key) {
+                Some(artifact) => load_artifact(&host, dir, &entry, &wasm, artifact)?,
                 None => host.load(&declaration.plugin, &declaration.version, &wasm, &entry.sha256)?,
             };
             let info = declaration.info(&entry.sha256);
@@ -278,45 +343,30 @@ fn failure(error: PluginError) -> PluginFailure {
     }
 }
 
-/// Loads a plugin through the cache of compiled artifacts, keyed by the binary's digest
-/// and the engine's compatibility hash, so that a new wasmtime or configuration never
-/// picks up an old artifact.
-fn load_cached(
+/// Loads a plugin from the artifact its package precompiled for this engine. The `.wasm`
+/// is checked too, since its digest is what the registry reports; the artifact's digest is
+/// checked before it is deserialized.
+fn load_artifact(
     host: &PluginHost,
+    dir: &Path,
     entry: &ManifestEntry,
     wasm: &[u8],
-    cache: &Path,
+    artifact: &PrecompiledArtifact,
 ) -> Result<LoadedPlugin, RegistryError> {
     let (name, version) = (&entry.declaration.plugin, &entry.declaration.version);
-    let artifact = cache.join(format!("{}-{}.cwasm", entry.sha256, host.compatibility_key()));
-    if let Ok(compiled) = std::fs::read(&artifact) {
-        // Checked on a cache hit too: the digest in the manifest is what is trusted.
-        host.check_binary(name, wasm, &entry.sha256)?;
-        match host.load_precompiled(name, version, &entry.sha256, &compiled) {
-            Ok(plugin) => return Ok(plugin),
-            Err(error) => tracing::warn!(%error, artifact = %artifact.display(), "cached artifact unusable; compiling"),
+    host.check_binary(name, wasm, &entry.sha256)?;
+    plain_file(&entry.declaration.name, &artifact.file)?;
+    let path = dir.join(&artifact.file);
+    let compiled = std::fs::read(&path).map_err(io(&path))?;
+    match host.load_precompiled(name, version, &entry.sha256, &compiled, &artifact.sha256) {
+        Ok(plugin) => Ok(plugin),
+        // The package's own artifact, which this engine turned down all the same: compile.
+        Err(error @ PluginError::Incompatible { .. }) => {
+            tracing::warn!(%error, artifact = %path.display(), "precompiled artifact unusable; compiling the .wasm");
+            Ok(host.load(name, version, wasm, &entry.sha256)?)
         }
+        Err(error) => Err(error.into()),
     }
-    // `precompile` checks the binary's size and digest itself.
-    let compiled = host.precompile(name, wasm, &entry.sha256)?;
-    if let Err(error) = write_private(cache, &artifact, &compiled) {
-        tracing::warn!(%error, artifact = %artifact.display(), "could not cache the compiled plugin");
-    }
-    Ok(host.load_precompiled(name, version, &entry.sha256, &compiled)?)
-}
-
-/// Writes `bytes` to `path` atomically, in a directory only this user can read or write:
-/// compiled artifacts are native code, trusted when loaded.
-fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    let temporary = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, path)
 }
 
 /// The record of a plan made for `tenant` (at its last write, the worker's claim).
@@ -347,17 +397,17 @@ impl Plugins for PluginRegistry {
         report.value.map_err(|message| PluginFailure::Refused { plugin: registered.info.plugin.clone(), message })
     }
 
-    async fn plan(&self, tenant: &Tenant) -> Result<PluginRecord, PluginFailure> {
+    async fn plan(&self, tenant: &Tenant) -> Result<Proposal, PluginFailure> {
         let registered = self.registered(tenant)?;
         let plugin = registered.plugin.clone();
+        let allowances = registered.allowances;
         if !implements(registered, Hook::OnCreate) {
-            return Ok(record(&plugin, plan::Plan::default(), String::new(), tenant));
+            return Ok(Proposal { record: record(&plugin, plan::Plan::default(), String::new(), tenant), allowances });
         }
         let input = tenant.clone();
         let CallReport { value, log, .. } =
             self.run(registered, move |host, plugin| host.on_create(plugin, &input)).await?;
-        plan::validate(&plugin.name, &tenant.name, &value, registered.allowances).map_err(PluginFailure::Plan)?;
-        Ok(record(&plugin, value, log, tenant))
+        Ok(Proposal { record: record(&plugin, value, log, tenant), allowances })
     }
 
     async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure> {

@@ -1,6 +1,7 @@
 //! The host against real components built from `plugins/` (by `scripts/build-plugins.sh`,
 //! which `make test` runs first): the data-science plugin, and a hostile one whose
-//! `attack` setting picks how it misbehaves.
+//! `attack` setting picks how it misbehaves (or, with `attack` = `plan`, returns the plan
+//! the test chose); and components written in WAT, instantiated under the sandbox's limits.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,7 +9,10 @@ use std::time::Duration;
 use tenancy_domain::access::{ADMIN_GROUP, Caller, Via};
 use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
-use tenancy_domain::plan::{self, Allowances, CatalogueResource, GrantDecision, GrantRequest};
+use tenancy_domain::plan::{
+    self, Allowances, CatalogueResource, GrantDecision, GrantRequest, IngressRule, Plan, PlanContext, PolicyStatement,
+    Refusal,
+};
 use tenancy_domain::tenant::{Requester, Tenant};
 
 use crate::{Limits, LoadedPlugin, PluginError, PluginHost, sha256_hex};
@@ -37,6 +41,35 @@ fn tenant(attack: &str) -> Tenant {
         Requester::from_caller(&caller, now),
         now,
     )
+}
+
+/// The lifecycle's check of a plan, in a VPC of 10.0.0.0/16 with no capability enabled.
+fn check(plugin: &str, tenant: &Tenant, plan: &Plan) -> Result<(), Refusal> {
+    let vpc_cidrs = ["10.0.0.0/16".to_string()];
+    let context = PlanContext {
+        tenant: &tenant.name,
+        allowances: Allowances::default(),
+        vpc_cidrs: &vpc_cidrs,
+        settings: &tenant.settings,
+    };
+    plan::validate(plugin, plan, &context)
+}
+
+/// A hostile tenant whose `on-create` returns `plan`, sent as JSON cut into settings
+/// `plan-0`, `plan-1`, ... of at most `chunk` bytes.
+fn chosen(plan: &serde_json::Value, chunk: usize) -> Tenant {
+    let json = plan.to_string();
+    let mut tenant = tenant("plan");
+    let (mut rest, mut part) = (json.as_str(), 0);
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(chunk);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        tenant.settings.insert(format!("plan-{part}"), rest[..cut].to_string());
+        (rest, part) = (&rest[cut..], part + 1);
+    }
+    tenant
 }
 
 /// One host with default limits and the two plugins loaded, shared by the tests that need
@@ -72,7 +105,6 @@ fn the_data_science_plugin_plans_a_valid_data_bucket_and_scoped_permissions() {
     assert_eq!(report.value.tags.get("workload").map(String::as_str), Some("data-science"));
     assert!(report.log.contains("data-science plan for lab"), "{}", report.log);
     assert!(report.fuel_used > 0 && report.peak_memory_bytes > 0);
-    plan::validate("data_science", &Name::parse("n", "lab").unwrap(), &report.value, Allowances::default()).unwrap();
 }
 
 #[test]
@@ -168,21 +200,81 @@ fn the_sandbox_shows_no_file_no_environment_no_network_and_a_fixed_clock() {
     assert_eq!(seen["clock"], "1767225600", "{seen:?}");
 }
 
+/// The host returns plans unvalidated; the lifecycle's check refuses those that break the
+/// rules, naming the plugin.
 #[test]
-fn plans_that_break_the_rules_are_refused_naming_the_plugin_and_the_rule() {
+fn plans_that_break_the_rules_come_back_as_sent_and_the_check_refuses_them() {
     let Shared { host, hostile: plugin, .. } = shared();
-    let lab = Name::parse("n", "lab").unwrap();
-    for (attack, rule) in [
-        ("iam", "no-identity-actions"),
-        ("other-tenant", "tenant-resources-only"),
-        ("public", "no-public-ingress"),
-        ("tenancy-tag", "tag-namespace"),
-    ] {
-        let plan = host.on_create(plugin, &tenant(attack)).unwrap().value;
-        let refusal = plan::validate(&plugin.name, &lab, &plan, Allowances::default()).unwrap_err();
-        assert_eq!(refusal.rule, rule, "{attack}");
-        assert!(refusal.to_string().starts_with("plugin 'hostile' broke the rule"), "{refusal}");
+    for attack in ["iam", "other-tenant", "public", "tenancy-tag"] {
+        let tenant = tenant(attack);
+        let plan = host.on_create(plugin, &tenant).unwrap().value;
+        assert_ne!(plan, Plan::default(), "{attack}");
+        let refusal = check(&plugin.name, &tenant, &plan).unwrap_err();
+        assert_eq!(refusal.plugin, "hostile", "{attack}: {refusal}");
     }
+}
+
+#[test]
+fn a_plan_chosen_by_the_test_comes_back_exactly_as_the_plugin_sent_it() {
+    let Shared { host, hostile: plugin, .. } = shared();
+    let chosen_plan = serde_json::json!({
+        "tags": [["team", "ml"], ["workload", "ünïcode ✓"]],
+        "policyStatements": [
+            {"sid": "Escalate", "actions": ["iam:PassRole"], "resources": ["*"], "tenantTagCondition": true},
+            {"sid": "Read", "actions": ["s3:GetObject", "s3:ListBucket"],
+             "resources": ["arn:aws:s3:::tenancy-lab--data", "arn:aws:s3:::tenancy-lab--data/*"]},
+        ],
+        "ingressRules": [
+            {"protocol": "tcp", "fromPort": 8888, "toPort": 8889, "cidr": "{vpc}", "description": "jupyter"},
+            {"protocol": "udp", "fromPort": 0, "toPort": 65535, "cidr": "0.0.0.0/0", "description": ""},
+        ],
+        "defaultSettings": [["notebook-size", "ml.t3.large"]],
+        "resources": [{"bucket": "data"}, {"bucket": "scratch"}],
+    });
+    let expected = Plan {
+        tags: [("team", "ml"), ("workload", "ünïcode ✓")].map(|(k, v)| (k.into(), v.into())).into(),
+        policy_statements: vec![
+            PolicyStatement {
+                sid: "Escalate".into(),
+                actions: vec!["iam:PassRole".into()],
+                resources: vec!["*".into()],
+                tenant_tag_condition: true,
+            },
+            PolicyStatement {
+                sid: "Read".into(),
+                actions: vec!["s3:GetObject".into(), "s3:ListBucket".into()],
+                resources: vec!["arn:aws:s3:::tenancy-lab--data".into(), "arn:aws:s3:::tenancy-lab--data/*".into()],
+                tenant_tag_condition: false,
+            },
+        ],
+        ingress_rules: vec![
+            IngressRule {
+                protocol: "tcp".into(),
+                from_port: 8888,
+                to_port: 8889,
+                cidr: "{vpc}".into(),
+                description: "jupyter".into(),
+            },
+            IngressRule {
+                protocol: "udp".into(),
+                from_port: 0,
+                to_port: 65535,
+                cidr: "0.0.0.0/0".into(),
+                description: String::new(),
+            },
+        ],
+        default_settings: [("notebook-size".to_string(), "ml.t3.large".to_string())].into(),
+        resources: vec![CatalogueResource::Bucket("data".into()), CatalogueResource::Bucket("scratch".into())],
+    };
+    // Cut small, so that the parts run past `plan-9` and must be read in numeric order.
+    let tenant = chosen(&chosen_plan, 40);
+    assert!(tenant.settings.contains_key("plan-11"), "{:?}", tenant.settings.keys());
+    assert_eq!(host.on_create(plugin, &tenant).unwrap().value, expected);
+
+    let nothing = chosen(&serde_json::json!({}), 1024);
+    assert_eq!(host.on_create(plugin, &nothing).unwrap().value, Plan::default());
+    let error = host.on_create(plugin, &chosen(&serde_json::json!({"tags": "oops"}), 1024)).unwrap_err();
+    assert!(matches!(error, PluginError::Refused { ref message, .. } if message.contains("chosen plan")), "{error}");
 }
 
 #[test]
@@ -223,11 +315,114 @@ fn a_precompiled_plugin_loads_and_runs_like_the_original() {
     let wasm = artifact("data_science");
     let digest = sha256_hex(&wasm);
     let compiled = host.precompile("data_science", &wasm, &digest).unwrap();
-    let plugin = host.load_precompiled("data_science", "1.0.0", &digest, &compiled).unwrap();
+    let plugin = host.load_precompiled("data_science", "1.0.0", &digest, &compiled, &sha256_hex(&compiled)).unwrap();
     assert!(host.on_create(&plugin, &tenant("")).unwrap().value.resources.len() == 1);
 
-    let error = host.load_precompiled("data_science", "1.0.0", &digest, &wasm).err().unwrap();
+    let error = host.load_precompiled("data_science", "1.0.0", &digest, &wasm, &digest).err().unwrap();
     assert!(matches!(error, PluginError::Incompatible { .. }), "raw wasm is not a precompiled artifact: {error}");
+
+    let mut tampered = compiled.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0xff;
+    let error =
+        host.load_precompiled("data_science", "1.0.0", &digest, &tampered, &sha256_hex(&compiled)).err().unwrap();
+    assert!(matches!(error, PluginError::ArtifactDigestMismatch { .. }), "{error}");
+}
+
+#[test]
+fn the_compatibility_key_is_stable_and_names_the_engine_configuration() {
+    let host = &shared().host;
+    let key = host.compatibility_key();
+    assert_eq!(key.len(), 32, "{key}");
+    assert!(key.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
+    assert_eq!(PluginHost::new(Limits::default()).unwrap().compatibility_key(), key, "same engine, same key");
+}
+
+/// A component of `instances` core instances of one module (`module` is its WAT body).
+fn component(module: &str, instances: usize) -> Vec<u8> {
+    let instances: String = (0..instances).map(|i| format!("(core instance $i{i} (instantiate $m))\n")).collect();
+    format!("(component (core module $m {module})\n{instances})").into_bytes()
+}
+
+const MIB: usize = 1 << 20;
+/// 20 MiB in wasm pages: under the 32 MiB limit on one memory.
+const PAGES_20_MIB: usize = 20 * MIB / 65536;
+
+#[test]
+fn several_memories_each_under_the_limit_are_refused_past_the_total() {
+    let host = &shared().host;
+    let limits = Limits::default();
+    assert!(20 * MIB < limits.memory_bytes && 2 * 20 * MIB <= limits.total_memory_bytes);
+    assert!(3 * 20 * MIB > limits.total_memory_bytes);
+    let memory = format!("(memory {PAGES_20_MIB})");
+    let peak = host.instantiate_in_sandbox(&component(&memory, 2)).expect("two memories fit the total");
+    assert_eq!(peak, 40 * MIB, "the peak counts every memory");
+    let error = host.instantiate_in_sandbox(&component(&memory, 3)).unwrap_err();
+    assert!(
+        matches!(error, PluginError::Resource { resource, limit, .. }
+            if resource.contains("linear memory") && limit == limits.total_memory_bytes),
+        "{error}"
+    );
+    // Growth counts as creation does: a memory grown past what the others leave is refused.
+    let grower = format!(
+        "(component
+           (core module $big (memory {PAGES_20_MIB}))
+           (core module $grow (memory 1)
+             (func $start
+               (if (i32.eq (memory.grow (i32.const {PAGES_20_MIB})) (i32.const -1)) (then unreachable)))
+             (start $start))
+           (core instance (instantiate $big))
+           (core instance (instantiate $big))
+           (core instance (instantiate $grow)))"
+    );
+    // The grow is refused (memory.grow answers -1), the guest gives up as an allocator
+    // would, and the failure names the total.
+    let error = host.instantiate_in_sandbox(grower.as_bytes()).unwrap_err();
+    assert!(matches!(error, PluginError::Resource { resource, .. } if resource.contains("linear memory")), "{error}");
+}
+
+#[test]
+fn more_memories_tables_or_instances_than_allowed_are_refused() {
+    let host = &shared().host;
+    let limits = Limits::default();
+    let cases = [
+        ("(memory 1)", limits.max_memories + 1, "memories", limits.max_memories),
+        ("(table 1 funcref) (table 1 funcref)", limits.max_tables / 2 + 1, "tables", limits.max_tables),
+        ("", limits.max_instances + 1, "core instances", limits.max_instances),
+        ("(table 60000 funcref)", 2, "table elements", limits.max_table_elements),
+    ];
+    for (module, instances, what, cap) in cases {
+        assert!(instances <= limits.max_instances || what == "core instances");
+        let error = host.instantiate_in_sandbox(&component(module, instances)).unwrap_err();
+        assert!(
+            matches!(error, PluginError::Resource { resource, limit, .. } if resource.starts_with(what) && limit == cap),
+            "{what}: {error}"
+        );
+        // At the cap, the same component is fine.
+        if what != "table elements" {
+            host.instantiate_in_sandbox(&component(module, instances - 1)).expect(what);
+        }
+    }
+}
+
+/// A `wasm32-wasip2` component built by wit-component has three core instances (the
+/// program, the WASI adapter and a shim), one memory and two tables: the defaults leave
+/// room, and one instance fewer than that stops even the empty plugin.
+#[test]
+fn the_shipped_plugins_fit_the_default_limits() {
+    let client = client_tenant(&[("client", "acme"), ("client-domain", "acme.com"), ("expires", "2027-06-30")]);
+    let host = &shared().host;
+    let snug =
+        PluginHost::new(Limits { max_instances: 3, max_memories: 1, max_tables: 2, ..Limits::default() }).unwrap();
+    for name in ["data_science", "per_client", "empty", "hostile"] {
+        let report = host.on_create(&load(host, name), &client);
+        assert!(report.is_ok(), "{name}: {report:?}");
+        assert!(report.unwrap().peak_memory_bytes <= Limits::default().total_memory_bytes);
+        assert!(snug.on_create(&load(&snug, name), &client).is_ok(), "{name} within 3 instances, 1 memory, 2 tables");
+    }
+    let tight = PluginHost::new(Limits { max_instances: 2, ..Limits::default() }).unwrap();
+    let error = tight.on_create(&load(&tight, "empty"), &tenant("none")).unwrap_err();
+    assert!(matches!(error, PluginError::Resource { resource: "core instances", limit: 2, .. }), "{error}");
 }
 
 fn client_tenant(settings: &[(&str, &str)]) -> Tenant {
@@ -266,7 +461,6 @@ fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
         .map(|(k, v)| (k.into(), v.into()))
         .into();
     assert_eq!(plan.tags, expected);
-    plan::validate("per_client", &tenant.name, &plan, Allowances::default()).unwrap();
     let billed_to_client =
         client_tenant(&[("client", "acme"), ("client-domain", "acme.com"), ("expires", "2027-06-30")]);
     let plan_without = host.on_create(&plugin, &billed_to_client).unwrap().value;
@@ -320,21 +514,58 @@ mod registry {
         PluginHost::new(Limits::default()).unwrap()
     }
 
+    /// Every file under `dir`, with its size and modification time.
+    fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+        let mut files = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let entry = entry.unwrap();
+                let metadata = entry.metadata().unwrap();
+                if metadata.is_dir() {
+                    pending.push(entry.path());
+                }
+                files.push((entry.path(), metadata.len(), metadata.modified().unwrap()));
+            }
+        }
+        files.sort();
+        files
+    }
+
+    fn edit_manifest(out: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+        let path = out.join("manifest.json");
+        let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut manifest);
+        std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    }
+
+    async fn science_plan(registry: &PluginRegistry) -> Plan {
+        let mut science = tenant("none");
+        science.tenant_type = "data-science".into();
+        registry.plan(&science).await.expect("a plan").record.plan
+    }
+
     #[tokio::test]
     async fn the_shipped_types_load_from_their_manifest_and_answer_through_the_port() {
         let out = packaged("shipped");
-        let cache = out.join("cache");
-        let registry = PluginRegistry::load(host(), &out.join("manifest.json"), Some(&cache)).expect("loads");
-        let types: Vec<String> = registry.types().into_iter().map(|t| t.name).collect();
+        let manifest: registry::Manifest =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        let key = host().compatibility_key();
+        for entry in &manifest.types {
+            let artifact = entry.precompiled.as_ref().expect("packaging precompiles every plugin");
+            assert_eq!(artifact.file, format!("{}-{}.cwasm", entry.declaration.plugin, entry.declaration.version));
+            assert_eq!(artifact.compatibility_key, key);
+            assert_eq!(sha256_hex(&std::fs::read(out.join(&artifact.file)).unwrap()), artifact.sha256);
+        }
+        let again = PluginRegistry::load(host(), &out.join("manifest.json")).expect("loads");
+        let types: Vec<String> = again.types().into_iter().map(|t| t.name).collect();
         assert_eq!(types, ["data-science", "per-client"]);
-        let cached = std::fs::read_dir(&cache).unwrap().count();
-        assert_eq!(cached, 2, "one compiled artifact per plugin");
-        // A second start-up deserializes what the first compiled.
-        let again = PluginRegistry::load(host(), &out.join("manifest.json"), Some(&cache)).expect("loads cached");
 
         let mut science = tenant("none");
         science.tenant_type = "data-science".into();
-        let record = again.plan(&science).await.expect("a valid plan");
+        let proposal = again.plan(&science).await.expect("a plan");
+        assert_eq!(proposal.allowances, Allowances::default());
+        let record = proposal.record;
         assert_eq!(record.plugin, "data-science");
         assert_eq!(record.plan.tags["workload"], "data-science");
         assert!(record.log.contains("data-science plan for lab"), "{}", record.log);
@@ -361,12 +592,122 @@ mod registry {
         )
         .unwrap();
         registry::package(&declarations, &wasm_dir(), &out.join("dist")).unwrap();
-        let registry = PluginRegistry::load(host(), &out.join("dist/manifest.json"), None).unwrap();
+        let registry = PluginRegistry::load(host(), &out.join("dist/manifest.json")).unwrap();
         let failed = registry.plan(&tenant("loop")).await.unwrap_err();
         assert!(matches!(&failed, PluginFailure::Failed(m) if m.contains("fuel")), "{failed}");
-        let broke = registry.plan(&tenant("iam")).await.unwrap_err();
-        assert!(matches!(&broke, PluginFailure::Plan(r) if r.rule == "no-identity-actions"), "{broke}");
+        // The registry proposes; the lifecycle's check refuses.
+        let iam = tenant("iam");
+        let proposal = registry.plan(&iam).await.expect("proposed unvalidated");
+        assert_eq!(proposal.record.plan.policy_statements[0].actions, ["iam:PassRole"]);
+        let refusal = check(&proposal.record.plugin, &iam, &proposal.record.plan).unwrap_err();
+        assert_eq!(refusal.plugin, "hostile", "{refusal}");
         assert!(registry.plan(&tenant("none")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_chosen_plan_comes_back_through_the_registry_unchanged() {
+        let out = scratch("chosen");
+        let declarations = out.join("types.json");
+        std::fs::write(
+            &declarations,
+            r#"{"types": [{"name": "hostile", "plugin": "hostile", "version": "0.1.0", "hooks": ["on-create"]}]}"#,
+        )
+        .unwrap();
+        registry::package(&declarations, &wasm_dir(), &out.join("dist")).unwrap();
+        let registry = PluginRegistry::load(host(), &out.join("dist/manifest.json")).unwrap();
+        let tenant = chosen(
+            &serde_json::json!({
+                "tags": [["team", "ml"]],
+                "policyStatements": [{"sid": "Pass", "actions": ["iam:PassRole"], "resources": ["*"]}],
+                "resources": [{"bucket": "data"}],
+            }),
+            16,
+        );
+        let proposal = registry.plan(&tenant).await.unwrap();
+        let plan = &proposal.record.plan;
+        assert_eq!(plan.tags["team"], "ml");
+        assert_eq!(plan.policy_statements[0].actions, ["iam:PassRole"]);
+        assert!(!plan.policy_statements[0].tenant_tag_condition);
+        assert_eq!(plan.resources, [CatalogueResource::Bucket("data".into())]);
+        assert!(check("hostile", &tenant, plan).is_err(), "iam:PassRole is refused");
+    }
+
+    #[tokio::test]
+    async fn loading_writes_nothing() {
+        let out = packaged("writes-nothing");
+        let before = listing(&out);
+        let registry = PluginRegistry::load(host(), &out.join("manifest.json")).unwrap();
+        assert!(!science_plan(&registry).await.tags.is_empty());
+        // Without artifacts too: compiling happens in memory.
+        edit_manifest(&out, |m| {
+            for entry in m["types"].as_array_mut().unwrap() {
+                entry.as_object_mut().unwrap().remove("precompiled");
+            }
+        });
+        let before_compiling = listing(&out);
+        PluginRegistry::load(host(), &out.join("manifest.json")).unwrap();
+        assert_eq!(listing(&out), before_compiling);
+        assert_eq!(before.len(), before_compiling.len());
+    }
+
+    #[test]
+    fn a_tampered_artifact_is_refused_before_it_is_deserialized() {
+        let out = packaged("tampered-artifact");
+        let artifact = out.join("data-science-1.0.0.cwasm");
+        let mut compiled = std::fs::read(&artifact).unwrap();
+        let middle = compiled.len() / 2;
+        compiled[middle] ^= 0xff;
+        std::fs::write(&artifact, &compiled).unwrap();
+        let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
+        assert!(
+            matches!(&error, RegistryError::Plugin(PluginError::ArtifactDigestMismatch { plugin, actual, .. })
+                if plugin == "data-science" && *actual == sha256_hex(&compiled)),
+            "{error}"
+        );
+        // Nor does a manifest that names another digest for an intact artifact load.
+        let out = packaged("tampered-manifest");
+        edit_manifest(&out, |m| m["types"][1]["precompiled"]["sha256"] = "0".repeat(64).into());
+        let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
+        assert!(matches!(&error, RegistryError::Plugin(PluginError::ArtifactDigestMismatch { .. })), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_artifact_for_another_engine_is_never_read_and_the_wasm_is_compiled() {
+        let out = packaged("foreign");
+        // Garbage where the artifacts were: reading either would fail the load.
+        for file in ["data-science-1.0.0.cwasm", "per-client-1.0.0.cwasm"] {
+            std::fs::write(out.join(file), b"not an artifact").unwrap();
+        }
+        edit_manifest(&out, |m| {
+            for entry in m["types"].as_array_mut().unwrap() {
+                entry["precompiled"]["compatibilityKey"] = "aarch64-linux-another-engine".into();
+            }
+        });
+        let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("compiled from .wasm");
+        assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
+    }
+
+    #[tokio::test]
+    async fn a_package_without_artifacts_still_loads() {
+        let out = packaged("no-artifacts");
+        edit_manifest(&out, |m| {
+            for entry in m["types"].as_array_mut().unwrap() {
+                entry.as_object_mut().unwrap().remove("precompiled");
+            }
+        });
+        for file in ["data-science-1.0.0.cwasm", "per-client-1.0.0.cwasm"] {
+            std::fs::remove_file(out.join(file)).unwrap();
+        }
+        let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("loads");
+        assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
+    }
+
+    #[test]
+    fn a_manifest_naming_a_file_outside_its_directory_is_refused() {
+        let out = packaged("outside");
+        edit_manifest(&out, |m| m["types"][0]["precompiled"]["file"] = "../elsewhere.cwasm".into());
+        let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
+        assert!(error.to_string().contains("not a file name in the package directory"), "{error}");
     }
 
     #[test]
@@ -376,13 +717,11 @@ mod registry {
         let text = std::fs::read_to_string(&manifest).unwrap();
         let digest = sha256_hex(&std::fs::read(out.join("per-client-1.0.0.wasm")).unwrap());
         std::fs::write(&manifest, text.replace(&digest, &"0".repeat(64))).unwrap();
-        for cache in [None, Some(out.join("cache"))] {
-            let error = PluginRegistry::load(host(), &manifest, cache.as_deref()).err().expect("refused");
-            assert!(
-                matches!(&error, RegistryError::Plugin(PluginError::DigestMismatch { plugin, .. }) if plugin == "per-client"),
-                "{error}"
-            );
-        }
+        let error = PluginRegistry::load(host(), &manifest).err().expect("refused");
+        assert!(
+            matches!(&error, RegistryError::Plugin(PluginError::DigestMismatch { plugin, .. }) if plugin == "per-client"),
+            "{error}"
+        );
     }
 
     #[test]

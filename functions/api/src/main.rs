@@ -2,7 +2,6 @@
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
-use serde_json::{Map, Value};
 use tenancy_app::{Api, App, auth, init_logging};
 use tenancy_domain::access::Caller;
 
@@ -10,9 +9,8 @@ use tenancy_domain::access::Caller;
 /// has already refused requests without a valid token on authorised routes.
 fn caller(request: &Request) -> Option<Caller> {
     let RequestContext::ApiGatewayV2(context) = request.request_context() else { return None };
-    let claims = context.authorizer?.jwt?.claims;
-    let claims: Map<String, Value> = claims.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    auth::caller_from_claims(&claims)
+    // Every claim arrives as a string (an array flattened to `[a b]`): the form the parser reads.
+    auth::caller_from_claims(&context.authorizer?.jwt?.claims)
 }
 
 /// One Lambda invocation: the API Gateway request to the router and its answer back.
@@ -39,8 +37,8 @@ async fn main() -> Result<(), Error> {
 mod tests {
     use std::sync::Arc;
 
-    use serde_json::json;
-    use tenancy_domain::memory::{MemoryStore, RecordingEvents};
+    use serde_json::{Value, json};
+    use tenancy_domain::memory::{MemoryStore, MemoryVpcs, RecordingEvents};
     use tenancy_domain::ports::{NoPlugins, SystemClock};
     use tenancy_domain::service::Tenancy;
 
@@ -82,6 +80,7 @@ mod tests {
             Arc::new(MemoryStore::default()),
             Arc::new(RecordingEvents::default()),
             Arc::new(NoPlugins),
+            Arc::new(MemoryVpcs::default()),
             Arc::new(SystemClock),
         ))
     }

@@ -56,6 +56,10 @@ fn permission(key: &RuleKey, description: Option<&str>) -> IpPermission {
     }
 }
 
+fn group_tags(group: &SecurityGroup) -> BTreeMap<String, String> {
+    group.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
 /// True when the group's ingress admits the group itself on every protocol.
 fn admits_itself(group: &SecurityGroup) -> bool {
     let id = group.group_id();
@@ -86,6 +90,19 @@ impl AwsCloud {
             None => self.create_security_group(boundary).await?,
         };
         let group_id = group.group_id().unwrap_or_default().to_string();
+        // A group of the tenant's name that this deployment did not make for this tenant
+        // is never adopted (nor opened, nor re-tagged).
+        if !boundary.owns(&group_tags(&group)) {
+            return Err(CloudError::permanent(format!(
+                "a security group named '{}' ({group_id}) exists in {} but was not made by this deployment ('{}') \
+                 for this tenant (its {} and {} tags say otherwise): it is not adopted; remove it and retry",
+                boundary.names.security_group,
+                boundary.vpc_id,
+                boundary.deployment,
+                tag_keys::DEPLOYMENT,
+                tag_keys::TENANT_ID
+            )));
+        }
 
         if !admits_itself(&group) {
             let rule = IpPermission::builder()
@@ -107,12 +124,7 @@ impl AwsCloud {
 
         self.reconcile_plan_rules(&group, &boundary.plan.ingress_rules, &boundary.region).await?;
 
-        let current: BTreeMap<String, String> = group
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-            .collect();
-        let (add, remove) = tag_changes(boundary, &current);
+        let (add, remove) = tag_changes(boundary, &group_tags(&group));
         if !add.is_empty() {
             ec2.create_tags()
                 .resources(&group_id)
@@ -208,31 +220,37 @@ impl AwsCloud {
             // Another worker created it between our look and our create: use theirs.
             Err(error) if code(&error) == Some("InvalidGroup.Duplicate") => {
                 self.find_security_group(boundary).await?.ok_or_else(|| {
-                    CloudError("CreateSecurityGroup: the group exists but is not visible yet; retry".into())
+                    CloudError::transient("CreateSecurityGroup: the group exists but is not visible yet")
                 })
             }
             Err(error) => Err(cloud_error("CreateSecurityGroup", error)),
         }
     }
 
+    /// Removes the tenant's groups: the one of its name in its VPC, any tagged with its id,
+    /// and any its record names; each only if its record names it or it carries this
+    /// deployment's tag and this tenant's id. A group merely tagged with the tenant's name
+    /// (in another VPC, by someone else) is left alone and reported.
     pub(super) async fn remove_security_groups(&self, boundary: &Boundary) -> Result<(), CloudError> {
         let ec2 = &self.regional(&boundary.region).ec2;
-        let mut ids: Vec<String> = self
-            .find_security_group(boundary)
-            .await?
-            .and_then(|g| g.group_id().map(str::to_string))
-            .into_iter()
-            .collect();
-        for arn in self
-            .tagged(&boundary.region, Some("ec2:security-group"), tag_keys::TENANT, boundary.tenant.as_str())
-            .await?
+        let mut candidates: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+        if let Some(group) = self.find_security_group(boundary).await? {
+            candidates.push((group.group_id().unwrap_or_default().to_string(), group_tags(&group)));
+        }
+        let tenant_id = boundary.tenant_id.to_string();
+        for (arn, tags) in
+            self.tagged(&boundary.region, Some("ec2:security-group"), tag_keys::TENANT_ID, &tenant_id).await?
         {
             let id = arn.rsplit('/').next().unwrap_or_default().to_string();
-            if !id.is_empty() && !ids.contains(&id) {
-                ids.push(id);
+            if !id.is_empty() && !candidates.iter().any(|(known, _)| *known == id) {
+                candidates.push((id, tags));
             }
         }
-        for id in ids {
+        for (id, tags) in candidates {
+            if !boundary.may_remove(&id, None, &tags) {
+                tracing::warn!(group = %id, "security group not made by this deployment for this tenant; left alone");
+                continue;
+            }
             match ec2.delete_security_group().group_id(&id).send().await {
                 Ok(_) => {}
                 Err(error) if code(&error) == Some("InvalidGroup.NotFound") => {}
@@ -240,5 +258,36 @@ impl AwsCloud {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl tenancy_domain::ports::Vpcs for AwsCloud {
+    async fn cidr_blocks(&self, region: &str, vpc_id: &str) -> Result<Option<Vec<String>>, CloudError> {
+        let described = self.regional(region).ec2.describe_vpcs().vpc_ids(vpc_id).send().await;
+        let output = match described {
+            Ok(output) => output,
+            Err(error) if code(&error) == Some("InvalidVpcID.NotFound") => return Ok(None),
+            Err(error) => return Err(cloud_error("DescribeVpcs", error)),
+        };
+        let Some(vpc) = output.vpcs().iter().find(|v| v.vpc_id() == Some(vpc_id)) else { return Ok(None) };
+        // Only associated blocks: a block being disassociated no longer routes to the VPC.
+        let v4 = vpc
+            .cidr_block_association_set()
+            .iter()
+            .filter(|a| a.cidr_block_state().and_then(|s| s.state()).is_some_and(|s| s.as_str() == "associated"))
+            .filter_map(|a| a.cidr_block().map(str::to_string));
+        let v6 = vpc
+            .ipv6_cidr_block_association_set()
+            .iter()
+            .filter(|a| a.ipv6_cidr_block_state().and_then(|s| s.state()).is_some_and(|s| s.as_str() == "associated"))
+            .filter_map(|a| a.ipv6_cidr_block().map(str::to_string));
+        let mut blocks: Vec<String> = v4.chain(v6).collect();
+        if blocks.is_empty()
+            && let Some(primary) = vpc.cidr_block()
+        {
+            blocks.push(primary.to_string());
+        }
+        Ok(Some(blocks))
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::Tag;
 use tenancy_domain::policy;
 use tenancy_domain::ports::{Boundary, CloudError};
-use tenancy_domain::tenant::{ResourceKind, ResourceRef};
+use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
 
 use super::{AwsCloud, tag_changes};
 use crate::errors::{cloud_error, code};
@@ -22,22 +22,39 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
 }
 
-/// A name collision with an entity Tenancy did not create is refused, not adopted.
-fn check_path(kind: &str, name: &str, found: &str, boundary: &Boundary) -> Result<(), CloudError> {
-    if found == boundary.names.iam_path {
-        Ok(())
-    } else {
-        Err(CloudError(format!(
-            "an IAM {kind} named '{name}' exists at path '{found}', not '{}': it was not made by Tenancy; \
+/// A name collision with an entity this deployment did not make for this tenant is
+/// refused, never adopted: its path and its `tenancy:deployment` and `tenancy:tenant-id`
+/// tags must all say it is ours.
+fn check_ours(
+    kind: &str,
+    name: &str,
+    path: &str,
+    tags: &BTreeMap<String, String>,
+    boundary: &Boundary,
+) -> Result<(), CloudError> {
+    if path != boundary.names.iam_path {
+        return Err(CloudError::permanent(format!(
+            "an IAM {kind} named '{name}' exists at path '{path}', not '{}': it was not made by Tenancy; \
              rename or remove it",
             boundary.names.iam_path
-        )))
+        )));
     }
+    if !boundary.owns(tags) {
+        return Err(CloudError::permanent(format!(
+            "an IAM {kind} named '{name}' exists but was not made by this deployment ('{}') for this tenant \
+             (its {} and {} tags say otherwise): it is not adopted; remove it or choose another tenant name",
+            boundary.deployment,
+            tag_keys::DEPLOYMENT,
+            tag_keys::TENANT_ID
+        )));
+    }
+    Ok(())
 }
 
 impl AwsCloud {
     pub(super) async fn ensure_role(&self, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
         let name = &boundary.names.role;
+        let permissions_boundary = self.tenant_boundary_arn(&boundary.deployment).await?;
         let role = match self.iam.get_role().role_name(name).send().await {
             Ok(output) => output.role().cloned(),
             Err(error) if code(&error) == NO_SUCH_ENTITY => None,
@@ -53,6 +70,7 @@ impl AwsCloud {
                     .path(&boundary.names.iam_path)
                     .description(format!("Workloads of Tenancy tenant {}", boundary.tenant))
                     .assume_role_policy_document(policy::role_trust_policy().to_string())
+                    .permissions_boundary(&permissions_boundary)
                     .set_tags(Some(iam_tags(&boundary.tags)))
                     .send()
                     .await;
@@ -69,10 +87,20 @@ impl AwsCloud {
                         .cloned(),
                     Err(error) => return Err(cloud_error("CreateRole", error)),
                 }
-                .ok_or_else(|| CloudError("CreateRole: no role in the answer".into()))?
+                .ok_or_else(|| CloudError::permanent("CreateRole: no role in the answer"))?
             }
         };
-        check_path("role", name, role.path(), boundary)?;
+        check_ours("role", name, role.path(), &tag_map(role.tags()), boundary)?;
+        // The boundary is what holds in AWS whatever the role's own policy says: a role
+        // without it (or with another) is never used.
+        let carried = role.permissions_boundary().and_then(|b| b.permissions_boundary_arn());
+        if carried != Some(permissions_boundary.as_str()) {
+            return Err(CloudError::permanent(format!(
+                "the IAM role '{name}' has the permissions boundary {}, not {permissions_boundary}: a tenant role \
+                 is used only with the tenant boundary; put it back (iam put-role-permissions-boundary) and retry",
+                carried.unwrap_or("(none)")
+            )));
+        }
 
         // Written every time: it is one call, it repairs any drift in the document, and it
         // carries the tenant type's statements as the latest plan has them.
@@ -141,10 +169,10 @@ impl AwsCloud {
                         .cloned(),
                     Err(error) => return Err(cloud_error("CreateInstanceProfile", error)),
                 }
-                .ok_or_else(|| CloudError("CreateInstanceProfile: no profile in the answer".into()))?
+                .ok_or_else(|| CloudError::permanent("CreateInstanceProfile: no profile in the answer"))?
             }
         };
-        check_path("instance profile", name, profile.path(), boundary)?;
+        check_ours("instance profile", name, profile.path(), &tag_map(profile.tags()), boundary)?;
 
         if !profile.roles().iter().any(|r| r.role_name() == boundary.names.role) {
             let added = self
@@ -188,7 +216,7 @@ impl AwsCloud {
     async fn iam_names(&self, boundary: &Boundary, kind: ResourceKind) -> Result<Vec<String>, CloudError> {
         let derived = if kind == ResourceKind::Role { &boundary.names.role } else { &boundary.names.instance_profile };
         let mut names = vec![derived.clone()];
-        for found in self.iam_under_path(boundary, &[kind]).await? {
+        for (found, _) in self.iam_under_path(boundary, &[kind]).await? {
             if !names.contains(&found.id) {
                 names.push(found.id);
             }
@@ -196,15 +224,15 @@ impl AwsCloud {
         Ok(names)
     }
 
-    /// The roles and instance profiles (as `kinds` asks) under the tenant's IAM path. The
-    /// path is checked here as well as by the service: a listing that ignored the prefix
-    /// must never make another tenant's entities look like this tenant's (the emulator's
-    /// profile listing does).
+    /// The roles and instance profiles (as `kinds` asks) under the tenant's IAM path, with
+    /// their tags. The path is checked here as well as by the service: a listing that
+    /// ignored the prefix must never make another tenant's entities look like this
+    /// tenant's (the emulator's profile listing does).
     pub(super) async fn iam_under_path(
         &self,
         boundary: &Boundary,
         kinds: &[ResourceKind],
-    ) -> Result<Vec<ResourceRef>, CloudError> {
+    ) -> Result<Vec<(ResourceRef, BTreeMap<String, String>)>, CloudError> {
         let path = &boundary.names.iam_path;
         let mut found = Vec::new();
         if kinds.contains(&ResourceKind::Role) {
@@ -216,30 +244,64 @@ impl AwsCloud {
         Ok(found)
     }
 
-    async fn roles_under(&self, path: &str, found: &mut Vec<ResourceRef>) -> Result<(), CloudError> {
+    async fn roles_under(
+        &self,
+        path: &str,
+        found: &mut Vec<(ResourceRef, BTreeMap<String, String>)>,
+    ) -> Result<(), CloudError> {
         let mut roles = self.iam.list_roles().path_prefix(path).into_paginator().items().send();
+        let mut names = Vec::new();
         while let Some(role) = roles.next().await {
             let role = role.map_err(|e| cloud_error("ListRoles", e))?;
-            if !role.path().starts_with(path) {
-                continue;
+            if role.path().starts_with(path) {
+                names.push(role.role_name().to_string());
             }
-            found.push(ResourceRef { kind: ResourceKind::Role, id: role.role_name().into(), arn: role.arn().into() });
+        }
+        // Listings carry no tags; each role is read for them.
+        for name in names {
+            match self.iam.get_role().role_name(&name).send().await {
+                Ok(output) => {
+                    if let Some(role) = output.role() {
+                        let reference =
+                            ResourceRef { kind: ResourceKind::Role, id: name.clone(), arn: role.arn().into() };
+                        found.push((reference, tag_map(role.tags())));
+                    }
+                }
+                Err(error) if code(&error) == NO_SUCH_ENTITY => {}
+                Err(error) => return Err(cloud_error("GetRole", error)),
+            }
         }
         Ok(())
     }
 
-    async fn profiles_under(&self, path: &str, found: &mut Vec<ResourceRef>) -> Result<(), CloudError> {
+    async fn profiles_under(
+        &self,
+        path: &str,
+        found: &mut Vec<(ResourceRef, BTreeMap<String, String>)>,
+    ) -> Result<(), CloudError> {
         let mut profiles = self.iam.list_instance_profiles().path_prefix(path).into_paginator().items().send();
+        let mut names = Vec::new();
         while let Some(profile) = profiles.next().await {
             let profile = profile.map_err(|e| cloud_error("ListInstanceProfiles", e))?;
-            if !profile.path().starts_with(path) {
-                continue;
+            if profile.path().starts_with(path) {
+                names.push(profile.instance_profile_name().to_string());
             }
-            found.push(ResourceRef {
-                kind: ResourceKind::InstanceProfile,
-                id: profile.instance_profile_name().into(),
-                arn: profile.arn().into(),
-            });
+        }
+        for name in names {
+            match self.iam.get_instance_profile().instance_profile_name(&name).send().await {
+                Ok(output) => {
+                    if let Some(profile) = output.instance_profile() {
+                        let reference = ResourceRef {
+                            kind: ResourceKind::InstanceProfile,
+                            id: name.clone(),
+                            arn: profile.arn().into(),
+                        };
+                        found.push((reference, tag_map(profile.tags())));
+                    }
+                }
+                Err(error) if code(&error) == NO_SUCH_ENTITY => {}
+                Err(error) => return Err(cloud_error("GetInstanceProfile", error)),
+            }
         }
         Ok(())
     }
@@ -251,7 +313,13 @@ impl AwsCloud {
                 Err(error) if code(&error) == NO_SUCH_ENTITY => continue,
                 Err(error) => return Err(cloud_error("GetInstanceProfile", error)),
             };
-            for role in profile.iter().flat_map(|p| p.roles()) {
+            let Some(profile) = profile else { continue };
+            // Only this deployment's, for this tenant: anything else is left for the report.
+            if !boundary.may_remove(&name, Some(profile.arn()), &tag_map(profile.tags())) {
+                tracing::warn!(profile = %name, "instance profile not made by this deployment for this tenant; left alone");
+                continue;
+            }
+            for role in profile.roles() {
                 let removed = self
                     .iam
                     .remove_role_from_instance_profile()
@@ -276,6 +344,16 @@ impl AwsCloud {
 
     pub(super) async fn remove_roles(&self, boundary: &Boundary) -> Result<(), CloudError> {
         for name in self.iam_names(boundary, ResourceKind::Role).await? {
+            let role = match self.iam.get_role().role_name(&name).send().await {
+                Ok(output) => output.role().cloned(),
+                Err(error) if code(&error) == NO_SUCH_ENTITY => continue,
+                Err(error) => return Err(cloud_error("GetRole", error)),
+            };
+            let Some(role) = role else { continue };
+            if !boundary.may_remove(&name, Some(role.arn()), &tag_map(role.tags())) {
+                tracing::warn!(role = %name, "role not made by this deployment for this tenant; left alone");
+                continue;
+            }
             // A role can only go once it holds no policies and sits in no profile.
             let profiles = match self.iam.list_instance_profiles_for_role().role_name(&name).send().await {
                 Ok(output) => output.instance_profiles().to_vec(),

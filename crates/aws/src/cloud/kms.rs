@@ -34,16 +34,46 @@ impl AwsCloud {
         Ok(self.describe_key(region, arn).await?.is_none_or(|key| !usable(&key)))
     }
 
+    /// The tags of a key.
+    async fn key_tags(&self, region: &str, key_id: &str) -> Result<BTreeMap<String, String>, CloudError> {
+        let output = self
+            .regional(region)
+            .kms
+            .list_resource_tags()
+            .key_id(self::key_id(key_id))
+            .send()
+            .await
+            .map_err(|e| cloud_error("ListResourceTags", e))?;
+        Ok(output.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect())
+    }
+
     /// This incarnation's usable key: the one its alias names, or else one tagged with its
-    /// id (a worker that died between creating the key and its alias left it so).
+    /// id (a worker that died between creating the key and its alias left it so). A key
+    /// behind the alias that this deployment did not make for this tenant is never adopted:
+    /// the step fails, naming it.
     async fn find_key(&self, boundary: &Boundary) -> Result<(Option<KeyMetadata>, bool), CloudError> {
         if let Some(key) = self.describe_key(&boundary.region, &boundary.names.key_alias).await?
             && usable(&key)
         {
+            let tags = self.key_tags(&boundary.region, key.key_id()).await?;
+            if !boundary.owns(&tags) {
+                return Err(CloudError::permanent(format!(
+                    "the alias {} names the key {}, which this deployment ('{}') did not make for this tenant \
+                     (its {} and {} tags say otherwise): it is not adopted; remove the alias and retry",
+                    boundary.names.key_alias,
+                    key.key_id(),
+                    boundary.deployment,
+                    tag_keys::DEPLOYMENT,
+                    tag_keys::TENANT_ID
+                )));
+            }
             return Ok((Some(key), true));
         }
         let tenant_id = boundary.tenant_id.to_string();
-        for arn in self.tagged(&boundary.region, Some("kms:key"), tag_keys::TENANT_ID, &tenant_id).await? {
+        for (arn, tags) in self.tagged(&boundary.region, Some("kms:key"), tag_keys::TENANT_ID, &tenant_id).await? {
+            if !boundary.owns(&tags) {
+                continue;
+            }
             if let Some(key) = self.describe_key(&boundary.region, &arn).await?
                 && usable(&key)
             {
@@ -81,7 +111,7 @@ impl AwsCloud {
                 let key = created
                     .key_metadata()
                     .cloned()
-                    .ok_or_else(|| CloudError("CreateKey: no key in the answer".into()))?;
+                    .ok_or_else(|| CloudError::permanent("CreateKey: no key in the answer"))?;
                 kms.enable_key_rotation()
                     .key_id(key.key_id())
                     .send()
@@ -116,16 +146,7 @@ impl AwsCloud {
                 arn: key.arn().unwrap_or_default().to_string(),
             });
         }
-        let current: BTreeMap<String, String> = kms
-            .list_resource_tags()
-            .key_id(&key_id)
-            .send()
-            .await
-            .map_err(|e| cloud_error("ListResourceTags", e))?
-            .tags()
-            .iter()
-            .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
-            .collect();
+        let current = self.key_tags(&boundary.region, &key_id).await?;
         let (add, remove) = tag_changes(boundary, &current);
         if !add.is_empty() {
             let tags =
@@ -150,22 +171,41 @@ impl AwsCloud {
 
     pub(super) async fn remove_keys(&self, boundary: &Boundary) -> Result<(), CloudError> {
         let kms = &self.regional(&boundary.region).kms;
-        let mut keys: Vec<String> = Vec::new();
-        if let Some(key) = self.describe_key(&boundary.region, &boundary.names.key_alias).await? {
-            keys.push(key.key_id().to_string());
+        // Candidates: the key behind the alias, and every key tagged with the tenant.
+        let mut candidates: Vec<(String, Option<BTreeMap<String, String>>)> = Vec::new();
+        let aliased = self.describe_key(&boundary.region, &boundary.names.key_alias).await?;
+        if let Some(key) = &aliased {
+            candidates.push((key.key_id().to_string(), None));
         }
-        for arn in self.tagged(&boundary.region, Some("kms:key"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
+        for (arn, tags) in self.tagged(&boundary.region, Some("kms:key"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
             let id = key_id(&arn).to_string();
-            if !keys.contains(&id) {
-                keys.push(id);
+            if !candidates.iter().any(|(known, _)| *known == id) {
+                candidates.push((id, Some(tags)));
             }
         }
-        match kms.delete_alias().alias_name(&boundary.names.key_alias).send().await {
-            Ok(_) => {}
-            Err(error) if code(&error) == Some("NotFoundException") => {}
-            Err(error) => return Err(cloud_error("DeleteAlias", error)),
+        let mut removable = Vec::new();
+        for (id, tags) in candidates {
+            let tags = match tags {
+                Some(tags) => tags,
+                None => self.key_tags(&boundary.region, &id).await?,
+            };
+            if boundary.may_remove(&id, None, &tags) {
+                removable.push(id);
+            } else {
+                tracing::warn!(key = %id, "key not made by this deployment for this tenant; left alone");
+            }
         }
-        for key in keys {
+        // The alias goes only when it names one of this tenant's keys (or nothing usable):
+        // an alias someone pointed at their own key is theirs.
+        let alias_is_ours = aliased.as_ref().is_none_or(|key| removable.iter().any(|id| id == key.key_id()));
+        if alias_is_ours {
+            match kms.delete_alias().alias_name(&boundary.names.key_alias).send().await {
+                Ok(_) => {}
+                Err(error) if code(&error) == Some("NotFoundException") => {}
+                Err(error) => return Err(cloud_error("DeleteAlias", error)),
+            }
+        }
+        for key in removable {
             if self.key_is_pending_deletion(&boundary.region, &key).await? {
                 continue;
             }

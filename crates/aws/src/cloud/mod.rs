@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use aws_config::{Region, SdkConfig};
 use tokio::sync::OnceCell;
 
-use tenancy_domain::ports::{Boundary, Cloud, CloudError};
+use tenancy_domain::ports::{Boundary, Cloud, CloudError, Remaining};
 use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
 
 use crate::errors::cloud_error;
@@ -50,6 +50,16 @@ pub struct AwsCloud {
     sts: aws_sdk_sts::Client,
     regional: Mutex<HashMap<String, Arc<Regional>>>,
     account: OnceCell<Account>,
+    tenant_boundary: Option<String>,
+}
+
+/// A resource found by tag, with its tags.
+type Tagged = (String, BTreeMap<String, String>);
+
+/// The name of the managed policy every tenant role has as its permissions boundary, under
+/// the path `/tenancy/`: `template.yaml` names it so, and the local setup makes it so.
+pub fn tenant_boundary_policy_name(deployment: &str) -> String {
+    format!("tenancy-{deployment}-tenant-boundary")
 }
 
 impl AwsCloud {
@@ -61,7 +71,42 @@ impl AwsCloud {
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(config).interceptor(counter.clone()).build(),
         );
-        Self { config: config.clone(), counter, iam, sts, regional: Mutex::default(), account: OnceCell::new() }
+        Self {
+            config: config.clone(),
+            counter,
+            iam,
+            sts,
+            regional: Mutex::default(),
+            account: OnceCell::new(),
+            tenant_boundary: None,
+        }
+    }
+
+    /// Sets the ARN of the tenant roles' permissions boundary (`TENANCY_TENANT_BOUNDARY_ARN`).
+    /// Without one, it is the deployment's policy `/tenancy/tenancy-<deployment>-tenant-boundary`
+    /// in this account, as `template.yaml` and the local setup name it.
+    pub fn with_tenant_boundary(mut self, arn: Option<String>) -> Self {
+        self.tenant_boundary = arn;
+        self
+    }
+
+    /// The account the deployment runs in, as STS says.
+    pub async fn account_id(&self) -> Result<String, CloudError> {
+        Ok(self.account().await?.id.clone())
+    }
+
+    /// The permissions boundary every tenant role must carry.
+    async fn tenant_boundary_arn(&self, deployment: &str) -> Result<String, CloudError> {
+        if let Some(arn) = &self.tenant_boundary {
+            return Ok(arn.clone());
+        }
+        let account = self.account().await?;
+        Ok(format!(
+            "arn:{}:iam::{}:policy/tenancy/{}",
+            account.partition,
+            account.id,
+            tenant_boundary_policy_name(deployment)
+        ))
     }
 
     fn regional(&self, region: &str) -> Arc<Regional> {
@@ -115,14 +160,14 @@ impl AwsCloud {
     }
 
     /// ARNs of resources of `resource_type` (e.g. `ec2:security-group`, `kms:key`) tagged
-    /// `key=value` in `region`.
+    /// `key=value` in `region`, each with all its tags.
     async fn tagged(
         &self,
         region: &str,
         resource_type: Option<&str>,
         key: &str,
         value: &str,
-    ) -> Result<Vec<String>, CloudError> {
+    ) -> Result<Vec<Tagged>, CloudError> {
         let tagging = &self.regional(region).tagging;
         let mut arns = Vec::new();
         let mut token: Option<String> = None;
@@ -135,7 +180,10 @@ impl AwsCloud {
                 .send()
                 .await
                 .map_err(|e| cloud_error("GetResources", e))?;
-            arns.extend(output.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn().map(str::to_string)));
+            arns.extend(output.resource_tag_mapping_list().iter().filter_map(|mapping| {
+                let tags = mapping.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                mapping.resource_arn().map(|arn| (arn.to_string(), tags))
+            }));
             match output.pagination_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_string()),
                 _ => break,
@@ -180,23 +228,47 @@ impl Cloud for AwsCloud {
         }
     }
 
-    async fn remaining(&self, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
-        let mut left = self.iam_under_path(boundary, &[ResourceKind::Role, ResourceKind::InstanceProfile]).await?;
-        // Anything in the region still tagged with the tenant, of any type: a leftover
-        // is named, never silently ignored.
+    async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError> {
+        let mut remaining = Remaining::default();
+        for (found, tags) in self.iam_under_path(boundary, &[ResourceKind::Role, ResourceKind::InstanceProfile]).await? {
+            sort(&mut remaining, boundary, found, &tags);
+        }
+        // Anything in the region still tagged with the tenant's name, of any type: what
+        // this deployment made is not gone yet; anything else is named, never touched.
         let arns = self.tagged(&boundary.region, None, tag_keys::TENANT, boundary.tenant.as_str()).await?;
-        for arn in arns {
+        for (arn, tags) in arns {
             if arn.contains(":kms:") && self.key_is_pending_deletion(&boundary.region, &arn).await? {
                 continue;
             }
             let kind = match arn.split(':').nth(2) {
                 Some("kms") => ResourceKind::Key,
                 Some("s3") => ResourceKind::Bucket,
-                _ => ResourceKind::SecurityGroup,
+                Some("iam") if arn.contains(":instance-profile/") => ResourceKind::InstanceProfile,
+                Some("iam") => ResourceKind::Role,
+                Some("ec2") if arn.contains(":security-group/") => ResourceKind::SecurityGroup,
+                // Not a kind Tenancy makes: never this deployment's.
+                _ => {
+                    if !boundary.belongs_to_another_deployment(&tags) && !remaining.foreign.contains(&arn) {
+                        remaining.foreign.push(arn);
+                    }
+                    continue;
+                }
             };
             let id = arn.rsplit(['/', ':']).next().unwrap_or(&arn).to_string();
-            left.push(ResourceRef { kind, id, arn });
+            sort(&mut remaining, boundary, ResourceRef { kind, id, arn }, &tags);
         }
-        Ok(left)
+        Ok(remaining)
+    }
+}
+
+/// Files a resource still present after a deletion: this deployment's (not gone yet),
+/// another deployment's (not ours to see), or foreign (reported).
+fn sort(remaining: &mut Remaining, boundary: &Boundary, found: ResourceRef, tags: &BTreeMap<String, String>) {
+    if boundary.may_remove(&found.id, Some(&found.arn), tags) {
+        if !remaining.owned.iter().any(|r| r.arn == found.arn) {
+            remaining.owned.push(found);
+        }
+    } else if !boundary.belongs_to_another_deployment(tags) && !remaining.foreign.contains(&found.arn) {
+        remaining.foreign.push(found.arn);
     }
 }

@@ -12,12 +12,14 @@ use tenancy_domain::policy;
 use tenancy_domain::ports::{Boundary, CloudError};
 use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
 
+use std::collections::BTreeMap;
+
 use super::AwsCloud;
 use crate::errors::{cloud_error, code};
 
 /// A request the SDK refused to build: a bug here, reported like a cloud error.
 fn built<T>(what: &str, result: Result<T, aws_sdk_s3::error::BuildError>) -> Result<T, CloudError> {
-    result.map_err(|e| CloudError(format!("{what}: {e}")))
+    result.map_err(|e| CloudError::permanent(format!("{what}: {e}")))
 }
 
 impl AwsCloud {
@@ -29,7 +31,7 @@ impl AwsCloud {
         let key = self
             .describe_key(&boundary.region, &boundary.names.key_alias)
             .await?
-            .ok_or_else(|| CloudError("buckets: the tenant key is missing; it is made first".into()))?;
+            .ok_or_else(|| CloudError::transient("buckets: the tenant key is not visible yet; it is made first"))?;
         let key_arn = key.arn().unwrap_or_default();
         let mut buckets = Vec::new();
         for resource in &boundary.plan.resources {
@@ -43,7 +45,21 @@ impl AwsCloud {
         let s3 = &self.regional(&boundary.region).s3;
 
         match s3.head_bucket().bucket(name).send().await {
-            Ok(_) => {}
+            Ok(_) => {
+                // It exists in this account: adopted only if this deployment made it for
+                // this tenant. A bucket someone else made under the tenant's name could
+                // carry replication or notifications Tenancy does not reset.
+                let tags = self.bucket_tags(&boundary.region, name).await?;
+                if !boundary.owns(&tags) {
+                    return Err(CloudError::permanent(format!(
+                        "a bucket named {name} exists but was not made by this deployment ('{}') for this tenant \
+                         (its {} and {} tags say otherwise): it is not adopted; remove it and retry",
+                        boundary.deployment,
+                        tag_keys::DEPLOYMENT,
+                        tag_keys::TENANT_ID
+                    )));
+                }
+            }
             Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {
                 let mut create = s3.create_bucket().bucket(name);
                 // us-east-1 is S3's default location and refuses to be named.
@@ -55,10 +71,22 @@ impl AwsCloud {
                     );
                 }
                 match create.send().await {
-                    Ok(_) => {}
-                    Err(error) if code(&error) == Some("BucketAlreadyOwnedByYou") => {}
+                    Ok(_) => {
+                        // Tagged at once: until then a crash would leave a bucket that a
+                        // later run refuses to adopt.
+                        self.tag_bucket(boundary, name).await?;
+                    }
+                    Err(error) if code(&error) == Some("BucketAlreadyOwnedByYou") => {
+                        let tags = self.bucket_tags(&boundary.region, name).await?;
+                        if !boundary.owns(&tags) {
+                            return Err(CloudError::permanent(format!(
+                                "the bucket {name} was made meanwhile, not by this deployment for this tenant: \
+                                 it is not adopted"
+                            )));
+                        }
+                    }
                     Err(error) if code(&error) == Some("BucketAlreadyExists") => {
-                        return Err(CloudError(format!(
+                        return Err(CloudError::permanent(format!(
                             "CreateBucket: the name {name} is taken in another AWS account (bucket names are \
                              global); ask for another bucket suffix in the tenant type"
                         )));
@@ -122,21 +150,38 @@ impl AwsCloud {
             .await
             .map_err(|e| cloud_error("PutBucketPolicy", e))?;
 
-        // S3 replaces the whole tag set, so keys the tenant dropped go with it.
+        self.tag_bucket(boundary, name).await?;
+
+        let arn = format!("arn:{}:s3:::{name}", account.partition);
+        Ok(ResourceRef { kind: ResourceKind::Bucket, id: name.to_string(), arn })
+    }
+
+    /// Writes the tenant's tags on a bucket. S3 replaces the whole tag set, so keys the
+    /// tenant dropped go with it.
+    async fn tag_bucket(&self, boundary: &Boundary, name: &str) -> Result<(), CloudError> {
         let tags = boundary
             .tags
             .iter()
             .map(|(k, v)| built("tags", Tag::builder().key(k).value(v).build()))
             .collect::<Result<Vec<_>, _>>()?;
-        s3.put_bucket_tagging()
+        self.regional(&boundary.region)
+            .s3
+            .put_bucket_tagging()
             .bucket(name)
             .tagging(built("tags", Tagging::builder().set_tag_set(Some(tags)).build())?)
             .send()
             .await
             .map_err(|e| cloud_error("PutBucketTagging", e))?;
+        Ok(())
+    }
 
-        let arn = format!("arn:{}:s3:::{name}", account.partition);
-        Ok(ResourceRef { kind: ResourceKind::Bucket, id: name.to_string(), arn })
+    /// A bucket's tags; none when it has no tag set.
+    async fn bucket_tags(&self, region: &str, name: &str) -> Result<BTreeMap<String, String>, CloudError> {
+        match self.regional(region).s3.get_bucket_tagging().bucket(name).send().await {
+            Ok(output) => Ok(output.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()),
+            Err(error) if code(&error) == Some("NoSuchTagSet") => Ok(BTreeMap::new()),
+            Err(error) => Err(cloud_error(&format!("GetBucketTagging {name}"), error)),
+        }
     }
 
     /// Removes every bucket of the tenant, emptied first: by name (the `tenancy-<tenant>--`
@@ -163,13 +208,22 @@ impl AwsCloud {
                 _ => break,
             }
         }
-        for arn in self.tagged(&boundary.region, Some("s3:bucket"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
+        for (arn, _) in self.tagged(&boundary.region, Some("s3:bucket"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
             let name = arn.rsplit(':').next().unwrap_or_default().to_string();
             if !name.is_empty() && !names.contains(&name) {
                 names.push(name);
             }
         }
         for name in names {
+            let tags = match self.bucket_tags(&boundary.region, &name).await {
+                Ok(tags) => tags,
+                Err(error) if error.message.contains("NoSuchBucket") => continue,
+                Err(error) => return Err(error),
+            };
+            if !boundary.may_remove(&name, None, &tags) {
+                tracing::warn!(bucket = %name, "bucket not made by this deployment for this tenant; left alone");
+                continue;
+            }
             self.empty_bucket(&boundary.region, &name).await?;
             match s3.delete_bucket().bucket(&name).send().await {
                 Ok(_) => {}
@@ -214,7 +268,7 @@ impl AwsCloud {
                 .await
                 .map_err(|e| cloud_error(&format!("DeleteObjects {name}"), e))?;
             if let Some(error) = output.errors().first() {
-                return Err(CloudError(format!(
+                return Err(CloudError::permanent(format!(
                     "DeleteObjects {name}: {} on {}: {}",
                     error.code().unwrap_or("error"),
                     error.key().unwrap_or("?"),

@@ -1,5 +1,10 @@
 //! A plugin that attacks its host, one way per value of the tenant's `attack` setting.
 //! Built only for the host's tests: every attack must fail cleanly, or find nothing.
+//!
+//! With `attack` = `plan`, `on-create` returns the plan the test chose, unchanged: the
+//! settings `plan-0`, `plan-1`, ... (in numeric order, up to the first one missing) are
+//! concatenated and read as JSON (see [`ChosenPlan`]), so that any plan can be put to the
+//! real path despite the cap on a setting's length.
 // The bindings wit-bindgen generates for WIT functions take many arguments.
 #![allow(clippy::too_many_arguments)]
 
@@ -7,13 +12,97 @@ wit_bindgen::generate!({ path: "../../wit/v1", world: "tenant-type" });
 
 use std::hint::black_box;
 
+use serde::Deserialize;
 use tenancy::plugin::host::log;
-use tenancy::plugin::types::PolicyStatement;
+use tenancy::plugin::types::{CatalogueResource, IngressRule, PolicyStatement};
 
 struct Hostile;
 
+fn setting<'a>(tenant: &'a Tenant, key: &str) -> Option<&'a str> {
+    tenant.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
 fn attack(tenant: &Tenant) -> String {
-    tenant.settings.iter().find(|(k, _)| k == "attack").map(|(_, v)| v.clone()).unwrap_or_default()
+    setting(tenant, "attack").unwrap_or_default().to_string()
+}
+
+/// The plan a test chose, as JSON: every field optional, empty by default.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+struct ChosenPlan {
+    tags: Vec<(String, String)>,
+    policy_statements: Vec<ChosenStatement>,
+    ingress_rules: Vec<ChosenRule>,
+    default_settings: Vec<(String, String)>,
+    resources: Vec<ChosenResource>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+struct ChosenStatement {
+    sid: String,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    tenant_tag_condition: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+struct ChosenRule {
+    protocol: String,
+    from_port: u16,
+    to_port: u16,
+    cidr: String,
+    description: String,
+}
+
+/// `{"bucket": "suffix"}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+enum ChosenResource {
+    Bucket(String),
+}
+
+/// The settings `plan-0`, `plan-1`, ... concatenated, read as a [`ChosenPlan`].
+fn chosen_plan(tenant: &Tenant) -> Result<Plan, String> {
+    let mut json = String::new();
+    for part in 0.. {
+        match setting(tenant, &format!("plan-{part}")) {
+            Some(text) => json.push_str(text),
+            None => break,
+        }
+    }
+    let chosen: ChosenPlan = serde_json::from_str(&json).map_err(|e| format!("the chosen plan is not valid: {e}"))?;
+    Ok(Plan {
+        tags: chosen.tags,
+        policy_statements: chosen
+            .policy_statements
+            .into_iter()
+            .map(|s| PolicyStatement {
+                sid: s.sid,
+                actions: s.actions,
+                resources: s.resources,
+                tenant_tag_condition: s.tenant_tag_condition,
+            })
+            .collect(),
+        ingress_rules: chosen
+            .ingress_rules
+            .into_iter()
+            .map(|r| IngressRule {
+                protocol: r.protocol,
+                from_port: r.from_port,
+                to_port: r.to_port,
+                cidr: r.cidr,
+                description: r.description,
+            })
+            .collect(),
+        default_settings: chosen.default_settings,
+        resources: chosen
+            .resources
+            .into_iter()
+            .map(|ChosenResource::Bucket(suffix)| CatalogueResource::Bucket(suffix))
+            .collect(),
+    })
 }
 
 // Unbounded on purpose: the host must stop it at its stack limit.
@@ -91,7 +180,8 @@ impl Guest for Hostile {
                 resources: vec!["arn:aws:s3:::tenancy-victim--data/*".into()],
                 tenant_tag_condition: false,
             }),
-            "public" => plan.ingress_rules.push(tenancy::plugin::types::IngressRule {
+            "plan" => return chosen_plan(&tenant),
+            "public" => plan.ingress_rules.push(IngressRule {
                 protocol: "tcp".into(),
                 from_port: 22,
                 to_port: 22,
