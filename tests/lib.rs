@@ -203,15 +203,12 @@ impl Harness {
         let mut app = App::new(settings, options.clock).await.expect("wired");
         if let Some((throttled, lost)) = options.cloud_faults {
             let faulty = tenancy_domain::memory::FaultyCloud::new(app.cloud.clone(), throttled, lost, 7);
-            let config = tenancy_domain::lifecycle::WorkerConfig {
-                backoff: Duration::from_millis(50),
-                ..app.worker_config()
-            };
+            let config =
+                tenancy_domain::lifecycle::WorkerConfig { backoff: Duration::from_millis(50), ..app.worker_config() };
             app = app.with_worker_cloud(Arc::new(faulty), config);
         }
         let names = LocalResources {
             deployment: app.settings.deployment.clone(),
-            producers: app.producers.clone(),
             table: app.settings.table.clone(),
             bus: app.settings.bus.clone(),
             queue: format!("tenancy-{suffix}-lifecycle"),
@@ -285,7 +282,12 @@ impl Harness {
 
     /// Polls the tenant until it reaches `state` (30 s at most), and returns it.
     pub async fn wait_for_state(&self, name: &str, state: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        self.wait_for_state_within(name, state, 30).await
+    }
+
+    /// Polls the tenant until it reaches `state` (`seconds` at most), and returns it.
+    pub async fn wait_for_state_within(&self, name: &str, state: &str, seconds: u64) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
         loop {
             let reply = self.call(Method::GET, &format!("/v1/tenants/{name}"), None).await;
             if reply.body["state"] == state {

@@ -228,7 +228,9 @@ async fn poll(
                     Err(error) => {
                         let deliveries: u32 = message
                             .attributes()
-                            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                            .and_then(|a| {
+                                a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                            })
                             .and_then(|n| n.parse().ok())
                             .unwrap_or(1);
                         let backoff = 1_i32 << deliveries.clamp(1, 5).saturating_sub(1);

@@ -13,8 +13,6 @@ use tenancy_aws::DynamoStore;
 pub struct LocalResources {
     /// The deployment, whose tenant-role permissions boundary is created here.
     pub deployment: String,
-    /// Who may put requests on the bus, for the request rule's pattern.
-    pub producers: tenancy_app::lifecycle::Producers,
     /// DynamoDB table.
     pub table: String,
     /// EventBridge bus.
@@ -68,7 +66,7 @@ pub async fn prepare(sdk: &SdkConfig, names: &LocalResources) -> Result<Prepared
         .put_rule()
         .name(REQUEST_RULE)
         .event_bus_name(&names.bus)
-        .event_pattern(request_rule_pattern(&names.producers).to_string())
+        .event_pattern(request_rule_pattern().to_string())
         .send()
         .await?;
     events

@@ -50,7 +50,6 @@ fn dev_jwt_audience() -> String {
 fn local_resources(app: &App) -> LocalResources {
     LocalResources {
         deployment: app.settings.deployment.clone(),
-        producers: app.producers.clone(),
         table: app.settings.table.clone(),
         bus: app.settings.bus.clone(),
         queue: format!("{}-lifecycle", app.settings.bus),

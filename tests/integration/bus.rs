@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tenancy_tests::{Harness, unique};
 
 /// Routes the given detail-types to a fresh queue, so the test can read what Tenancy published.
-async fn listen(h: &Harness, detail_types: &[&str]) -> String {
+pub(crate) async fn listen(h: &Harness, detail_types: &[&str]) -> String {
     let name = unique("listen");
     let queue_url = h.aws.sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
     let attributes = h
@@ -35,7 +35,7 @@ async fn listen(h: &Harness, detail_types: &[&str]) -> String {
     queue_url
 }
 
-async fn next_event(h: &Harness, queue_url: &str) -> Value {
+pub(crate) async fn next_event(h: &Harness, queue_url: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::Instant::now() < deadline {
         let received = h.aws.sqs.receive_message().queue_url(queue_url).wait_time_seconds(1).send().await.unwrap();

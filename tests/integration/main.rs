@@ -3,6 +3,7 @@
 //! the emulator and sets `TENANCY_AWS_ENDPOINT`.
 
 mod api_errors;
+mod boundary;
 mod bus;
 mod concurrency;
 mod lifecycle;

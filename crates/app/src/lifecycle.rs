@@ -252,6 +252,8 @@ impl LifecycleHandler {
             }
             // A failing dependency is not a refusal: let the trigger retry.
             Err(tenancy_domain::Error::Unavailable(why)) => Err(HandlerError::Unavailable(why)),
+            // Trusted, but not for this: a producer deleting a tenant it did not create.
+            Err(tenancy_domain::Error::Forbidden(reason)) => self.reject_untrusted(envelope, reason).await,
             Err(error) => {
                 tracing::info!(source = %envelope.source, %error, "request from the bus rejected");
                 let event = LifecycleEvent::rejected(rejected, &envelope.detail, &envelope.source, &error);
@@ -263,25 +265,14 @@ impl LifecycleHandler {
 }
 
 /// The EventBridge pattern of the rule that routes requests to the lifecycle function:
-/// every request kind from the deployment itself, in its own account, and create and
-/// delete requests from each trusted `(source, account)` pair. `template.yaml` declares
-/// the same pattern for its one producer parameter pair; the local runner installs this
-/// one on the emulator. The handler checks the same pairs again: a rule is configuration,
-/// and configuration drifts.
-pub fn request_rule_pattern(producers: &Producers) -> Value {
-    let mut any_of = vec![serde_json::json!({
-        "source": [events::SOURCE],
-        "account": [producers.own_account],
-        "detail-type": EventKind::REQUESTS.map(EventKind::detail_type),
-    })];
-    for (source, account) in &producers.trusted {
-        any_of.push(serde_json::json!({
-            "source": [source],
-            "account": [account],
-            "detail-type": [EventKind::CreateRequested.detail_type(), EventKind::DeleteRequested.detail_type()],
-        }));
-    }
-    serde_json::json!({ "$or": any_of })
+/// every request kind, from any source. The rule routes them all on purpose: the handler
+/// decides who may ask for what (the deployment itself from its own account, and the
+/// trusted `(source, account)` pairs, which the bus policy also names for other
+/// accounts), so that every refused request is answered with a `Tenant Request Rejected`
+/// event rather than dropped in silence. `template.yaml` declares the same pattern; the
+/// local runner installs this one on the emulator.
+pub fn request_rule_pattern() -> Value {
+    serde_json::json!({ "detail-type": EventKind::REQUESTS.map(EventKind::detail_type) })
 }
 
 #[cfg(test)]
@@ -294,16 +285,18 @@ mod tests {
     fn the_template_routes_the_same_requests_as_the_local_rule() {
         let kinds = EventKind::REQUESTS.map(EventKind::detail_type).join(", ");
         assert!(TEMPLATE.contains(&format!("detail-type: [{kinds}]")), "template.yaml must route: {kinds}");
+        assert_eq!(request_rule_pattern()["detail-type"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn the_template_trusts_the_same_producer_pair_in_the_bus_policy_and_the_handler() {
         let producer_kinds =
             [EventKind::CreateRequested, EventKind::DeleteRequested].map(EventKind::detail_type).join(", ");
-        assert!(TEMPLATE.contains(&format!("detail-type: [{producer_kinds}]")), "{producer_kinds}");
-        for line in ["source: [tenancy]", "account: [!Ref AWS::AccountId]", "source: [!Ref ProducerSource]"] {
-            assert!(TEMPLATE.contains(line), "template.yaml's rule must say {line}");
-        }
-        let pattern = request_rule_pattern(&Producers::parse("123456789012", "crm@111122223333").unwrap());
-        assert_eq!(pattern["$or"][0]["account"][0], "123456789012");
-        assert_eq!(pattern["$or"][1]["source"][0], "crm");
-        assert_eq!(pattern["$or"][1]["account"][0], "111122223333");
+        assert!(TEMPLATE.contains(&format!("events:detail-type: [{producer_kinds}]")), "{producer_kinds}");
+        assert!(TEMPLATE.contains("events:source: [!Ref ProducerSource]"));
+        assert!(TEMPLATE.contains(
+            r#"TENANCY_TRUSTED_PRODUCERS: !If [HasProducer, !Sub "${ProducerSource}@${ProducerAccountId}", ""]"#
+        ));
     }
 
     #[test]

@@ -15,8 +15,8 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::events::{EventKind, LifecycleEvent};
-use crate::names::Name;
 use crate::infrastructure::Infrastructure;
+use crate::names::Name;
 use crate::plan::{self, PlanContext};
 use crate::ports::{Boundary, Clock, Cloud, CloudError, Events, PluginFailure, Plugins, Proposal, Store, StoreError};
 use crate::tenant::{DEFAULT_TYPE, Lease, Operation, ResourceKind, ResourceRef, Tenant, TenantState};

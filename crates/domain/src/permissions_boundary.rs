@@ -218,7 +218,8 @@ mod tests {
             .chain(doc["Statement"][2]["Action"].as_array().unwrap())
             .map(|a| a.as_str().unwrap())
             .collect();
-        for action in ["iam:*", "sts:*", "s3:PutBucketPolicy", "ec2:AuthorizeSecurityGroupIngress", "kms:PutKeyPolicy"] {
+        for action in ["iam:*", "sts:*", "s3:PutBucketPolicy", "ec2:AuthorizeSecurityGroupIngress", "kms:PutKeyPolicy"]
+        {
             assert!(denied.contains(&action), "{action}");
         }
         assert_eq!(doc["Statement"][0]["Effect"], "Allow");

@@ -13,7 +13,8 @@ use crate::events::{EventKind, LifecycleEvent};
 use crate::infrastructure::{self, Environment, Infrastructure};
 use crate::names::Name;
 use crate::ports::{
-    Clock, Events, IdempotencyRecord, Page, PageRequest, PluginFailure, Plugins, Store, StoreError, TenantTypeInfo, Vpcs,
+    Clock, Events, IdempotencyRecord, Page, PageRequest, PluginFailure, Plugins, Store, StoreError, TenantTypeInfo,
+    Vpcs,
 };
 use crate::tenant::{self, Requester, Tenant, TenantState};
 
@@ -413,7 +414,10 @@ impl Tenancy {
         }
         // A producer on the bus may delete only the tenants it created itself.
         if caller.via == Via::Event
-            && tenant.created_by.as_ref().is_none_or(|creator| creator.via != Via::Event.as_str() || creator.id != caller.id)
+            && tenant
+                .created_by
+                .as_ref()
+                .is_none_or(|creator| creator.via != Via::Event.as_str() || creator.id != caller.id)
         {
             return Err(Error::Forbidden(format!(
                 "producer '{}' may delete only the tenants it created; '{name}' was not",

@@ -443,7 +443,11 @@ impl crate::ports::Cloud for ScriptedCloud {
         self.inner.ensure(kind, boundary).await
     }
 
-    async fn remove(&self, kind: ResourceKind, boundary: &crate::ports::Boundary) -> Result<(), crate::ports::CloudError> {
+    async fn remove(
+        &self,
+        kind: ResourceKind,
+        boundary: &crate::ports::Boundary,
+    ) -> Result<(), crate::ports::CloudError> {
         self.play(kind)?;
         self.inner.remove(kind, boundary).await
     }
@@ -511,7 +515,10 @@ async fn a_fault_that_outlasts_the_run_saves_progress_frees_the_lease_and_is_ret
     w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
 
     let outcome = w.worker.drive(&name("dev"), None).await.unwrap();
-    assert!(matches!(&outcome, Outcome::RetryLater { step, error } if step == "key" && error.contains("RequestLimitExceeded")), "{outcome:?}");
+    assert!(
+        matches!(&outcome, Outcome::RetryLater { step, error } if step == "key" && error.contains("RequestLimitExceeded")),
+        "{outcome:?}"
+    );
     let waiting = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
     assert_eq!(waiting.state, TenantState::Provisioning);
     assert!(waiting.lease.is_none(), "the lease is freed for the next run");
@@ -543,7 +550,11 @@ async fn a_tenant_that_keeps_failing_to_finish_is_failed_after_a_bounded_number_
     assert_eq!(failed.state, TenantState::Failed);
     let failure = failed.failure.unwrap();
     assert_eq!(failure.step, "role");
-    assert!(failure.error.contains("gave up after 8 runs") && failure.error.contains("Throttling"), "{}", failure.error);
+    assert!(
+        failure.error.contains("gave up after 8 runs") && failure.error.contains("Throttling"),
+        "{}",
+        failure.error
+    );
     assert!(failed.lease.is_none());
 
     // A failed tenant can always be deleted.
@@ -579,7 +590,10 @@ async fn a_panicking_step_fails_the_tenant_at_that_step_frees_the_lease_and_it_s
     w.cloud.then(ResourceKind::Key, &[Fault::Panic]);
     w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
     let outcome = w.worker.drive(&name("dev"), None).await.unwrap();
-    assert!(matches!(&outcome, Outcome::Failed { step, error } if step == "key" && error.contains("panicked: a bug in the key step")), "{outcome:?}");
+    assert!(
+        matches!(&outcome, Outcome::Failed { step, error } if step == "key" && error.contains("panicked: a bug in the key step")),
+        "{outcome:?}"
+    );
     let failed = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
     assert_eq!(failed.state, TenantState::Failed);
     assert!(failed.lease.is_none());
@@ -624,7 +638,10 @@ async fn a_panic_while_planning_fails_the_tenant_at_the_plugin_step_and_it_still
     request.tenant_type = Some("lab".into());
     w.tenancy.create_tenant(&admin(), request, None).await.unwrap();
     let outcome = w.worker.drive(&name("dev"), None).await.unwrap();
-    assert!(matches!(&outcome, Outcome::Failed { step, error } if step == "plugin" && error.contains("panicked")), "{outcome:?}");
+    assert!(
+        matches!(&outcome, Outcome::Failed { step, error } if step == "plugin" && error.contains("panicked")),
+        "{outcome:?}"
+    );
     assert!(w.cloud.inner.kinds_of("dev").is_empty(), "nothing reached the cloud");
     w.tenancy.delete_tenant(&admin(), "dev").await.unwrap();
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Deleted));
@@ -635,9 +652,9 @@ async fn drive_until_settled(worker: &Worker, tenants: &[String]) -> BTreeMap<St
     let mut outcomes = BTreeMap::new();
     let mut pending: Vec<String> = tenants.to_vec();
     for _ in 0..20 {
-        let runs = futures::future::join_all(pending.iter().map(|t| async move {
-            (t.clone(), worker.drive(&name(t), None).await.unwrap())
-        }))
+        let runs = futures::future::join_all(
+            pending.iter().map(|t| async move { (t.clone(), worker.drive(&name(t), None).await.unwrap()) }),
+        )
         .await;
         pending.clear();
         for (tenant, outcome) in runs {

@@ -57,7 +57,11 @@ fn permission(key: &RuleKey, description: Option<&str>) -> IpPermission {
 }
 
 fn group_tags(group: &SecurityGroup) -> BTreeMap<String, String> {
-    group.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+    group
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
 }
 
 /// True when the group's ingress admits the group itself on every protocol.
@@ -218,11 +222,10 @@ impl AwsCloud {
                 .set_tags(Some(tags))
                 .build()),
             // Another worker created it between our look and our create: use theirs.
-            Err(error) if code(&error) == Some("InvalidGroup.Duplicate") => {
-                self.find_security_group(boundary).await?.ok_or_else(|| {
-                    CloudError::transient("CreateSecurityGroup: the group exists but is not visible yet")
-                })
-            }
+            Err(error) if code(&error) == Some("InvalidGroup.Duplicate") => self
+                .find_security_group(boundary)
+                .await?
+                .ok_or_else(|| CloudError::transient("CreateSecurityGroup: the group exists but is not visible yet")),
             Err(error) => Err(cloud_error("CreateSecurityGroup", error)),
         }
     }

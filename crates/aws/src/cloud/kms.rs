@@ -177,7 +177,9 @@ impl AwsCloud {
         if let Some(key) = &aliased {
             candidates.push((key.key_id().to_string(), None));
         }
-        for (arn, tags) in self.tagged(&boundary.region, Some("kms:key"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
+        for (arn, tags) in
+            self.tagged(&boundary.region, Some("kms:key"), tag_keys::TENANT, boundary.tenant.as_str()).await?
+        {
             let id = key_id(&arn).to_string();
             if !candidates.iter().any(|(known, _)| *known == id) {
                 candidates.push((id, Some(tags)));

@@ -230,7 +230,8 @@ impl Cloud for AwsCloud {
 
     async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError> {
         let mut remaining = Remaining::default();
-        for (found, tags) in self.iam_under_path(boundary, &[ResourceKind::Role, ResourceKind::InstanceProfile]).await? {
+        for (found, tags) in self.iam_under_path(boundary, &[ResourceKind::Role, ResourceKind::InstanceProfile]).await?
+        {
             sort(&mut remaining, boundary, found, &tags);
         }
         // Anything in the region still tagged with the tenant's name, of any type: what

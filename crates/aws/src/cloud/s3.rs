@@ -208,7 +208,9 @@ impl AwsCloud {
                 _ => break,
             }
         }
-        for (arn, _) in self.tagged(&boundary.region, Some("s3:bucket"), tag_keys::TENANT, boundary.tenant.as_str()).await? {
+        for (arn, _) in
+            self.tagged(&boundary.region, Some("s3:bucket"), tag_keys::TENANT, boundary.tenant.as_str()).await?
+        {
             let name = arn.rsplit(':').next().unwrap_or_default().to_string();
             if !name.is_empty() && !names.contains(&name) {
                 names.push(name);
