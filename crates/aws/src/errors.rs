@@ -99,3 +99,55 @@ where
     let message = format!("{operation}: {}", said.unwrap_or_else(|| DisplayErrorContext(&error).to_string()));
     CloudError { message, transient }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_iam::operation::create_role::CreateRoleError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn answered(status: u16, code: &str) -> SdkError<CreateRoleError, HttpResponse> {
+        let error = CreateRoleError::generic(ErrorMetadata::builder().code(code).message("said the service").build());
+        let raw = Response::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        SdkError::service_error(error, raw)
+    }
+
+    #[test]
+    fn throttling_server_faults_and_eventual_consistency_are_passing_faults() {
+        let passing = [
+            (400, "Throttling"),
+            (503, "RequestLimitExceeded"),
+            (400, "ThrottlingException"),
+            (503, "SlowDown"),
+            (500, "InternalFailure"),
+            (500, "AnythingAtAll"),
+            (429, "TooManyRequestsException"),
+            (404, "NoSuchEntity"),
+            (400, "InvalidGroup.NotFound"),
+            (400, "DependencyViolation"),
+            (409, "ConcurrentModification"),
+        ];
+        for (status, code) in passing {
+            let error = cloud_error("CreateRole", answered(status, code));
+            assert!(error.transient, "{status} {code}");
+            assert_eq!(error.message, format!("CreateRole: {code}: said the service"));
+        }
+        let timeout: SdkError<CreateRoleError, HttpResponse> = SdkError::timeout_error("no answer in time");
+        assert!(cloud_error("CreateRole", timeout).transient);
+    }
+
+    #[test]
+    fn refusals_are_permanent() {
+        for (status, code) in [
+            (403, "AccessDenied"),
+            (400, "MalformedPolicyDocument"),
+            (409, "LimitExceeded"),
+            (400, "ValidationError"),
+            (400, "InvalidParameterValue"),
+        ] {
+            assert!(!cloud_error("CreateRole", answered(status, code)).transient, "{status} {code}");
+        }
+    }
+}
