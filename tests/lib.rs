@@ -15,6 +15,9 @@ use tenancy_cli::emulator::{self, LocalResources};
 use tenancy_cli::jwt;
 use tenancy_domain::ports::{Clock, SystemClock};
 
+mod throttling;
+pub use throttling::ThrottlingProxy;
+
 /// Secret the harness signs tokens with.
 pub const SECRET: &str = "integration-test-secret-0123456789";
 
@@ -87,6 +90,9 @@ pub struct Options {
     /// Puts a fault-injecting layer under the worker's `Cloud` port: the share of calls
     /// throttled before they reach the emulator, and the share whose answer is lost.
     pub cloud_faults: Option<(f64, f64)>,
+    /// Puts a proxy between every AWS client and the emulator that answers this share of
+    /// IAM, EC2 and KMS calls with those services' own throttling errors.
+    pub throttling_proxy: Option<f64>,
 }
 
 /// The emulator's account.
@@ -103,6 +109,7 @@ impl Default for Options {
             deployment: None,
             trusted_producers: format!("{PRODUCER}@{ACCOUNT}"),
             cloud_faults: None,
+            throttling_proxy: None,
         }
     }
 }
@@ -133,6 +140,8 @@ pub struct Harness {
     pub aws: Aws,
     http: reqwest::Client,
     running: Option<Running>,
+    /// The throttling proxy in front of the emulator, when the options asked for one.
+    pub proxy: Option<ThrottlingProxy>,
 }
 
 /// A response, read.
@@ -183,6 +192,11 @@ impl Harness {
             "TENANCY_AWS_ENDPOINT is not set: the integration tests need the emulator; run them with `make test`",
         );
         let suffix = unique("");
+        let proxy = match options.throttling_proxy {
+            Some(share) => Some(ThrottlingProxy::start(endpoint.clone(), share).await),
+            None => None,
+        };
+        let endpoint = proxy.as_ref().map_or(endpoint, |p| format!("http://{}", p.addr));
         let settings = Settings {
             aws: AwsSettings { endpoint: Some(endpoint), region: "us-east-1".into() },
             table: format!("tenancy-{suffix}"),
@@ -236,6 +250,7 @@ impl Harness {
             queue_url: prepared.queue_url,
             http: reqwest::Client::new(),
             running: Some(running),
+            proxy,
             app,
         }
     }

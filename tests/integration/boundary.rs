@@ -282,3 +282,22 @@ async fn a_hundred_tenants_at_once_under_twenty_percent_throttling_all_become_ac
     println!("100 tenants under 20% throttling: active in {created:?}, deleted in {:?}", started.elapsed() - created);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn twenty_tenants_at_once_behind_a_proxy_throttling_a_fifth_of_iam_ec2_and_kms_all_become_active_then_delete() {
+    let h = Harness::with(Options { throttling_proxy: Some(0.20), ..Default::default() }).await;
+    let infra = h.infrastructure("nonprod").await;
+    let tenants: Vec<String> = (0..20).map(|_| unique("throttled")).collect();
+    futures::future::join_all(tenants.iter().map(|t| h.create_tenant(&infra, t, json!({})))).await;
+    futures::future::join_all(tenants.iter().map(|t| h.wait_for_state_within(t, "active", 180))).await;
+    let paths: Vec<String> = tenants.iter().map(|t| format!("/v1/tenants/{t}")).collect();
+    futures::future::join_all(paths.iter().map(|path| h.call(Method::DELETE, path, None))).await;
+    futures::future::join_all(tenants.iter().map(|t| h.wait_for_state_within(t, "deleted", 180))).await;
+    for tenant in &tenants {
+        assert!(h.aws.inventory(tenant).await.is_empty(), "{tenant}: nothing left");
+    }
+    let throttled = h.proxy.as_ref().map_or(0, |p| p.throttled());
+    assert!(throttled > 20, "the proxy really throttled: {throttled}");
+    println!("20 tenants behind the throttling proxy: {throttled} calls throttled, none failed a tenant");
+    h.stop().await;
+}

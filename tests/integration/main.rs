@@ -7,4 +7,5 @@ mod boundary;
 mod bus;
 mod concurrency;
 mod lifecycle;
+mod permissions;
 mod types;

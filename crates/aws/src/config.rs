@@ -23,9 +23,12 @@ impl AwsSettings {
 
     /// Loads the SDK configuration: credentials from the default chain, region and endpoint from here.
     pub async fn load(&self) -> SdkConfig {
-        // Adaptive retries: the SDK backs off and rate-limits itself when a service
-        // throttles, before the lifecycle's own retries of a step come into play.
-        let retries = aws_config::retry::RetryConfig::adaptive().with_max_attempts(5);
+        // The SDK retries a throttled or failed call with jittered exponential backoff
+        // before the lifecycle's own retries of a step come into play. Standard mode, not
+        // adaptive: adaptive's client-side rate limiter is shared by every tenant a
+        // function serves, and behind a proxy throttling 20% of IAM, EC2 and KMS calls it
+        // slowed one round of 20 tenants to about three minutes (30 s in standard mode).
+        let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(5);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
             .retry_config(retries);

@@ -108,7 +108,7 @@ impl Default for WorkerConfig {
             deployment: "tenancy".into(),
             step_attempts: 5,
             backoff: std::time::Duration::from_millis(200),
-            max_runs: 8,
+            max_runs: 12,
             retry_deadline: Duration::hours(1),
         }
     }
@@ -345,9 +345,15 @@ impl Worker {
                 tenant.record_plan(record);
                 Ok(())
             }
+            // A refusal in the plugin's words holds the deletion (it can be retried); a plugin
+            // that is gone, or that breaks a limit, never keeps a tenant from being deleted.
             Operation::Delete => match self.plugins.on_delete(tenant).await {
                 Err(PluginFailure::UnknownType(tenant_type)) => {
                     tracing::warn!(tenant = %tenant.name, %tenant_type, "type no longer registered; deleting without on-delete");
+                    Ok(())
+                }
+                Err(PluginFailure::Failed(error)) => {
+                    tracing::warn!(tenant = %tenant.name, %error, "on-delete failed; deleting without its say");
                     Ok(())
                 }
                 other => other,

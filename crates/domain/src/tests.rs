@@ -551,7 +551,7 @@ async fn a_tenant_that_keeps_failing_to_finish_is_failed_after_a_bounded_number_
     let failure = failed.failure.unwrap();
     assert_eq!(failure.step, "role");
     assert!(
-        failure.error.contains("gave up after 8 runs") && failure.error.contains("Throttling"),
+        failure.error.contains(&format!("gave up after {max_runs} runs")) && failure.error.contains("Throttling"),
         "{}",
         failure.error
     );

@@ -174,7 +174,16 @@ impl AwsCloud {
         };
         check_ours("instance profile", name, profile.path(), &tag_map(profile.tags()), boundary)?;
 
-        if !profile.roles().iter().any(|r| r.role_name() == boundary.names.role) {
+        // A profile holds one role: any other role in it was put there by someone else,
+        // and the tenant's workloads would run as it.
+        if let Some(other) = profile.roles().iter().find(|r| r.role_name() != boundary.names.role) {
+            return Err(CloudError::permanent(format!(
+                "the instance profile '{name}' holds the role '{}', which is not the tenant's: remove it from the \
+                 profile and retry",
+                other.role_name()
+            )));
+        }
+        if profile.roles().is_empty() {
             let added = self
                 .iam
                 .add_role_to_instance_profile()
@@ -184,8 +193,11 @@ impl AwsCloud {
                 .await;
             match added {
                 Ok(_) => {}
-                // A profile holds one role; "limit exceeded" means ours is already there.
-                Err(error) if code(&error) == Some("LimitExceeded") => {}
+                // Another worker added ours between the look and the call: the next run
+                // checks which role the profile holds.
+                Err(error) if code(&error) == Some("LimitExceeded") => {
+                    return Err(CloudError::transient("AddRoleToInstanceProfile: the profile was filled meanwhile"));
+                }
                 Err(error) => return Err(cloud_error("AddRoleToInstanceProfile", error)),
             }
         }
@@ -315,7 +327,9 @@ impl AwsCloud {
             };
             let Some(profile) = profile else { continue };
             // Only this deployment's, for this tenant: anything else is left for the report.
-            if !boundary.may_remove(&name, Some(profile.arn()), &tag_map(profile.tags())) {
+            // Names are not identities (a look-alike can be made after ours is gone): IAM
+            // entities are removed only when their tags say they are this tenant's.
+            if !boundary.owns(&tag_map(profile.tags())) {
                 tracing::warn!(profile = %name, "instance profile not made by this deployment for this tenant; left alone");
                 continue;
             }
@@ -350,7 +364,7 @@ impl AwsCloud {
                 Err(error) => return Err(cloud_error("GetRole", error)),
             };
             let Some(role) = role else { continue };
-            if !boundary.may_remove(&name, Some(role.arn()), &tag_map(role.tags())) {
+            if !boundary.owns(&tag_map(role.tags())) {
                 tracing::warn!(role = %name, "role not made by this deployment for this tenant; left alone");
                 continue;
             }
@@ -361,6 +375,26 @@ impl AwsCloud {
                 Err(error) => return Err(cloud_error("ListInstanceProfilesForRole", error)),
             };
             for profile in profiles {
+                // Only from the tenant's own profile: a profile someone else made keeps the
+                // role, and the deletion below fails, naming it.
+                let owned = match self
+                    .iam
+                    .get_instance_profile()
+                    .instance_profile_name(profile.instance_profile_name())
+                    .send()
+                    .await
+                {
+                    Ok(output) => output.instance_profile().is_some_and(|p| boundary.owns(&tag_map(p.tags()))),
+                    Err(error) if code(&error) == NO_SUCH_ENTITY => continue,
+                    Err(error) => return Err(cloud_error("GetInstanceProfile", error)),
+                };
+                if !owned {
+                    return Err(CloudError::permanent(format!(
+                        "the role '{name}' is in the instance profile '{}', which this deployment did not make for \
+                         this tenant: remove it from there and retry",
+                        profile.instance_profile_name()
+                    )));
+                }
                 self.iam
                     .remove_role_from_instance_profile()
                     .instance_profile_name(profile.instance_profile_name())

@@ -244,9 +244,9 @@ impl Cloud for AwsCloud {
             let kind = match arn.split(':').nth(2) {
                 Some("kms") => ResourceKind::Key,
                 Some("s3") => ResourceKind::Bucket,
-                Some("iam") if arn.contains(":instance-profile/") => ResourceKind::InstanceProfile,
-                Some("iam") => ResourceKind::Role,
                 Some("ec2") if arn.contains(":security-group/") => ResourceKind::SecurityGroup,
+                // IAM entities are the tenant's only under its path (listed above); one
+                // tagged elsewhere is not a kind the removal steps look for.
                 // Not a kind Tenancy makes: never this deployment's.
                 _ => {
                     if !boundary.belongs_to_another_deployment(&tags) && !remaining.foreign.contains(&arn) {
@@ -265,7 +265,11 @@ impl Cloud for AwsCloud {
 /// Files a resource still present after a deletion: this deployment's (not gone yet),
 /// another deployment's (not ours to see), or foreign (reported).
 fn sort(remaining: &mut Remaining, boundary: &Boundary, found: ResourceRef, tags: &BTreeMap<String, String>) {
-    if boundary.may_remove(&found.id, Some(&found.arn), tags) {
+    // Groups and keys have ids AWS never reuses, so the record names them for sure; roles,
+    // profiles and buckets are named by their names, which others can take.
+    let by_id = matches!(found.kind, ResourceKind::SecurityGroup | ResourceKind::Key)
+        && boundary.may_remove(&found.id, Some(&found.arn), tags);
+    if by_id || boundary.owns(tags) {
         if !remaining.owned.iter().any(|r| r.arn == found.arn) {
             remaining.owned.push(found);
         }

@@ -222,7 +222,8 @@ impl AwsCloud {
                 Err(error) if error.message.contains("NoSuchBucket") => continue,
                 Err(error) => return Err(error),
             };
-            if !boundary.may_remove(&name, None, &tags) {
+            // Bucket names are not identities: removed only when tagged as this tenant's.
+            if !boundary.owns(&tags) {
                 tracing::warn!(bucket = %name, "bucket not made by this deployment for this tenant; left alone");
                 continue;
             }

@@ -1,0 +1,161 @@
+//! The lifecycle function's IAM policy in `template.yaml` against the AWS calls its code
+//! really makes: every call is allowed, and every allowed action is called (or named
+//! below with the reason it is kept). A permission the code does not use is one an
+//! attacker who takes the function over could.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::json;
+use tenancy_app::Envelope;
+use tenancy_tests::{ACCOUNT, Harness, Options, unique};
+
+const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// Allowed actions that the run below does not exercise, and why each is kept.
+const KEPT_UNEXERCISED: [(&str, &str); 6] = [
+    ("iam:PassRole", "AddRoleToInstanceProfile asks for it on the role it adds; the emulator does not check"),
+    ("iam:DetachRolePolicy", "a policy attached to a tenant role by hand must go before the role can"),
+    ("kms:UpdateAlias", "an earlier incarnation's alias still names its key, pending deletion"),
+    ("ec2:RevokeSecurityGroupIngress", "a later plan drops an ingress rule"),
+    ("s3:DeleteObject", "the tenant's buckets hold objects when it is deleted"),
+    ("s3:DeleteObjectVersion", "the tenant's buckets hold object versions when it is deleted"),
+];
+
+/// The IAM actions one SDK operation needs.
+fn actions_of(service: &str, operation: &str) -> Vec<String> {
+    let prefix = match service {
+        "IAM" => "iam",
+        "EC2" => "ec2",
+        "KMS" => "kms",
+        "S3" => "s3",
+        "Resource Groups Tagging API" => "tag",
+        "DynamoDB" => "dynamodb",
+        "EventBridge" => "events",
+        // GetCallerIdentity needs no permission.
+        "STS" => return vec![],
+        other => panic!("a call to an unexpected service: {other}.{operation}"),
+    };
+    let renamed: &[&str] = match (prefix, operation) {
+        ("s3", "HeadBucket") => &["ListBucket"],
+        ("s3", "ListObjectVersions") => &["ListBucketVersions"],
+        ("s3", "PutBucketEncryption") => &["PutEncryptionConfiguration"],
+        ("s3", "PutPublicAccessBlock") => &["PutBucketPublicAccessBlock"],
+        ("s3", "ListBuckets") => &["ListAllMyBuckets"],
+        ("s3", "DeleteObjects") => &["DeleteObject", "DeleteObjectVersion"],
+        ("dynamodb", "TransactWriteItems") => &["PutItem", "UpdateItem"],
+        _ => &[],
+    };
+    if renamed.is_empty() {
+        vec![format!("{prefix}:{operation}")]
+    } else {
+        renamed.iter().map(|name| format!("{prefix}:{name}")).collect()
+    }
+}
+
+/// The actions the lifecycle function's `Allow` statements name.
+fn allowed_by_template() -> BTreeSet<String> {
+    let start = TEMPLATE.find("  LifecycleFunction:").expect("the lifecycle function");
+    let end = TEMPLATE[start..].find("\nOutputs:").map_or(TEMPLATE.len(), |e| start + e);
+    let mut allowed = BTreeSet::new();
+    let (mut effect, mut in_list, mut list_indent) = ("Allow".to_string(), false, 0);
+    let mut pending: Vec<String> = Vec::new();
+    let mut flush = |effect: &str, pending: &mut Vec<String>| {
+        if effect == "Allow" {
+            allowed.extend(pending.drain(..));
+        }
+        pending.clear();
+    };
+    for line in TEMPLATE[start..end].lines() {
+        let indent = line.len() - line.trim_start().len();
+        let text = line.trim();
+        if text.starts_with("- Sid:") {
+            flush(&effect, &mut pending);
+            in_list = false;
+            continue;
+        }
+        if let Some(value) = text.strip_prefix("Effect:") {
+            effect = value.trim().to_string();
+            continue;
+        }
+        if in_list {
+            if let Some(action) = text.strip_prefix("- ").filter(|_| indent >= list_indent) {
+                pending.push(action.trim().to_string());
+                continue;
+            }
+            in_list = false;
+        }
+        if let Some(value) = text.strip_prefix("Action:") {
+            let value = value.trim();
+            if value.is_empty() {
+                in_list = true;
+                list_indent = indent;
+            } else {
+                pending.extend(value.trim_matches(['[', ']']).split(',').map(|a| a.trim().to_string()));
+            }
+        }
+    }
+    flush(&effect, &mut pending);
+    allowed
+}
+
+#[tokio::test]
+async fn the_lifecycle_function_may_make_exactly_the_calls_its_code_makes() {
+    let h = Harness::with(Options { run_worker: false, ..Default::default() }).await;
+    let infra = h.infrastructure("nonprod").await;
+    let handler = h.app.lifecycle();
+    let tenant = unique("perm");
+    let drive = |detail_type: &str, body: &serde_json::Value| Envelope {
+        id: unique("event"),
+        detail_type: detail_type.into(),
+        source: "tenancy".into(),
+        account: Some(ACCOUNT.into()),
+        detail: json!({ "tenant": body["name"], "tenantId": body["id"], "version": body["version"] }),
+    };
+    let mut called = BTreeSet::new();
+
+    let body = json!({ "name": tenant, "infrastructure": infra, "type": "data-science", "tags": { "team": "ml", "drop": "me" } });
+    let created = h.call(Method::POST, "/v1/tenants", Some(body)).await.body;
+    h.app.calls.reset();
+    handler.handle(drive("Tenant Create Requested", &created)).await.unwrap();
+    called.extend(h.app.calls.snapshot().into_keys());
+
+    let path = format!("/v1/tenants/{tenant}");
+    let patch = json!({ "tags": { "team": "ai", "drop": null } });
+    let changed = h.call(Method::PATCH, &path, Some(patch)).await.body;
+    h.app.calls.reset();
+    handler.handle(drive("Tenant Update Requested", &changed)).await.unwrap();
+    called.extend(h.app.calls.snapshot().into_keys());
+
+    let deleting = h.call(Method::DELETE, &path, None).await.body;
+    h.app.calls.reset();
+    handler.handle(drive("Tenant Delete Requested", &deleting)).await.unwrap();
+    called.extend(h.app.calls.snapshot().into_keys());
+    assert_eq!(h.call(Method::GET, &path, None).await.body["state"], "deleted");
+
+    h.app.calls.reset();
+    let sweep = Envelope {
+        id: unique("sweep"),
+        detail_type: tenancy_app::lifecycle::SCHEDULED_EVENT.into(),
+        source: "aws.events".into(),
+        account: Some(ACCOUNT.into()),
+        detail: json!({}),
+    };
+    handler.handle(sweep).await.unwrap();
+    called.extend(h.app.calls.snapshot().into_keys());
+
+    let needed: BTreeSet<String> = called
+        .iter()
+        .flat_map(|key| {
+            let (service, operation) = key.split_once('.').expect("Service.Operation");
+            actions_of(service, operation)
+        })
+        .collect();
+    let allowed = allowed_by_template();
+    let missing: Vec<&String> = needed.iter().filter(|a| !allowed.contains(*a)).collect();
+    assert!(missing.is_empty(), "the code calls what template.yaml does not allow: {missing:?}");
+    let kept: BTreeSet<&str> = KEPT_UNEXERCISED.iter().map(|(action, _)| *action).collect();
+    let unused: Vec<&String> = allowed.iter().filter(|a| !needed.contains(*a) && !kept.contains(a.as_str())).collect();
+    assert!(unused.is_empty(), "template.yaml allows what the code never calls: {unused:?}");
+    h.stop().await;
+}
