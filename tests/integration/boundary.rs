@@ -3,12 +3,11 @@
 //! in the same account, untrusted producers on the bus, and throttling under load.
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenancy_tests::{ACCOUNT, Harness, Options, PRODUCER, unique};
 
-use super::bus::{listen, next_event};
+use super::bus::{listen, next_event, put_from};
 
 fn hostile_types() -> Value {
     json!({ "types": [{ "name": "hostile", "plugin": "hostile", "version": "0.0.1", "hooks": ["on-create"] }] })
@@ -219,17 +218,6 @@ async fn two_deployments_in_one_account_never_adopt_or_delete_each_others_resour
     assert!(first.aws.inventory(&tenant).await.is_empty());
     first.stop().await;
     second.stop().await;
-}
-
-async fn put_from(h: &Harness, source: &str, detail_type: &str, detail: Value) {
-    let entry = PutEventsRequestEntry::builder()
-        .event_bus_name(&h.app.settings.bus)
-        .source(source)
-        .detail_type(detail_type)
-        .detail(detail.to_string())
-        .build();
-    let output = h.aws.events.put_events().entries(entry).send().await.unwrap();
-    assert_eq!(output.failed_entry_count(), 0);
 }
 
 #[tokio::test]

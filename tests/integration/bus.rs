@@ -47,9 +47,14 @@ pub(crate) async fn next_event(h: &Harness, queue_url: &str) -> Value {
 }
 
 async fn put(h: &Harness, detail_type: &str, detail: Value) {
+    put_from(h, tenancy_tests::PRODUCER, detail_type, detail).await;
+}
+
+/// Puts an event on the harness's bus as `source`.
+pub(crate) async fn put_from(h: &Harness, source: &str, detail_type: &str, detail: Value) {
     let entry = PutEventsRequestEntry::builder()
         .event_bus_name(&h.app.settings.bus)
-        .source("crm.onboarding")
+        .source(source)
         .detail_type(detail_type)
         .detail(detail.to_string())
         .build();
