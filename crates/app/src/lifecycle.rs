@@ -37,7 +37,9 @@ pub struct Envelope {
     pub detail: Value,
 }
 
-/// Why an event could not be handled; the trigger retries it.
+/// Why an event could not be handled; the trigger retries it. Every variant is worth a
+/// retry: a permanent problem is recorded on the tenant or answered with a rejection
+/// event, never raised.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// The worker could not run.
@@ -59,18 +61,11 @@ pub enum HandlerError {
     },
 }
 
-impl HandlerError {
-    /// True when retrying the event may help (every variant today: a permanent problem
-    /// is recorded on the tenant or answered with a rejection event, never raised).
-    pub fn is_retryable(&self) -> bool {
-        true
-    }
-}
-
 /// Who may put requests on the bus, and for what: the deployment itself (source
 /// [`events::SOURCE`], its own account only) and the configured `(source, account)` pairs,
-/// which may create tenants and delete the tenants they created. The bus policy and the
-/// rule's pattern (`template.yaml`, [`request_rule_pattern`]) admit the same pairs.
+/// which may create tenants and delete the tenants they created. The bus policy in
+/// `template.yaml` admits the same pair from its account; the rule routes every request
+/// here so that each refusal is announced ([`request_rule_pattern`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Producers {
     /// The deployment's own account.
