@@ -209,6 +209,22 @@ mod tests {
     }
 
     #[test]
+    fn the_boundary_allows_exactly_the_plan_catalogue_services() {
+        // One list in two places (the generated table and this boundary): kept equal here.
+        let catalogue = crate::plan::catalogue::catalogue();
+        for service in ALLOWED_SERVICES {
+            assert!(catalogue.has_service(service), "{service} is allowed by the boundary but not in the catalogue");
+        }
+        let named: Vec<&str> = include_str!("plan/iam-catalogue.tsv")
+            .lines()
+            .find_map(|line| line.strip_prefix("# services: "))
+            .expect("the table names its services")
+            .split_whitespace()
+            .collect();
+        assert_eq!(named, ALLOWED_SERVICES, "the boundary and the catalogue list the same services");
+    }
+
+    #[test]
     fn the_boundary_denies_identity_and_every_boundary_change() {
         let doc = tenant_boundary_policy();
         let denied: Vec<&str> = doc["Statement"][1]["Action"]
