@@ -13,7 +13,8 @@ use tenancy_aws::AwsSettings;
 use tenancy_cli::dev::{self, DevOptions, Running};
 use tenancy_cli::emulator::{self, LocalResources};
 use tenancy_cli::jwt;
-use tenancy_domain::ports::{Clock, SystemClock};
+use tenancy_domain::builtin::SystemClock;
+use tenancy_domain::ports::Clock;
 
 mod throttling;
 pub use throttling::ThrottlingProxy;
@@ -218,7 +219,7 @@ impl Harness {
         if let Some((throttled, lost)) = options.cloud_faults {
             let faulty = tenancy_domain::memory::FaultyCloud::new(app.cloud.clone(), throttled, lost, 7);
             let config =
-                tenancy_domain::lifecycle::WorkerConfig { backoff: Duration::from_millis(50), ..app.worker_config() };
+                tenancy_domain::worker::WorkerConfig { backoff: Duration::from_millis(50), ..app.worker_config() };
             app = app.with_worker_cloud(Arc::new(faulty), config);
         }
         let names = LocalResources {

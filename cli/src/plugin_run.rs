@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tenancy_domain::access::{ADMIN_GROUP, Caller, Via};
+use tenancy_domain::access::{ADMIN_GROUP, Caller, GrantRequest, Via};
 use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
-use tenancy_domain::plan::{self, Allowances, GrantRequest, PlanContext};
+use tenancy_domain::plan::{self, Allowances, PlanContext};
 use tenancy_domain::tenant::{Requester, Tenant};
 use tenancy_plugins::{CallReport, Limits, PluginHost, sha256_hex};
 
@@ -113,7 +113,7 @@ pub fn run(request: RunRequest<'_>) -> Result<Value, String> {
                 tenant: &name,
                 allowances: request.allowances,
                 vpc_cidrs: request.vpc_cidrs,
-                settings: &tenant.settings,
+                settings: tenant.settings(),
             };
             let validation = match plan::validate(request.plugin, &r.value, &context) {
                 Ok(()) => json!({ "passed": true }),

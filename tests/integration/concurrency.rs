@@ -7,11 +7,13 @@ use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tenancy_app::lifecycle::{Envelope, Handled};
-use tenancy_domain::lifecycle::{Outcome, Worker, WorkerConfig};
+use tenancy_domain::boundary::{Boundary, Remaining};
 use tenancy_domain::memory::ManualClock;
 use tenancy_domain::names::Name;
-use tenancy_domain::ports::{Boundary, Cloud, CloudError, Remaining, Store};
+use tenancy_domain::ports::errors::CloudError;
+use tenancy_domain::ports::{Cloud, TenantGet};
 use tenancy_domain::tenant::{ResourceKind, ResourceRef, TenantState};
+use tenancy_domain::worker::{Outcome, Worker, WorkerConfig};
 use tenancy_tests::{Harness, Options, unique};
 use time::Duration;
 use tokio::sync::Notify;
@@ -158,8 +160,8 @@ async fn a_worker_stopped_after_any_provisioning_step_is_finished_by_the_next_ru
 
         // The dead worker's lease keeps others off the tenant...
         let stuck = app.store.get_tenant(&name).await.unwrap().unwrap();
-        assert_eq!(stuck.state, TenantState::Provisioning);
-        assert!(stuck.lease.is_some());
+        assert_eq!(stuck.state(), TenantState::Provisioning);
+        assert!(stuck.lease().is_some());
         assert_eq!(healthy.drive(&name, None).await.unwrap(), Outcome::Busy);
 
         // ...until it lapses; then the sweep finishes the job.

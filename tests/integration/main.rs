@@ -6,6 +6,7 @@ mod api_errors;
 mod boundary;
 mod bus;
 mod concurrency;
+mod contracts;
 mod lifecycle;
 mod permissions;
 mod types;

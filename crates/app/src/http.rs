@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tenancy_domain::access::Caller;
 use tenancy_domain::infrastructure::Infrastructure;
-use tenancy_domain::ports::Page;
-use tenancy_domain::service::{NewInfrastructure, NewTenant, Tenancy, TenantPatch};
+use tenancy_domain::paging::Page;
+use tenancy_domain::service::{ControlPlane, NewInfrastructure, NewTenant, TenantPatch};
 use tenancy_domain::tenant::Tenant;
 
 use crate::problem::{self, Problem};
@@ -22,7 +22,7 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// The API over the domain service.
 #[derive(Clone)]
 pub struct Api {
-    tenancy: Tenancy,
+    tenancy: ControlPlane,
 }
 
 type Reply = Result<Response<Vec<u8>>, Problem>;
@@ -58,7 +58,7 @@ pub fn tenant_view(tenant: &Tenant) -> Value {
 
 fn tenant_response(status: StatusCode, tenant: &Tenant) -> Response<Vec<u8>> {
     let mut response = json_response(status, &tenant_view(tenant));
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", tenant.version)) {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", tenant.version())) {
         response.headers_mut().insert(http::header::ETAG, etag);
     }
     response
@@ -217,7 +217,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
 
 impl Api {
     /// The API over `tenancy`.
-    pub fn new(tenancy: Tenancy) -> Self {
+    pub fn new(tenancy: ControlPlane) -> Self {
         Self { tenancy }
     }
 
@@ -284,7 +284,7 @@ impl Api {
                 let request: NewTenant = parse_body(headers, &body, &["application/json"])?;
                 let created = t.create_tenant(&caller, request, key.as_deref()).await?;
                 let mut response = tenant_response(StatusCode::ACCEPTED, &created.tenant);
-                set_location(&mut response, &format!("/v1/tenants/{}", created.tenant.name));
+                set_location(&mut response, &format!("/v1/tenants/{}", created.tenant.name()));
                 if created.replayed {
                     response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
                 }
@@ -314,7 +314,7 @@ impl Api {
                 let patch: TenantPatch =
                     parse_body(headers, &body, &["application/json", "application/merge-patch+json"])?;
                 let tenant = t.update_tenant(&caller, name, patch, expected).await?;
-                let status = if tenant.state.is_transitional() { StatusCode::ACCEPTED } else { StatusCode::OK };
+                let status = if tenant.state().is_transitional() { StatusCode::ACCEPTED } else { StatusCode::OK };
                 Ok(tenant_response(status, &tenant))
             }
             (["tenants", name], &Method::DELETE) => {

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use tenancy_domain::access::Caller;
 use tenancy_domain::events::{self, EventKind, LifecycleEvent};
-use tenancy_domain::lifecycle::{Outcome, Worker, WorkerError};
 use tenancy_domain::names::Name;
 use tenancy_domain::ports::Events;
-use tenancy_domain::service::{NewTenant, Tenancy};
+use tenancy_domain::service::{ControlPlane, NewTenant};
+use tenancy_domain::worker::{Outcome, Worker, WorkerError};
 use uuid::Uuid;
 
 use std::sync::Arc;
@@ -55,7 +55,7 @@ pub enum HandlerError {
         /// The tenant.
         tenant: String,
         /// The step.
-        step: String,
+        step: tenancy_domain::tenant::Step,
         /// The passing fault.
         error: String,
     },
@@ -135,7 +135,7 @@ struct DeleteRequest {
 /// Handles lifecycle events.
 #[derive(Clone)]
 pub struct LifecycleHandler {
-    tenancy: Tenancy,
+    tenancy: ControlPlane,
     worker: Worker,
     events: Arc<dyn Events>,
     producers: Arc<Producers>,
@@ -144,7 +144,7 @@ pub struct LifecycleHandler {
 impl LifecycleHandler {
     /// A handler over the service (for requests from other producers) and the worker,
     /// trusting `producers`.
-    pub fn new(tenancy: Tenancy, worker: Worker, events: Arc<dyn Events>, producers: Producers) -> Self {
+    pub fn new(tenancy: ControlPlane, worker: Worker, events: Arc<dyn Events>, producers: Producers) -> Self {
         Self { tenancy, worker, events, producers: Arc::new(producers) }
     }
 
@@ -223,14 +223,16 @@ impl LifecycleHandler {
                         .tenancy
                         .create_tenant(&caller, request, Some(&envelope.id))
                         .await
-                        .map(|created| created.tenant.name.to_string()),
+                        .map(|created| created.tenant.name().to_string()),
                     Err(error) => Err(tenancy_domain::Error::invalid("detail", error.to_string())),
                 };
                 (result, EventKind::CreateRejected)
             }
             EventKind::DeleteRequested => {
                 let result = match serde_json::from_value::<DeleteRequest>(envelope.detail.clone()) {
-                    Ok(request) => self.tenancy.delete_tenant(&caller, &request.name).await.map(|t| t.name.to_string()),
+                    Ok(request) => {
+                        self.tenancy.delete_tenant(&caller, &request.name).await.map(|t| t.name().to_string())
+                    }
                     Err(error) => Err(tenancy_domain::Error::invalid("detail", error.to_string())),
                 };
                 (result, EventKind::DeleteRejected)

@@ -54,7 +54,7 @@ impl From<Error> for Problem {
             },
             Error::NotFound { .. } => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail),
             Error::NameTaken { .. } => Problem::new(StatusCode::CONFLICT, "name-taken", "The name is taken", detail),
-            Error::Conflict(_) => {
+            Error::Conflict { .. } => {
                 Problem::new(StatusCode::CONFLICT, "conflict", "The request conflicts with the current state", detail)
             }
             Error::PreconditionFailed { .. } => Problem::new(

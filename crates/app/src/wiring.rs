@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tenancy_aws::{AwsCloud, AwsSettings, CallCounter, DynamoStore, EventBridgeEvents};
-use tenancy_domain::lifecycle::{Worker, WorkerConfig};
-use tenancy_domain::ports::{Clock, Cloud, Plugins, SystemClock};
-use tenancy_domain::service::Tenancy;
+use tenancy_domain::builtin::SystemClock;
+use tenancy_domain::ports::{Clock, Cloud, Plugins};
+use tenancy_domain::service::ControlPlane;
+use tenancy_domain::worker::{Worker, WorkerConfig};
 use tenancy_plugins::{Limits, PluginHost, PluginRegistry, RegistryError};
 
 use crate::lifecycle::Producers;
@@ -98,7 +99,7 @@ pub struct App {
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// The API's service.
-    pub tenancy: Tenancy,
+    pub tenancy: ControlPlane,
     /// The lifecycle worker.
     pub worker: Worker,
     /// Who may put requests on the bus.
@@ -143,7 +144,7 @@ impl App {
         };
         let producers = Producers::parse(&own_account, &settings.trusted_producers)
             .map_err(|problem| StartError::Setting { name: "TENANCY_TRUSTED_PRODUCERS", problem })?;
-        let tenancy = Tenancy::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone());
+        let tenancy = ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone());
         let config = WorkerConfig {
             lease: time::Duration::seconds(settings.lease_seconds),
             deployment: settings.deployment.clone(),

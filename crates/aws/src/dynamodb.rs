@@ -27,9 +27,15 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use tenancy_domain::idempotency::IdempotencyRecord;
 use tenancy_domain::infrastructure::Infrastructure;
 use tenancy_domain::names::Name;
-use tenancy_domain::ports::{IdempotencyRecord, Page, PageRequest, Store, StoreError};
+use tenancy_domain::paging::{Page, PageRequest};
+use tenancy_domain::ports::errors::StoreError;
+use tenancy_domain::ports::{
+    IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite, StalledTenants, TenantCreate,
+    TenantGet, TenantList, TenantSave,
+};
 use tenancy_domain::tenant::{Tenant, TenantState};
 
 /// Index of live tenants by infrastructure.
@@ -187,21 +193,21 @@ impl DynamoStore {
 
     fn tenant_item(&self, tenant: &Tenant) -> Result<HashMap<String, AttributeValue>, StoreError> {
         let mut item = HashMap::from([
-            ("pk".to_string(), s(tenant_key(&tenant.name))),
+            ("pk".to_string(), s(tenant_key(tenant.name()))),
             ("sk".to_string(), s(TENANT_SK)),
             ("doc".to_string(), doc(tenant)?),
-            ("version".to_string(), n(tenant.version)),
-            ("state".to_string(), s(tenant.state.to_string())),
+            ("version".to_string(), n(tenant.version())),
+            ("state".to_string(), s(tenant.state().to_string())),
         ]);
-        if tenant.state != TenantState::Deleted {
-            item.insert("gsi1pk".into(), s(format!("INFRA#{}", tenant.infrastructure)));
-            item.insert("gsi1sk".into(), s(tenant.name.as_str()));
+        if tenant.state() != TenantState::Deleted {
+            item.insert("gsi1pk".into(), s(format!("INFRA#{}", tenant.infrastructure())));
+            item.insert("gsi1sk".into(), s(tenant.name().as_str()));
             item.insert("gsi2pk".into(), s(LIVE_TENANTS));
-            item.insert("gsi2sk".into(), s(tenant.name.as_str()));
+            item.insert("gsi2sk".into(), s(tenant.name().as_str()));
         }
-        if tenant.state.is_transitional() {
+        if tenant.state().is_transitional() {
             item.insert("gsi3pk".into(), s(PENDING));
-            item.insert("gsi3sk".into(), s(format!("{}#{}", rfc3339(tenant.updated_at), tenant.name)));
+            item.insert("gsi3sk".into(), s(format!("{}#{}", rfc3339(tenant.updated_at()), tenant.name())));
         }
         Ok(item)
     }
@@ -284,7 +290,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl Store for DynamoStore {
+impl InfrastructureWrite for DynamoStore {
     async fn create_infrastructure(&self, infrastructure: &Infrastructure) -> Result<(), StoreError> {
         let result = self
             .client
@@ -302,14 +308,6 @@ impl Store for DynamoStore {
             Err(error) if is_condition_failure(&error) => Err(StoreError::NameTaken),
             Err(error) => Err(sdk_unavailable("PutItem", error)),
         }
-    }
-
-    async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError> {
-        self.get_item(s(INFRA_PK), s(name.as_str())).await?.as_ref().map(infrastructure_from).transpose()
-    }
-
-    async fn list_infrastructures(&self, page: &PageRequest) -> Result<Page<Infrastructure>, StoreError> {
-        self.query(None, ("pk", INFRA_PK), page, &["pk", "sk"], infrastructure_from).await
     }
 
     async fn delete_infrastructure(&self, name: &Name) -> Result<(), StoreError> {
@@ -332,7 +330,24 @@ impl Store for DynamoStore {
             Err(error) => Err(sdk_unavailable("DeleteItem", error)),
         }
     }
+}
 
+#[async_trait]
+impl InfrastructureGet for DynamoStore {
+    async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError> {
+        self.get_item(s(INFRA_PK), s(name.as_str())).await?.as_ref().map(infrastructure_from).transpose()
+    }
+}
+
+#[async_trait]
+impl InfrastructureList for DynamoStore {
+    async fn list_infrastructures(&self, page: &PageRequest) -> Result<Page<Infrastructure>, StoreError> {
+        self.query(None, ("pk", INFRA_PK), page, &["pk", "sk"], infrastructure_from).await
+    }
+}
+
+#[async_trait]
+impl TenantCreate for DynamoStore {
     async fn create_tenant(&self, tenant: &Tenant, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
         let put_tenant = Put::builder()
             .table_name(&self.table)
@@ -344,7 +359,7 @@ impl Store for DynamoStore {
             .map_err(unavailable("build"))?;
         let mut items = vec![
             TransactWriteItem::builder().put(put_tenant).build(),
-            self.infrastructure_count_update(&tenant.infrastructure, 1)?,
+            self.infrastructure_count_update(tenant.infrastructure(), 1)?,
         ];
         if let Some(record) = idempotency {
             let put_record = Put::builder()
@@ -354,7 +369,7 @@ impl Store for DynamoStore {
                 .item("doc", doc(record)?)
                 .item("expiresAt", n(record.expires_at.unix_timestamp().max(0) as u64))
                 .condition_expression("attribute_not_exists(pk) OR expiresAt < :now")
-                .expression_attribute_values(":now", n(tenant.created_at.unix_timestamp().max(0) as u64))
+                .expression_attribute_values(":now", n(tenant.created_at().unix_timestamp().max(0) as u64))
                 .build()
                 .map_err(unavailable("build"))?;
             items.push(TransactWriteItem::builder().put(put_record).build());
@@ -377,11 +392,17 @@ impl Store for DynamoStore {
             Err(Err(error)) => Err(error),
         }
     }
+}
 
+#[async_trait]
+impl TenantGet for DynamoStore {
     async fn get_tenant(&self, name: &Name) -> Result<Option<Tenant>, StoreError> {
         self.get_item(s(tenant_key(name)), s(TENANT_SK)).await?.as_ref().map(from_doc).transpose()
     }
+}
 
+#[async_trait]
+impl TenantList for DynamoStore {
     async fn list_tenants(
         &self,
         infrastructure: Option<&Name>,
@@ -402,30 +423,56 @@ impl Store for DynamoStore {
             None => self.query(Some(ALL_TENANTS), ("gsi2pk", LIVE_TENANTS), page, &keys("gsi2"), from_doc).await,
         }
     }
+}
 
-    async fn save_tenant(&self, tenant: &Tenant, expected_version: u64) -> Result<(), StoreError> {
+#[async_trait]
+impl TenantSave for DynamoStore {
+    async fn save_tenant(&self, tenant: &Tenant) -> Result<Tenant, StoreError> {
+        // The store owns versioning: the record is written as the next version, on the
+        // condition that the stored one is still the one the tenant was read at. A Put (not
+        // an Update with `version = version + 1`) because the whole document is replaced;
+        // the condition makes it the same compare-and-set.
+        let read_at = tenant.version();
+        let stored = at_version(tenant, read_at + 1)?;
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.tenant_item(tenant)?))
+            .set_item(Some(self.tenant_item(&stored)?))
             .condition_expression("version = :expected AND #state <> :deleted")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":expected", n(read_at))
             .expression_attribute_values(":deleted", s(TenantState::Deleted.to_string()))
             .build()
             .map_err(unavailable("build"))?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        if tenant.state == TenantState::Deleted {
+        if stored.state() == TenantState::Deleted {
             // The tenant stops counting against its infrastructure in the same write.
-            items.push(self.infrastructure_count_update(&tenant.infrastructure, -1)?);
+            items.push(self.infrastructure_count_update(stored.infrastructure(), -1)?);
         }
         match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(Ok(failed)) if failed.first().copied().unwrap_or(false) => Err(StoreError::Stale),
+            Ok(()) => Ok(stored),
+            Err(Ok(failed)) if failed.first().copied().unwrap_or(false) => {
+                // Read what is stored, so that a 412 can name the current version.
+                match self.get_item(s(tenant_key(tenant.name())), s(TENANT_SK)).await? {
+                    None => Err(StoreError::NotFound),
+                    Some(item) => Err(StoreError::Stale { current: from_doc::<Tenant>(&item)?.version() }),
+                }
+            }
             Err(Ok(_)) => Err(StoreError::Unavailable("DynamoDB cancelled the transaction; retry".into())),
             Err(Err(error)) => Err(error),
         }
     }
+}
 
+/// The tenant as it is stored at `version`: versions are the store's to write, so the
+/// adapter sets it on the document rather than the aggregate offering a setter.
+fn at_version(tenant: &Tenant, version: u64) -> Result<Tenant, StoreError> {
+    let mut document = serde_json::to_value(tenant).map_err(unavailable("encode"))?;
+    document["version"] = serde_json::Value::from(version);
+    serde_json::from_value(document).map_err(unavailable("decode"))
+}
+
+#[async_trait]
+impl StalledTenants for DynamoStore {
     async fn stalled_tenants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Name>, StoreError> {
         let output = self
             .client
@@ -439,9 +486,12 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_unavailable("Query", e))?;
-        output.items().iter().map(|item| from_doc::<Tenant>(item).map(|t| t.name)).collect()
+        output.items().iter().map(|item| from_doc::<Tenant>(item).map(|t| t.name().clone())).collect()
     }
+}
 
+#[async_trait]
+impl IdempotencyGet for DynamoStore {
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.get_item(s(format!("IDEMPOTENCY#{key}")), s(IDEMPOTENCY_SK)).await?.as_ref().map(from_doc).transpose()
     }

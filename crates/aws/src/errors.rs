@@ -3,7 +3,7 @@
 
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use tenancy_domain::ports::CloudError;
+use tenancy_domain::ports::errors::CloudError;
 
 /// The error code of an SDK error, when the service sent one.
 pub fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {

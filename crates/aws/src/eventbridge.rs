@@ -5,7 +5,8 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use tenancy_domain::events::{LifecycleEvent, SOURCE};
-use tenancy_domain::ports::{Events, EventsError};
+use tenancy_domain::ports::Events;
+use tenancy_domain::ports::errors::EventsError;
 
 use crate::errors::cloud_error;
 

@@ -10,8 +10,9 @@ use crate::error::Error;
 /// Members of this group are platform admins: they see and manage every tenant.
 pub const ADMIN_GROUP: &str = "tenancy-admins";
 
-/// How a request reached Tenancy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a request reached Tenancy: the kind of caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Via {
     /// The HTTP API, with a verified token.
     Api,
@@ -136,4 +137,46 @@ mod tests {
             prop_assert_ne!(original, shifted);
         }
     }
+}
+
+/// How much of a tenant a user may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessLevel {
+    /// Read the tenant.
+    ReadOnly,
+    /// Manage the tenant, its settings and who has access.
+    Admin,
+}
+
+impl AccessLevel {
+    /// `read-only` or `admin`, as plugins and the API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "read-only",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// A request to give a user access to a tenant, as plugins see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantRequest {
+    /// The user's subject.
+    pub user_id: String,
+    /// The user's e-mail, when known.
+    pub user_email: Option<String>,
+    /// The access asked for.
+    pub level: AccessLevel,
+}
+
+/// A tenant type's answer to a grant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GrantDecision {
+    /// The grant may go ahead.
+    Allow,
+    /// The grant is refused, with the reason.
+    Deny(String),
 }

@@ -33,8 +33,13 @@ pub enum Error {
     },
     /// The request conflicts with the current state (deletion protection, a tenant
     /// still provisioning, an infrastructure that still holds tenants...).
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{message}")]
+    Conflict {
+        /// Why, for code to match on.
+        reason: ConflictReason,
+        /// Why, for the person who asked, with what to do instead.
+        message: String,
+    },
     /// `If-Match` named a version that is no longer current.
     #[error("the tenant is at version {current}, not {expected}; read it again and retry")]
     PreconditionFailed {
@@ -69,7 +74,25 @@ pub enum Error {
     Unavailable(String),
 }
 
+/// Why a request conflicts with the current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictReason {
+    /// The tenant's state does not allow the request now (it is provisioning, not failed...).
+    State,
+    /// The tenant has deletion protection on.
+    DeletionProtection,
+    /// The infrastructure still holds tenants.
+    InfrastructureInUse,
+    /// The record changed while the request was handled.
+    ConcurrentChange,
+}
+
 impl Error {
+    /// Shorthand for [`Error::Conflict`].
+    pub fn conflict(reason: ConflictReason, message: impl Into<String>) -> Self {
+        Self::Conflict { reason, message: message.into() }
+    }
+
     /// Shorthand for [`Error::Invalid`].
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::Invalid { field: field.to_string(), message: message.into() }

@@ -110,8 +110,8 @@ impl LifecycleEvent {
     pub fn request(kind: EventKind, tenant: &Tenant) -> Self {
         Self {
             kind,
-            detail: json!({ "tenant": tenant.name, "tenantId": tenant.id, "version": tenant.version }),
-            tenant: Some(tenant.name.to_string()),
+            detail: json!({ "tenant": tenant.name(), "tenantId": tenant.id(), "version": tenant.version() }),
+            tenant: Some(tenant.name().to_string()),
         }
     }
 
@@ -122,7 +122,7 @@ impl LifecycleEvent {
             map.remove("lease");
             map.remove("appliedTags");
         }
-        Self { kind, detail: json!({ "tenant": view }), tenant: Some(tenant.name.to_string()) }
+        Self { kind, detail: json!({ "tenant": view }), tenant: Some(tenant.name().to_string()) }
     }
 
     /// A refusal of a request from a producer not trusted for it: names the request's

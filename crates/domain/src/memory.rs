@@ -7,15 +7,21 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
+use crate::access::{GrantDecision, GrantRequest};
+use crate::boundary::{Boundary, Remaining};
 use crate::events::LifecycleEvent;
+use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
-use crate::plan::{Allowances, CatalogueResource, GrantDecision, GrantRequest, Plan, bucket_name};
+use crate::paging::{Page, PageRequest};
+use crate::plan::{Allowances, CatalogueResource, Plan, bucket_name};
+use crate::ports::errors::{CloudError, EventsError, StoreError};
 use crate::ports::{
-    Boundary, Clock, Cloud, CloudError, Events, EventsError, IdempotencyRecord, Page, PageRequest, PluginFailure,
-    Plugins, Proposal, Remaining, Store, StoreError, TenantTypeInfo, Vpcs,
+    Clock, Cloud, Events, IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite, Plugins,
+    StalledTenants, TenantCreate, TenantGet, TenantList, TenantSave, Vpcs,
 };
 use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
+use crate::tenant_type::{Hook, PluginFailure, Proposal, TenantTypeInfo};
 
 #[derive(Default)]
 struct Tables {
@@ -30,35 +36,51 @@ pub struct MemoryStore {
     tables: Mutex<Tables>,
 }
 
+/// Cursors this store issues: the last key of a page, marked as its own.
+const CURSOR_PREFIX: &str = "memory:";
+
 fn page_of<T: Clone>(items: Vec<(String, T)>, page: &PageRequest) -> Result<Page<T>, StoreError> {
     let start = match &page.cursor {
-        Some(cursor) => items.iter().position(|(key, _)| key > cursor).unwrap_or(items.len()),
+        Some(cursor) => {
+            let after = cursor.strip_prefix(CURSOR_PREFIX).ok_or(StoreError::BadCursor)?;
+            items.iter().position(|(key, _)| key.as_str() > after).unwrap_or(items.len())
+        }
         None => 0,
     };
     let rest = &items[start..];
     let taken: Vec<_> = rest.iter().take(page.limit as usize).collect();
-    let next_cursor = (rest.len() > taken.len()).then(|| taken.last().map(|(k, _)| k.clone())).flatten();
+    let next_cursor =
+        (rest.len() > taken.len()).then(|| taken.last().map(|(k, _)| format!("{CURSOR_PREFIX}{k}"))).flatten();
     Ok(Page { items: taken.into_iter().map(|(_, v)| v.clone()).collect(), next_cursor })
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl InfrastructureGet for MemoryStore {
+    async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError> {
+        Ok(self.tables.lock().unwrap().infrastructures.get(name).cloned())
+    }
+}
+
+#[async_trait]
+impl InfrastructureList for MemoryStore {
+    async fn list_infrastructures(&self, page: &PageRequest) -> Result<Page<Infrastructure>, StoreError> {
+        let tables = self.tables.lock().unwrap();
+        page_of(tables.infrastructures.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), page)
+    }
+}
+
+#[async_trait]
+impl InfrastructureWrite for MemoryStore {
     async fn create_infrastructure(&self, infrastructure: &Infrastructure) -> Result<(), StoreError> {
         let mut tables = self.tables.lock().unwrap();
         if tables.infrastructures.contains_key(&infrastructure.name) {
             return Err(StoreError::NameTaken);
         }
-        tables.infrastructures.insert(infrastructure.name.clone(), infrastructure.clone());
+        // A new infrastructure holds no tenants, whatever the caller's copy says.
+        let mut stored = infrastructure.clone();
+        stored.tenant_count = 0;
+        tables.infrastructures.insert(infrastructure.name.clone(), stored);
         Ok(())
-    }
-
-    async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError> {
-        Ok(self.tables.lock().unwrap().infrastructures.get(name).cloned())
-    }
-
-    async fn list_infrastructures(&self, page: &PageRequest) -> Result<Page<Infrastructure>, StoreError> {
-        let tables = self.tables.lock().unwrap();
-        page_of(tables.infrastructures.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), page)
     }
 
     async fn delete_infrastructure(&self, name: &Name) -> Result<(), StoreError> {
@@ -72,32 +94,41 @@ impl Store for MemoryStore {
             }
         }
     }
+}
 
+#[async_trait]
+impl TenantCreate for MemoryStore {
     async fn create_tenant(&self, tenant: &Tenant, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
         let mut tables = self.tables.lock().unwrap();
-        if tables.tenants.get(&tenant.name).is_some_and(|t| t.state != TenantState::Deleted) {
+        if tables.tenants.get(tenant.name()).is_some_and(|t| t.state() != TenantState::Deleted) {
             return Err(StoreError::NameTaken);
         }
         if let Some(record) = idempotency
-            && tables.idempotency.get(&record.key).is_some_and(|r| r.expires_at > tenant.created_at)
+            && tables.idempotency.get(&record.key).is_some_and(|r| r.expires_at > tenant.created_at())
         {
             return Err(StoreError::IdempotencyKeyTaken);
         }
-        let Some(infrastructure) = tables.infrastructures.get_mut(&tenant.infrastructure) else {
+        let Some(infrastructure) = tables.infrastructures.get_mut(tenant.infrastructure()) else {
             return Err(StoreError::InfrastructureMissing);
         };
         infrastructure.tenant_count += 1;
-        tables.tenants.insert(tenant.name.clone(), tenant.clone());
+        tables.tenants.insert(tenant.name().clone(), tenant.clone());
         if let Some(record) = idempotency {
             tables.idempotency.insert(record.key.clone(), record.clone());
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl TenantGet for MemoryStore {
     async fn get_tenant(&self, name: &Name) -> Result<Option<Tenant>, StoreError> {
         Ok(self.tables.lock().unwrap().tenants.get(name).cloned())
     }
+}
 
+#[async_trait]
+impl TenantList for MemoryStore {
     async fn list_tenants(
         &self,
         infrastructure: Option<&Name>,
@@ -107,35 +138,46 @@ impl Store for MemoryStore {
         let items = tables
             .tenants
             .values()
-            .filter(|t| t.state != TenantState::Deleted)
-            .filter(|t| infrastructure.is_none_or(|i| &t.infrastructure == i))
-            .map(|t| (t.name.to_string(), t.clone()))
+            .filter(|t| t.state() != TenantState::Deleted)
+            .filter(|t| infrastructure.is_none_or(|i| t.infrastructure() == i))
+            .map(|t| (t.name().to_string(), t.clone()))
             .collect();
         page_of(items, page)
     }
+}
 
-    async fn save_tenant(&self, tenant: &Tenant, expected_version: u64) -> Result<(), StoreError> {
+#[async_trait]
+impl TenantSave for MemoryStore {
+    async fn save_tenant(&self, tenant: &Tenant) -> Result<Tenant, StoreError> {
         let mut tables = self.tables.lock().unwrap();
-        let current = tables.tenants.get(&tenant.name).ok_or(StoreError::NotFound)?;
-        if current.version != expected_version {
-            return Err(StoreError::Stale);
+        let current = tables.tenants.get(tenant.name()).ok_or(StoreError::NotFound)?;
+        // As in DynamoDB: a deleted record is final, and a write lands only on the version read.
+        if current.version() != tenant.version() || current.state() == TenantState::Deleted {
+            return Err(StoreError::Stale { current: current.version() });
         }
-        let releases = tenant.state == TenantState::Deleted && current.state != TenantState::Deleted;
-        tables.tenants.insert(tenant.name.clone(), tenant.clone());
-        if releases && let Some(infrastructure) = tables.infrastructures.get_mut(&tenant.infrastructure) {
+        let releases = tenant.state() == TenantState::Deleted;
+        let stored = tenant.clone().stored_at(current.version() + 1);
+        tables.tenants.insert(tenant.name().clone(), stored.clone());
+        if releases && let Some(infrastructure) = tables.infrastructures.get_mut(tenant.infrastructure()) {
             infrastructure.tenant_count = infrastructure.tenant_count.saturating_sub(1);
         }
-        Ok(())
+        Ok(stored)
     }
+}
 
+#[async_trait]
+impl StalledTenants for MemoryStore {
     async fn stalled_tenants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Name>, StoreError> {
         let tables = self.tables.lock().unwrap();
         let mut stalled: Vec<_> =
-            tables.tenants.values().filter(|t| t.state.is_transitional() && t.updated_at < before).collect();
-        stalled.sort_by_key(|t| t.updated_at);
-        Ok(stalled.into_iter().take(limit as usize).map(|t| t.name.clone()).collect())
+            tables.tenants.values().filter(|t| t.state().is_transitional() && t.updated_at() < before).collect();
+        stalled.sort_by_key(|t| t.updated_at());
+        Ok(stalled.into_iter().take(limit as usize).map(|t| t.name().clone()).collect())
     }
+}
 
+#[async_trait]
+impl IdempotencyGet for MemoryStore {
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         Ok(self.tables.lock().unwrap().idempotency.get(key).cloned())
     }
@@ -184,7 +226,7 @@ impl MemoryCloud {
     fn check(&self, kind: ResourceKind) -> Result<(), CloudError> {
         *self.calls.lock().unwrap() += 1;
         if *self.failing.lock().unwrap() == Some(kind) {
-            return Err(CloudError::permanent(format!("injected failure on {}", kind.step())));
+            return Err(CloudError::permanent(format!("injected failure on {}", kind.as_str())));
         }
         Ok(())
     }
@@ -201,14 +243,14 @@ impl Cloud for MemoryCloud {
                 .iter()
                 .map(|CatalogueResource::Bucket(suffix)| bucket_name(&boundary.tenant, suffix))
                 .collect(),
-            _ => vec![format!("{}-{}", kind.step(), boundary.tenant)],
+            _ => vec![format!("{}-{}", kind.as_str(), boundary.tenant)],
         };
         if !ids.is_empty() {
             self.resources.lock().unwrap().insert((boundary.tenant.to_string(), kind));
         }
         Ok(ids
             .into_iter()
-            .map(|id| ResourceRef { kind, arn: format!("arn:memory:{}:{id}", kind.step()), id })
+            .map(|id| ResourceRef { kind, arn: format!("arn:memory:{}:{id}", kind.as_str()), id })
             .collect())
     }
 
@@ -222,7 +264,7 @@ impl Cloud for MemoryCloud {
         let owned = self
             .kinds_of(boundary.tenant.as_str())
             .into_iter()
-            .map(|kind| ResourceRef { kind, id: kind.step().into(), arn: format!("arn:memory:{}", kind.step()) })
+            .map(|kind| ResourceRef { kind, id: kind.as_str().into(), arn: format!("arn:memory:{}", kind.as_str()) })
             .collect();
         Ok(Remaining { owned, foreign: Vec::new() })
     }
@@ -288,15 +330,15 @@ impl FaultyCloud {
 #[async_trait]
 impl Cloud for FaultyCloud {
     async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
-        self.before(kind.step())?;
+        self.before(kind.as_str())?;
         let result = self.inner.ensure(kind, boundary).await;
-        self.after(kind.step(), result)
+        self.after(kind.as_str(), result)
     }
 
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError> {
-        self.before(kind.step())?;
+        self.before(kind.as_str())?;
         let result = self.inner.remove(kind, boundary).await;
-        self.after(kind.step(), result)
+        self.after(kind.as_str(), result)
     }
 
     async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError> {
@@ -331,7 +373,7 @@ impl StaticPlugins {
     }
 
     fn get(&self, tenant: &Tenant) -> Result<&StaticType, PluginFailure> {
-        self.types.get(&tenant.tenant_type).ok_or_else(|| PluginFailure::UnknownType(tenant.tenant_type.clone()))
+        self.types.get(tenant.tenant_type()).ok_or_else(|| PluginFailure::UnknownType(tenant.tenant_type().clone()))
     }
 }
 
@@ -346,7 +388,7 @@ impl Plugins for StaticPlugins {
                 plugin: name.clone(),
                 version: "0.0.0".into(),
                 sha256: String::new(),
-                hooks: vec!["validate".into(), "on-create".into(), "on-delete".into()],
+                hooks: vec![Hook::Validate, Hook::OnCreate, Hook::OnDelete],
                 capabilities: vec![],
                 enabled_capabilities: vec![],
             })
@@ -356,8 +398,8 @@ impl Plugins for StaticPlugins {
     async fn validate(&self, tenant: &Tenant) -> Result<(), PluginFailure> {
         let tenant_type = self.get(tenant)?;
         match &tenant_type.required_setting {
-            Some(key) if !tenant.settings.contains_key(key) => Err(PluginFailure::Refused {
-                plugin: tenant.tenant_type.clone(),
+            Some(key) if !tenant.settings().contains_key(key) => Err(PluginFailure::Refused {
+                plugin: tenant.tenant_type().clone(),
                 message: format!("the setting '{key}' is required"),
             }),
             _ => Ok(()),
@@ -367,19 +409,19 @@ impl Plugins for StaticPlugins {
     async fn plan(&self, tenant: &Tenant) -> Result<Proposal, PluginFailure> {
         let plan = self.get(tenant)?.plan.clone();
         let record = PluginRecord {
-            plugin: tenant.tenant_type.clone(),
+            plugin: tenant.tenant_type().clone(),
             version: "0.0.0".into(),
             sha256: String::new(),
             plan,
             log: String::new(),
-            planned_at: tenant.updated_at,
+            planned_at: tenant.updated_at(),
         };
         Ok(Proposal { record, allowances: Allowances::default() })
     }
 
     async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure> {
         if self.get(tenant)?.refuse_delete {
-            return Err(PluginFailure::Refused { plugin: tenant.tenant_type.clone(), message: "not yet".into() });
+            return Err(PluginFailure::Refused { plugin: tenant.tenant_type().clone(), message: "not yet".into() });
         }
         Ok(())
     }

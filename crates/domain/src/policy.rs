@@ -4,10 +4,24 @@
 //! the security boundary itself. Every grant is scoped to the tenant by tag (ABAC) or by
 //! its own ARN; nothing here is `*` on `*`.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::plan::PolicyStatement;
-use crate::tenant::tag_keys;
+use crate::metadata::tag_keys;
+
+/// One extra statement for the tenant role's policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyStatement {
+    /// Statement id (letters and digits).
+    pub sid: String,
+    /// `service:Action` names.
+    pub actions: Vec<String>,
+    /// ARNs of the tenant's resources, or `*` with `tenant_tag_condition`.
+    pub resources: Vec<String>,
+    /// Binds the statement to resources tagged with the tenant.
+    pub tenant_tag_condition: bool,
+}
 
 /// Services that run a tenant's workloads and may assume its role: EC2 instances (through
 /// the instance profile) and ECS tasks. Kubernetes pods get the role through IRSA, which

@@ -8,15 +8,17 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use crate::access::{Caller, Via};
-use crate::error::Error;
+use crate::error::{ConflictReason, Error};
 use crate::events::{EventKind, LifecycleEvent};
+use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::{self, Environment, Infrastructure};
+use crate::metadata;
 use crate::names::Name;
-use crate::ports::{
-    Clock, Events, IdempotencyRecord, Page, PageRequest, PluginFailure, Plugins, Store, StoreError, TenantTypeInfo,
-    Vpcs,
-};
-use crate::tenant::{self, Requester, Tenant, TenantState};
+use crate::paging::{Page, PageRequest};
+use crate::ports::errors::StoreError;
+use crate::ports::{Clock, Events, Plugins, Store, Vpcs};
+use crate::tenant::{self, Operation, Requester, Tenant, TenantState};
+use crate::tenant_type::{PluginFailure, TenantTypeInfo};
 
 /// Default and largest page sizes of listings.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -86,9 +88,10 @@ pub struct Created {
     pub replayed: bool,
 }
 
-/// The control plane's operations over its ports.
+/// The control plane's operations over its ports: what the HTTP API and producers on the
+/// bus ask for.
 #[derive(Clone)]
-pub struct Tenancy {
+pub struct ControlPlane {
     store: Arc<dyn Store>,
     events: Arc<dyn Events>,
     plugins: Arc<dyn Plugins>,
@@ -115,7 +118,7 @@ fn page_error(error: StoreError) -> Error {
     }
 }
 
-impl Tenancy {
+impl ControlPlane {
     /// Builds the service. `plugins` holds the tenant types beyond `default`.
     pub fn new(
         store: Arc<dyn Store>,
@@ -135,12 +138,12 @@ impl Tenancy {
 
     /// Asks the tenant type's plugin whether it accepts the tenant as it would be stored.
     async fn check_with_type(&self, tenant: &Tenant) -> Result<(), Error> {
-        if tenant.tenant_type == tenant::DEFAULT_TYPE {
+        if tenant.tenant_type() == tenant::DEFAULT_TYPE {
             return Ok(());
         }
         self.plugins.validate(tenant).await.map_err(|failure| match failure {
             PluginFailure::Refused { message, .. } => {
-                Error::RefusedByType { tenant_type: tenant.tenant_type.clone(), message }
+                Error::RefusedByType { tenant_type: tenant.tenant_type().clone(), message }
             }
             PluginFailure::UnknownType(tenant_type) => Error::invalid(
                 "type",
@@ -217,9 +220,12 @@ impl Tenancy {
         let infrastructure = self.get_infrastructure(caller, name).await?;
         match self.store.delete_infrastructure(&infrastructure.name).await {
             Ok(()) => Ok(()),
-            Err(StoreError::InfrastructureInUse) => Err(Error::Conflict(format!(
-                "infrastructure '{name}' still holds tenants; delete them first (GET /v1/tenants?infrastructure={name})"
-            ))),
+            Err(StoreError::InfrastructureInUse) => Err(Error::conflict(
+                ConflictReason::InfrastructureInUse,
+                format!(
+                    "infrastructure '{name}' still holds tenants; delete them first (GET /v1/tenants?infrastructure={name})"
+                ),
+            )),
             Err(StoreError::NotFound) => Err(Error::NotFound { kind: "infrastructure", name: name.to_string() }),
             Err(other) => Err(unavailable(other)),
         }
@@ -248,8 +254,8 @@ impl Tenancy {
         let tenant_type = request.tenant_type.clone().unwrap_or_else(|| tenant::DEFAULT_TYPE.to_string());
         let known: Vec<String> = self.plugins.types().into_iter().map(|t| t.name).collect();
         tenant::validate_type(&tenant_type, &known)?;
-        tenant::validate_settings(&request.settings)?;
-        tenant::validate_tags(&request.tags)?;
+        metadata::validate_settings(&request.settings)?;
+        metadata::validate_tags(&request.tags)?;
         let infrastructure = self
             .store
             .get_infrastructure(&infrastructure_name)
@@ -279,7 +285,7 @@ impl Tenancy {
         match self.store.create_tenant(&tenant, record.as_ref()).await {
             Ok(()) => {}
             Err(StoreError::NameTaken) => {
-                return Err(Error::NameTaken { kind: "tenant", name: tenant.name.to_string() });
+                return Err(Error::NameTaken { kind: "tenant", name: tenant.name().to_string() });
             }
             Err(StoreError::InfrastructureMissing) => {
                 return Err(Error::NotFound { kind: "infrastructure", name: request.infrastructure });
@@ -353,42 +359,34 @@ impl Tenancy {
     ) -> Result<Tenant, Error> {
         let mut tenant = self.get_tenant(caller, name).await?;
         if let Some(expected) = if_match
-            && expected != tenant.version
+            && expected != tenant.version()
         {
-            return Err(Error::PreconditionFailed { expected, current: tenant.version });
+            return Err(Error::PreconditionFailed { expected, current: tenant.version() });
         }
-        if !matches!(tenant.state, TenantState::Active | TenantState::Failed) {
-            return Err(Error::Conflict(format!(
-                "tenant '{name}' is {}; it can be changed once it is active",
-                tenant.state
-            )));
+        if !matches!(tenant.state(), TenantState::Active | TenantState::Failed) {
+            return Err(Error::conflict(
+                ConflictReason::State,
+                format!("tenant '{name}' is {}; it can be changed once it is active", tenant.state()),
+            ));
         }
-        let expected_version = tenant.version;
-        let settings_changed = merge(&mut tenant.settings, patch.settings);
+        let mut settings = tenant.settings().clone();
+        let settings_changed = merge(&mut settings, patch.settings);
         if settings_changed {
-            tenant::validate_settings(&tenant.settings)?;
+            metadata::validate_settings(&settings)?;
         }
-        let tags_changed = merge(&mut tenant.tags, patch.tags);
+        let mut tags = tenant.tags().clone();
+        let tags_changed = merge(&mut tags, patch.tags);
         if tags_changed {
-            tenant::validate_tags(&tenant.tags)?;
+            metadata::validate_tags(&tags)?;
         }
-        if let Some(protection) = patch.deletion_protection {
-            tenant.deletion_protection = protection;
-        }
+        let deletion_protection = patch.deletion_protection.unwrap_or(tenant.deletion_protection());
+        let needs_work =
+            tenant.change(settings, tags, deletion_protection, Requester::from_caller(caller, self.clock.now()))?;
         // A plugin type sees every change first, and plans again from the new settings.
-        let typed = tenant.tenant_type != tenant::DEFAULT_TYPE;
-        if typed && (settings_changed || tags_changed) {
+        if tenant.tenant_type() != tenant::DEFAULT_TYPE && (settings_changed || tags_changed) {
             self.check_with_type(&tenant).await?;
         }
-        let now = self.clock.now();
-        let needs_work = (tags_changed || (typed && settings_changed)) && tenant.state == TenantState::Active;
-        if needs_work {
-            tenant.transition(TenantState::Updating, now)?;
-            tenant.requested_by = Requester::from_caller(caller, now);
-        } else {
-            tenant.touch(now);
-        }
-        self.save(&tenant, expected_version, if_match).await?;
+        let tenant = self.save(tenant, if_match).await?;
         if needs_work {
             self.request_work(EventKind::UpdateRequested, &tenant).await;
         }
@@ -399,42 +397,39 @@ impl Tenancy {
     /// answers as the first request did.
     pub async fn delete_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
         let mut tenant = self.get_tenant(caller, name).await?;
-        match tenant.state {
+        match tenant.state() {
             TenantState::Deleting => return Ok(tenant),
             TenantState::Deleted => {
                 return Err(Error::NotFound { kind: "tenant", name: name.to_string() });
             }
             TenantState::Provisioning | TenantState::Updating => {
-                return Err(Error::Conflict(format!(
-                    "tenant '{name}' is {}; delete it once it is active or failed",
-                    tenant.state
-                )));
+                return Err(Error::conflict(
+                    ConflictReason::State,
+                    format!("tenant '{name}' is {}; delete it once it is active or failed", tenant.state()),
+                ));
             }
             TenantState::Active | TenantState::Failed => {}
         }
         // A producer on the bus may delete only the tenants it created itself.
         if caller.via == Via::Event
-            && tenant
-                .created_by
-                .as_ref()
-                .is_none_or(|creator| creator.via != Via::Event.as_str() || creator.id != caller.id)
+            && tenant.created_by().as_ref().is_none_or(|creator| creator.via != Via::Event || creator.id != caller.id)
         {
             return Err(Error::Forbidden(format!(
                 "producer '{}' may delete only the tenants it created; '{name}' was not",
                 caller.id
             )));
         }
-        if tenant.deletion_protection {
-            return Err(Error::Conflict(format!(
-                "tenant '{name}' has deletion protection on; turn it off first with \
-                 PATCH /v1/tenants/{name} {{\"deletionProtection\": false}}"
-            )));
+        if tenant.deletion_protection() {
+            return Err(Error::conflict(
+                ConflictReason::DeletionProtection,
+                format!(
+                    "tenant '{name}' has deletion protection on; turn it off first with \
+                     PATCH /v1/tenants/{name} {{\"deletionProtection\": false}}"
+                ),
+            ));
         }
-        let expected_version = tenant.version;
-        let now = self.clock.now();
-        tenant.transition(TenantState::Deleting, now)?;
-        tenant.requested_by = Requester::from_caller(caller, now);
-        self.save(&tenant, expected_version, None).await?;
+        tenant.request(Operation::Delete, Requester::from_caller(caller, self.clock.now()))?;
+        let tenant = self.save(tenant, None).await?;
         self.request_work(EventKind::DeleteRequested, &tenant).await;
         Ok(tenant)
     }
@@ -442,32 +437,36 @@ impl Tenancy {
     /// Runs a failed tenant's failed operation again.
     pub async fn retry_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
         let mut tenant = self.get_tenant(caller, name).await?;
-        let Some(failure) = tenant.failure.clone().filter(|_| tenant.state == TenantState::Failed) else {
-            return Err(Error::Conflict(format!("tenant '{name}' is {}, not failed; nothing to retry", tenant.state)));
+        let Some(failure) = tenant.failure().clone().filter(|_| tenant.state() == TenantState::Failed) else {
+            return Err(Error::conflict(
+                ConflictReason::State,
+                format!("tenant '{name}' is {}, not failed; nothing to retry", tenant.state()),
+            ));
         };
-        let expected_version = tenant.version;
-        let now = self.clock.now();
-        tenant.transition(failure.operation.state(), now)?;
-        tenant.requested_by = Requester::from_caller(caller, now);
-        self.save(&tenant, expected_version, None).await?;
+        tenant.request(failure.operation, Requester::from_caller(caller, self.clock.now()))?;
+        let tenant = self.save(tenant, None).await?;
         let kind = match failure.operation {
-            tenant::Operation::Create => EventKind::CreateRequested,
-            tenant::Operation::Update => EventKind::UpdateRequested,
-            tenant::Operation::Delete => EventKind::DeleteRequested,
+            Operation::Create => EventKind::CreateRequested,
+            Operation::Update => EventKind::UpdateRequested,
+            Operation::Delete => EventKind::DeleteRequested,
         };
         self.request_work(kind, &tenant).await;
         Ok(tenant)
     }
 
-    async fn save(&self, tenant: &Tenant, expected_version: u64, if_match: Option<u64>) -> Result<(), Error> {
-        match self.store.save_tenant(tenant, expected_version).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::Stale) => match if_match {
-                Some(expected) => Err(Error::PreconditionFailed { expected, current: expected + 1 }),
-                None => Err(Error::Conflict(format!(
-                    "tenant '{}' changed while this request was handled; read it again and retry",
-                    tenant.name
-                ))),
+    /// Writes a changed tenant at the version it was read at, and returns it as stored.
+    async fn save(&self, tenant: Tenant, if_match: Option<u64>) -> Result<Tenant, Error> {
+        match self.store.save_tenant(&tenant).await {
+            Ok(saved) => Ok(saved),
+            Err(StoreError::Stale { current }) => match if_match {
+                Some(expected) => Err(Error::PreconditionFailed { expected, current }),
+                None => Err(Error::conflict(
+                    ConflictReason::ConcurrentChange,
+                    format!(
+                        "tenant '{}' changed while this request was handled; read it again and retry",
+                        tenant.name()
+                    ),
+                )),
             },
             Err(other) => Err(unavailable(other)),
         }
@@ -478,7 +477,7 @@ impl Tenancy {
     /// is logged rather than failing a request whose state is already stored.
     async fn request_work(&self, kind: EventKind, tenant: &Tenant) {
         if let Err(error) = self.events.publish(&LifecycleEvent::request(kind, tenant)).await {
-            tracing::warn!(tenant = %tenant.name, %error, "request event not published; the sweep will pick the tenant up");
+            tracing::warn!(tenant = %tenant.name(), %error, "request event not published; the sweep will pick the tenant up");
         }
     }
 }

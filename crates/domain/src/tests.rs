@@ -6,22 +6,22 @@ use std::sync::Arc;
 use time::{Duration, macros::datetime};
 
 use crate::access::{ADMIN_GROUP, Caller, Via};
-use crate::error::Error;
+use crate::error::{ConflictReason, Error};
 use crate::infrastructure::Environment;
-use crate::lifecycle::{Outcome, Worker, WorkerConfig};
 use crate::memory::{ManualClock, MemoryCloud, MemoryStore, RecordingEvents, StaticPlugins, StaticType};
 use crate::names::Name;
 use crate::plan::{CatalogueResource, Plan, PolicyStatement};
-use crate::ports::{Clock, Store};
-use crate::service::{NewInfrastructure, NewTenant, Tenancy, TenantPatch};
+use crate::ports::{Clock, TenantGet, TenantSave};
+use crate::service::{ControlPlane, NewInfrastructure, NewTenant, TenantPatch};
 use crate::tenant::{ResourceKind, TenantState};
+use crate::worker::{Outcome, Worker, WorkerConfig};
 
 struct World {
     store: Arc<MemoryStore>,
     cloud: Arc<MemoryCloud>,
     events: Arc<RecordingEvents>,
     clock: Arc<ManualClock>,
-    tenancy: Tenancy,
+    plane: ControlPlane,
     worker: Worker,
 }
 
@@ -44,7 +44,7 @@ fn world_with(plugins: StaticPlugins) -> World {
     let events = Arc::new(RecordingEvents::default());
     let plugins = Arc::new(plugins);
     let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 00:00 UTC)));
-    let tenancy = Tenancy::new(
+    let plane = ControlPlane::new(
         store.clone(),
         events.clone(),
         plugins.clone(),
@@ -53,7 +53,7 @@ fn world_with(plugins: StaticPlugins) -> World {
     );
     let worker =
         Worker::new(store.clone(), cloud.clone(), events.clone(), plugins, clock.clone(), WorkerConfig::default());
-    World { store, cloud, events, clock, tenancy, worker }
+    World { store, cloud, events, clock, plane, worker }
 }
 
 fn name(raw: &str) -> Name {
@@ -78,11 +78,11 @@ async fn with_infrastructure(w: &World, infrastructure: &str, environment: Envir
         vpc_id: "vpc-0a1b2c3d".into(),
         environment,
     };
-    w.tenancy.create_infrastructure(&admin(), request).await.unwrap();
+    w.plane.create_infrastructure(&admin(), request).await.unwrap();
 }
 
 async fn active_tenant(w: &World, tenant: &str) {
-    w.tenancy.create_tenant(&admin(), new_tenant(tenant, "nonprod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant(tenant, "nonprod"), None).await.unwrap();
     assert_eq!(w.worker.drive(&name(tenant), None).await.unwrap(), Outcome::Done(TenantState::Active));
 }
 
@@ -90,18 +90,18 @@ async fn active_tenant(w: &World, tenant: &str) {
 async fn a_created_tenant_is_provisioned_to_active_with_every_resource_ready() {
     let w = world();
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
-    let created = w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
-    assert_eq!(created.tenant.state, TenantState::Provisioning);
+    let created = w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    assert_eq!(created.tenant.state(), TenantState::Provisioning);
     assert_eq!(w.events.detail_types(), ["Tenant Create Requested"]);
 
     assert_eq!(
-        w.worker.drive(&name("dev"), Some(created.tenant.id)).await.unwrap(),
+        w.worker.drive(&name("dev"), Some(created.tenant.id())).await.unwrap(),
         Outcome::Done(TenantState::Active)
     );
     let tenant = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert_eq!(tenant.state, TenantState::Active);
-    assert!(tenant.resources.iter().all(|r| r.ready && r.id.is_some()), "{:?}", tenant.resources);
-    assert!(tenant.lease.is_none());
+    assert_eq!(tenant.state(), TenantState::Active);
+    assert!(tenant.resources().iter().all(|r| r.ready && r.id.is_some()), "{:?}", tenant.resources());
+    assert!(tenant.lease().is_none());
     assert_eq!(w.cloud.kinds_of("dev").len(), 4);
     assert_eq!(w.events.detail_types(), ["Tenant Create Requested", "Tenant Provisioned"]);
 }
@@ -111,30 +111,30 @@ async fn a_tenant_name_is_unique_until_its_tenant_is_deleted() {
     let w = world();
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
     active_tenant(&w, "dev").await;
-    let err = w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap_err();
+    let err = w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap_err();
     assert!(matches!(err, Error::NameTaken { .. }), "{err}");
 
-    let first_id = w.store.get_tenant(&name("dev")).await.unwrap().unwrap().id;
-    w.tenancy.delete_tenant(&admin(), "dev").await.unwrap();
+    let first_id = w.store.get_tenant(&name("dev")).await.unwrap().unwrap().id();
+    w.plane.delete_tenant(&admin(), "dev").await.unwrap();
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Deleted));
     assert!(w.cloud.kinds_of("dev").is_empty());
 
-    let again = w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
-    assert_ne!(again.tenant.id, first_id);
+    let again = w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    assert_ne!(again.tenant.id(), first_id);
 }
 
 #[tokio::test]
 async fn tenants_in_prod_are_deletion_protected_by_default() {
     let w = world();
     with_infrastructure(&w, "prod", Environment::Prod).await;
-    w.tenancy.create_tenant(&admin(), new_tenant("shop", "prod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant("shop", "prod"), None).await.unwrap();
     w.worker.drive(&name("shop"), None).await.unwrap();
-    let err = w.tenancy.delete_tenant(&admin(), "shop").await.unwrap_err();
-    assert!(matches!(&err, Error::Conflict(m) if m.contains("deletion protection")), "{err}");
+    let err = w.plane.delete_tenant(&admin(), "shop").await.unwrap_err();
+    assert!(matches!(&err, Error::Conflict { reason: ConflictReason::DeletionProtection, .. }), "{err}");
 
     let patch = TenantPatch { deletion_protection: Some(false), ..Default::default() };
-    w.tenancy.update_tenant(&admin(), "shop", patch, None).await.unwrap();
-    w.tenancy.delete_tenant(&admin(), "shop").await.unwrap();
+    w.plane.update_tenant(&admin(), "shop", patch, None).await.unwrap();
+    w.plane.delete_tenant(&admin(), "shop").await.unwrap();
 }
 
 #[tokio::test]
@@ -142,25 +142,25 @@ async fn an_infrastructure_holding_tenants_cannot_be_deleted() {
     let w = world();
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
     active_tenant(&w, "dev").await;
-    let err = w.tenancy.delete_infrastructure(&admin(), "nonprod").await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    let err = w.plane.delete_infrastructure(&admin(), "nonprod").await.unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err}");
 
-    w.tenancy.delete_tenant(&admin(), "dev").await.unwrap();
+    w.plane.delete_tenant(&admin(), "dev").await.unwrap();
     w.worker.drive(&name("dev"), None).await.unwrap();
-    w.tenancy.delete_infrastructure(&admin(), "nonprod").await.unwrap();
+    w.plane.delete_infrastructure(&admin(), "nonprod").await.unwrap();
 }
 
 #[tokio::test]
 async fn a_repeated_idempotency_key_returns_the_first_answer_and_creates_nothing() {
     let w = world();
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
-    let first = w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), Some("k1")).await.unwrap();
-    let second = w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), Some("k1")).await.unwrap();
+    let first = w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), Some("k1")).await.unwrap();
+    let second = w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), Some("k1")).await.unwrap();
     assert!(second.replayed && !first.replayed);
     assert_eq!(first.tenant, second.tenant);
     assert_eq!(w.events.detail_types().len(), 1);
 
-    let err = w.tenancy.create_tenant(&admin(), new_tenant("other", "nonprod"), Some("k1")).await.unwrap_err();
+    let err = w.plane.create_tenant(&admin(), new_tenant("other", "nonprod"), Some("k1")).await.unwrap_err();
     assert_eq!(err, Error::IdempotencyKeyReused);
 }
 
@@ -168,22 +168,22 @@ async fn a_repeated_idempotency_key_returns_the_first_answer_and_creates_nothing
 async fn a_failed_step_is_recorded_with_its_cause_and_can_be_retried() {
     let w = world();
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
-    w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
     w.cloud.fail_on(Some(ResourceKind::Key));
     let outcome = w.worker.drive(&name("dev"), None).await.unwrap();
     assert!(matches!(&outcome, Outcome::Failed { step, .. } if step == "key"), "{outcome:?}");
 
     let tenant = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert_eq!(tenant.state, TenantState::Failed);
-    let failure = tenant.failure.as_ref().unwrap();
+    assert_eq!(tenant.state(), TenantState::Failed);
+    let failure = tenant.failure().as_ref().unwrap();
     assert_eq!(failure.step, "key");
     assert!(failure.error.contains("injected failure"));
-    let key = tenant.resources.iter().find(|r| r.kind == ResourceKind::Key).unwrap();
+    let key = tenant.resources().iter().find(|r| r.kind == ResourceKind::Key).unwrap();
     assert_eq!((key.ready, key.reason.as_str()), (false, "Failed"));
     assert!(w.events.detail_types().contains(&"Tenant Provisioning Failed"));
 
     w.cloud.fail_on(None);
-    w.tenancy.retry_tenant(&admin(), "dev").await.unwrap();
+    w.plane.retry_tenant(&admin(), "dev").await.unwrap();
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Active));
 }
 
@@ -191,12 +191,11 @@ async fn a_failed_step_is_recorded_with_its_cause_and_can_be_retried() {
 async fn a_held_lease_keeps_other_workers_off_until_it_lapses_and_the_sweep_takes_over() {
     let w = world();
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
-    w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
     // A worker that claimed the tenant and died: the lease is stored, nothing else happened.
     let mut tenant = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    tenant.lease = Some(crate::tenant::Lease { owner: "dead".into(), until: w.clock_now() + Duration::minutes(5) });
-    tenant.touch(w.clock_now());
-    w.store.save_tenant(&tenant, tenant.version - 1).await.unwrap();
+    assert!(tenant.claim("dead", Duration::minutes(5), w.clock_now()));
+    w.store.save_tenant(&tenant).await.unwrap();
 
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Busy);
     assert!(w.worker.sweep().await.unwrap().is_empty(), "not stalled yet");
@@ -223,12 +222,12 @@ async fn changed_tags_are_applied_by_the_worker_and_removed_keys_remembered() {
         tags: Some(BTreeMap::from([("team".into(), None), ("cost-centre".into(), Some("42".into()))])),
         ..Default::default()
     };
-    let updated = w.tenancy.update_tenant(&admin(), "dev", patch, None).await.unwrap();
-    assert_eq!(updated.state, TenantState::Updating);
+    let updated = w.plane.update_tenant(&admin(), "dev", patch, None).await.unwrap();
+    assert_eq!(updated.state(), TenantState::Updating);
     assert_eq!(updated.removed_tag_keys(), ["team"]);
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Active));
     let tenant = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert_eq!(tenant.applied_tags, BTreeMap::from([("cost-centre".into(), "42".into())]));
+    assert_eq!(*tenant.applied_tags(), BTreeMap::from([("cost-centre".into(), "42".into())]));
 }
 
 #[tokio::test]
@@ -236,24 +235,24 @@ async fn a_stale_if_match_is_refused_with_the_current_version() {
     let w = world();
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
     active_tenant(&w, "dev").await;
-    let current = w.store.get_tenant(&name("dev")).await.unwrap().unwrap().version;
-    let err = w.tenancy.update_tenant(&admin(), "dev", TenantPatch::default(), Some(current - 1)).await.unwrap_err();
+    let current = w.store.get_tenant(&name("dev")).await.unwrap().unwrap().version();
+    let err = w.plane.update_tenant(&admin(), "dev", TenantPatch::default(), Some(current - 1)).await.unwrap_err();
     assert_eq!(err, Error::PreconditionFailed { expected: current - 1, current });
-    w.tenancy.update_tenant(&admin(), "dev", TenantPatch::default(), Some(current)).await.unwrap();
+    w.plane.update_tenant(&admin(), "dev", TenantPatch::default(), Some(current)).await.unwrap();
 }
 
 #[tokio::test]
 async fn callers_outside_the_admin_group_are_refused() {
     let w = world();
     let developer = Caller { id: "john".into(), email: None, groups: vec!["developers".into()], via: Via::Api };
-    let err = w.tenancy.list_tenants(&developer, None, None, None).await.unwrap_err();
+    let err = w.plane.list_tenants(&developer, None, None, None).await.unwrap_err();
     assert!(matches!(err, Error::Forbidden(_)));
 }
 
 #[tokio::test]
 async fn a_tenant_in_an_unknown_infrastructure_is_refused_and_nothing_is_written() {
     let w = world();
-    let err = w.tenancy.create_tenant(&admin(), new_tenant("dev", "nowhere"), None).await.unwrap_err();
+    let err = w.plane.create_tenant(&admin(), new_tenant("dev", "nowhere"), None).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { kind: "infrastructure", .. }), "{err}");
     assert!(w.store.get_tenant(&name("dev")).await.unwrap().is_none());
     assert!(w.events.detail_types().is_empty());
@@ -264,13 +263,13 @@ async fn listings_page_through_every_tenant_with_a_cursor() {
     let w = world();
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
     for i in 0..5 {
-        w.tenancy.create_tenant(&admin(), new_tenant(&format!("t{i}"), "nonprod"), None).await.unwrap();
+        w.plane.create_tenant(&admin(), new_tenant(&format!("t{i}"), "nonprod"), None).await.unwrap();
     }
     let mut seen = vec![];
     let mut cursor = None;
     loop {
-        let page = w.tenancy.list_tenants(&admin(), Some("nonprod"), Some(2), cursor).await.unwrap();
-        seen.extend(page.items.into_iter().map(|t| t.name.to_string()));
+        let page = w.plane.list_tenants(&admin(), Some("nonprod"), Some(2), cursor).await.unwrap();
+        seen.extend(page.items.into_iter().map(|t| t.name().to_string()));
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
@@ -311,23 +310,23 @@ fn typed(tenant: &str, tenant_type: &str, settings: &[(&str, &str)]) -> NewTenan
 async fn a_typed_tenant_gets_its_plan_applied_and_removed_with_it() {
     let w = world_with(StaticPlugins::default().with_type("lab", lab_type()));
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
-    w.tenancy.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
+    w.plane.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
     assert_eq!(w.worker.drive(&name("ml"), None).await.unwrap(), Outcome::Done(TenantState::Active));
 
     let tenant = w.store.get_tenant(&name("ml")).await.unwrap().unwrap();
     // Defaults fill only what the tenant did not set.
-    assert_eq!(tenant.settings["size"], "large");
-    assert_eq!(tenant.settings["owner"], "kim");
+    assert_eq!(tenant.settings()["size"], "large");
+    assert_eq!(tenant.settings()["owner"], "kim");
     // The plan's tags win over the user's on a shared key, and never over Tenancy's.
     let tags = tenant.resource_tags();
     assert_eq!((tags["workload"].as_str(), tags["team"].as_str()), ("lab", "lab-team"));
     assert_eq!(tags["tenancy:type"], "lab");
-    let bucket = tenant.resources.iter().find(|r| r.kind == ResourceKind::Bucket).unwrap();
+    let bucket = tenant.resources().iter().find(|r| r.kind == ResourceKind::Bucket).unwrap();
     assert_eq!((bucket.id.as_deref(), bucket.ready), (Some("tenancy-ml--data"), true));
-    assert_eq!(tenant.plugin.as_ref().unwrap().plan.policy_statements[0].sid, "Train");
+    assert_eq!(tenant.plugin().as_ref().unwrap().plan.policy_statements[0].sid, "Train");
     assert!(w.cloud.kinds_of("ml").contains(&ResourceKind::Bucket));
 
-    w.tenancy.delete_tenant(&admin(), "ml").await.unwrap();
+    w.plane.delete_tenant(&admin(), "ml").await.unwrap();
     assert_eq!(w.worker.drive(&name("ml"), None).await.unwrap(), Outcome::Done(TenantState::Deleted));
     assert!(w.cloud.kinds_of("ml").is_empty());
 }
@@ -336,23 +335,23 @@ async fn a_typed_tenant_gets_its_plan_applied_and_removed_with_it() {
 async fn unknown_types_and_tenants_the_type_refuses_are_unprocessable_and_nothing_is_written() {
     let w = world_with(StaticPlugins::default().with_type("lab", lab_type()));
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
-    let err = w.tenancy.create_tenant(&admin(), typed("ml", "gpu", &[]), None).await.unwrap_err();
+    let err = w.plane.create_tenant(&admin(), typed("ml", "gpu", &[]), None).await.unwrap_err();
     assert!(matches!(&err, Error::Invalid { field, message } if field == "type" && message.contains("lab")), "{err}");
-    let err = w.tenancy.create_tenant(&admin(), typed("ml", "lab", &[]), None).await.unwrap_err();
+    let err = w.plane.create_tenant(&admin(), typed("ml", "lab", &[]), None).await.unwrap_err();
     assert!(matches!(&err, Error::RefusedByType { message, .. } if message.contains("'owner'")), "{err}");
     assert!(w.store.get_tenant(&name("ml")).await.unwrap().is_none());
     assert!(w.events.detail_types().is_empty());
 
     // A change the type refuses is refused too; one it accepts is planned again.
-    w.tenancy.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
+    w.plane.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
     w.worker.drive(&name("ml"), None).await.unwrap();
     let drop_owner = TenantPatch { settings: Some(BTreeMap::from([("owner".into(), None)])), ..Default::default() };
-    let err = w.tenancy.update_tenant(&admin(), "ml", drop_owner, None).await.unwrap_err();
+    let err = w.plane.update_tenant(&admin(), "ml", drop_owner, None).await.unwrap_err();
     assert!(matches!(err, Error::RefusedByType { .. }), "{err}");
     let resize =
         TenantPatch { settings: Some(BTreeMap::from([("size".into(), Some("xl".into()))])), ..Default::default() };
-    let updated = w.tenancy.update_tenant(&admin(), "ml", resize, None).await.unwrap();
-    assert_eq!(updated.state, TenantState::Updating);
+    let updated = w.plane.update_tenant(&admin(), "ml", resize, None).await.unwrap();
+    assert_eq!(updated.state(), TenantState::Updating);
 }
 
 #[tokio::test]
@@ -361,7 +360,7 @@ async fn a_plan_breaking_a_rule_fails_the_tenant_naming_the_plugin_and_applies_n
     bad.plan.policy_statements[0].actions = vec!["iam:PassRole".into()];
     let w = world_with(StaticPlugins::default().with_type("lab", bad));
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
-    w.tenancy.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
+    w.plane.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
     let outcome = w.worker.drive(&name("ml"), None).await.unwrap();
     let Outcome::Failed { step, error } = outcome else { panic!("{outcome:?}") };
     assert_eq!(step, "plugin");
@@ -375,9 +374,9 @@ async fn on_delete_may_hold_a_deletion_but_a_retired_type_never_blocks_one() {
     held.refuse_delete = true;
     let w = world_with(StaticPlugins::default().with_type("lab", held));
     with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
-    w.tenancy.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
+    w.plane.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
     w.worker.drive(&name("ml"), None).await.unwrap();
-    w.tenancy.delete_tenant(&admin(), "ml").await.unwrap();
+    w.plane.delete_tenant(&admin(), "ml").await.unwrap();
     let outcome = w.worker.drive(&name("ml"), None).await.unwrap();
     assert!(matches!(&outcome, Outcome::Failed { step, error } if step == "plugin" && error.contains("not yet")));
     assert!(!w.cloud.kinds_of("ml").is_empty());
@@ -391,7 +390,7 @@ async fn on_delete_may_hold_a_deletion_but_a_retired_type_never_blocks_one() {
         w.clock.clone(),
         WorkerConfig::default(),
     );
-    w.tenancy.retry_tenant(&admin(), "ml").await.unwrap();
+    w.plane.retry_tenant(&admin(), "ml").await.unwrap();
     assert_eq!(retired.drive(&name("ml"), None).await.unwrap(), Outcome::Done(TenantState::Deleted));
     assert!(w.cloud.kinds_of("ml").is_empty());
 }
@@ -416,17 +415,17 @@ impl ScriptedCloud {
         self.script.lock().unwrap().entry(kind).or_default().extend(faults.iter().copied());
     }
 
-    fn play(&self, kind: ResourceKind) -> Result<(), crate::ports::CloudError> {
+    fn play(&self, kind: ResourceKind) -> Result<(), crate::ports::errors::CloudError> {
         if *self.forever.lock().unwrap() == Some(kind) {
-            return Err(crate::ports::CloudError::transient("CreateRole: Throttling: Rate exceeded"));
+            return Err(crate::ports::errors::CloudError::transient("CreateRole: Throttling: Rate exceeded"));
         }
         let next = self.script.lock().unwrap().get_mut(&kind).and_then(|faults| faults.pop_front());
         match next {
-            Some(Fault::Transient) => Err(crate::ports::CloudError::transient(format!(
+            Some(Fault::Transient) => Err(crate::ports::errors::CloudError::transient(format!(
                 "{}: RequestLimitExceeded: Request limit exceeded.",
-                kind.step()
+                kind.as_str()
             ))),
-            Some(Fault::Panic) => panic!("a bug in the {} step", kind.step()),
+            Some(Fault::Panic) => panic!("a bug in the {} step", kind.as_str()),
             None => Ok(()),
         }
     }
@@ -437,8 +436,8 @@ impl crate::ports::Cloud for ScriptedCloud {
     async fn ensure(
         &self,
         kind: ResourceKind,
-        boundary: &crate::ports::Boundary,
-    ) -> Result<Vec<crate::tenant::ResourceRef>, crate::ports::CloudError> {
+        boundary: &crate::boundary::Boundary,
+    ) -> Result<Vec<crate::tenant::ResourceRef>, crate::ports::errors::CloudError> {
         self.play(kind)?;
         self.inner.ensure(kind, boundary).await
     }
@@ -446,16 +445,16 @@ impl crate::ports::Cloud for ScriptedCloud {
     async fn remove(
         &self,
         kind: ResourceKind,
-        boundary: &crate::ports::Boundary,
-    ) -> Result<(), crate::ports::CloudError> {
+        boundary: &crate::boundary::Boundary,
+    ) -> Result<(), crate::ports::errors::CloudError> {
         self.play(kind)?;
         self.inner.remove(kind, boundary).await
     }
 
     async fn remaining(
         &self,
-        boundary: &crate::ports::Boundary,
-    ) -> Result<crate::ports::Remaining, crate::ports::CloudError> {
+        boundary: &crate::boundary::Boundary,
+    ) -> Result<crate::boundary::Remaining, crate::ports::errors::CloudError> {
         self.inner.remaining(boundary).await
     }
 }
@@ -468,7 +467,7 @@ struct FaultWorld {
     store: Arc<MemoryStore>,
     cloud: Arc<ScriptedCloud>,
     clock: Arc<ManualClock>,
-    tenancy: Tenancy,
+    plane: ControlPlane,
     worker: Worker,
 }
 
@@ -477,7 +476,7 @@ async fn fault_world(plugins: Arc<dyn crate::ports::Plugins>) -> FaultWorld {
     let cloud = Arc::new(ScriptedCloud::default());
     let events = Arc::new(RecordingEvents::default());
     let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 00:00 UTC)));
-    let tenancy = Tenancy::new(
+    let plane = ControlPlane::new(
         store.clone(),
         events.clone(),
         plugins.clone(),
@@ -485,14 +484,14 @@ async fn fault_world(plugins: Arc<dyn crate::ports::Plugins>) -> FaultWorld {
         clock.clone(),
     );
     let worker = Worker::new(store.clone(), cloud.clone(), events, plugins, clock.clone(), fast_config());
-    let w = FaultWorld { store, cloud, clock, tenancy, worker };
+    let w = FaultWorld { store, cloud, clock, plane, worker };
     let request = NewInfrastructure {
         name: "nonprod".into(),
         region: "us-east-1".into(),
         vpc_id: "vpc-0a1b2c3d".into(),
         environment: Environment::Nonprod,
     };
-    w.tenancy.create_infrastructure(&admin(), request).await.unwrap();
+    w.plane.create_infrastructure(&admin(), request).await.unwrap();
     w
 }
 
@@ -501,10 +500,10 @@ async fn a_passing_fault_is_retried_within_the_run_and_never_fails_the_tenant() 
     let w = fault_world(Arc::new(StaticPlugins::default())).await;
     w.cloud.then(ResourceKind::Role, &[Fault::Transient, Fault::Transient]);
     w.cloud.then(ResourceKind::InstanceProfile, &[Fault::Transient]);
-    w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Active));
     let tenant = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert!(tenant.failure.is_none() && tenant.retrying.is_none() && tenant.attempts == 0, "{tenant:?}");
+    assert!(tenant.failure().is_none() && tenant.retrying().is_none() && tenant.attempts() == 0, "{tenant:?}");
 }
 
 #[tokio::test]
@@ -512,7 +511,7 @@ async fn a_fault_that_outlasts_the_run_saves_progress_frees_the_lease_and_is_ret
     let w = fault_world(Arc::new(StaticPlugins::default())).await;
     let tries = fast_config().step_attempts as usize;
     w.cloud.then(ResourceKind::Key, &vec![Fault::Transient; tries]);
-    w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
 
     let outcome = w.worker.drive(&name("dev"), None).await.unwrap();
     assert!(
@@ -520,24 +519,24 @@ async fn a_fault_that_outlasts_the_run_saves_progress_frees_the_lease_and_is_ret
         "{outcome:?}"
     );
     let waiting = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert_eq!(waiting.state, TenantState::Provisioning);
-    assert!(waiting.lease.is_none(), "the lease is freed for the next run");
-    assert_eq!(waiting.retrying.as_ref().unwrap().step, "key");
-    let key = waiting.resources.iter().find(|r| r.kind == ResourceKind::Key).unwrap();
+    assert_eq!(waiting.state(), TenantState::Provisioning);
+    assert!(waiting.lease().is_none(), "the lease is freed for the next run");
+    assert_eq!(waiting.retrying().as_ref().unwrap().step, "key");
+    let key = waiting.resources().iter().find(|r| r.kind == ResourceKind::Key).unwrap();
     assert_eq!(key.reason, "Retrying");
     // The first round's progress is kept.
-    assert!(waiting.resources.iter().find(|r| r.kind == ResourceKind::Role).unwrap().ready);
+    assert!(waiting.resources().iter().find(|r| r.kind == ResourceKind::Role).unwrap().ready);
 
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Active));
     let done = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert!(done.retrying.is_none() && done.failure.is_none());
+    assert!(done.retrying().is_none() && done.failure().is_none());
 }
 
 #[tokio::test]
 async fn a_tenant_that_keeps_failing_to_finish_is_failed_after_a_bounded_number_of_runs() {
     let w = fault_world(Arc::new(StaticPlugins::default())).await;
     *w.cloud.forever.lock().unwrap() = Some(ResourceKind::Role);
-    w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
     let max_runs = fast_config().max_runs;
     for _ in 0..max_runs {
         assert!(matches!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::RetryLater { .. }));
@@ -547,58 +546,55 @@ async fn a_tenant_that_keeps_failing_to_finish_is_failed_after_a_bounded_number_
     let swept = w.worker.sweep().await.unwrap();
     assert_eq!(swept.len(), 1);
     let failed = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert_eq!(failed.state, TenantState::Failed);
-    let failure = failed.failure.unwrap();
+    assert_eq!(failed.state(), TenantState::Failed);
+    let failure = failed.failure().clone().unwrap();
     assert_eq!(failure.step, "role");
     assert!(
         failure.error.contains(&format!("gave up after {max_runs} runs")) && failure.error.contains("Throttling"),
         "{}",
         failure.error
     );
-    assert!(failed.lease.is_none());
+    assert!(failed.lease().is_none());
 
     // A failed tenant can always be deleted.
     *w.cloud.forever.lock().unwrap() = None;
-    w.tenancy.delete_tenant(&admin(), "dev").await.unwrap();
+    w.plane.delete_tenant(&admin(), "dev").await.unwrap();
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Deleted));
 }
 
 #[tokio::test]
 async fn a_worker_that_dies_mid_run_every_time_is_failed_by_the_sweep_not_looped_for_ever() {
     let w = fault_world(Arc::new(StaticPlugins::default())).await;
-    w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
     // Play a worker that claims the tenant and dies (a time-out, an out-of-memory kill).
     for _ in 0..=fast_config().max_runs {
         let mut tenant = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-        let expected = tenant.version;
-        tenant.lease = Some(crate::tenant::Lease { owner: "dead".into(), until: w.clock.now() + Duration::minutes(5) });
-        tenant.attempts += 1;
-        tenant.touch(w.clock.now());
-        w.store.save_tenant(&tenant, expected).await.unwrap();
+        assert!(tenant.claim("dead", Duration::minutes(5), w.clock.now()));
+        w.store.save_tenant(&tenant).await.unwrap();
         w.clock.advance(Duration::minutes(6));
     }
     w.worker.sweep().await.unwrap();
     let failed = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert_eq!(failed.state, TenantState::Failed);
-    assert_eq!(failed.failure.as_ref().unwrap().step, "worker");
-    assert!(failed.failure.unwrap().error.contains("a crash or a time-out"));
+    assert_eq!(failed.state(), TenantState::Failed);
+    assert_eq!(failed.failure().as_ref().unwrap().step, "worker");
+    assert!(failed.failure().clone().unwrap().error.contains("a crash or a time-out"));
 }
 
 #[tokio::test]
 async fn a_panicking_step_fails_the_tenant_at_that_step_frees_the_lease_and_it_still_deletes() {
     let w = fault_world(Arc::new(StaticPlugins::default())).await;
     w.cloud.then(ResourceKind::Key, &[Fault::Panic]);
-    w.tenancy.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
+    w.plane.create_tenant(&admin(), new_tenant("dev", "nonprod"), None).await.unwrap();
     let outcome = w.worker.drive(&name("dev"), None).await.unwrap();
     assert!(
         matches!(&outcome, Outcome::Failed { step, error } if step == "key" && error.contains("panicked: a bug in the key step")),
         "{outcome:?}"
     );
     let failed = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
-    assert_eq!(failed.state, TenantState::Failed);
-    assert!(failed.lease.is_none());
+    assert_eq!(failed.state(), TenantState::Failed);
+    assert!(failed.lease().is_none());
 
-    w.tenancy.delete_tenant(&admin(), "dev").await.unwrap();
+    w.plane.delete_tenant(&admin(), "dev").await.unwrap();
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Deleted));
     assert!(w.cloud.inner.kinds_of("dev").is_empty());
 }
@@ -608,23 +604,26 @@ struct PanickingPlugins(StaticPlugins);
 
 #[async_trait::async_trait]
 impl crate::ports::Plugins for PanickingPlugins {
-    fn types(&self) -> Vec<crate::ports::TenantTypeInfo> {
+    fn types(&self) -> Vec<crate::tenant_type::TenantTypeInfo> {
         self.0.types()
     }
-    async fn validate(&self, tenant: &crate::tenant::Tenant) -> Result<(), crate::ports::PluginFailure> {
+    async fn validate(&self, tenant: &crate::tenant::Tenant) -> Result<(), crate::tenant_type::PluginFailure> {
         self.0.validate(tenant).await
     }
-    async fn plan(&self, _: &crate::tenant::Tenant) -> Result<crate::ports::Proposal, crate::ports::PluginFailure> {
+    async fn plan(
+        &self,
+        _: &crate::tenant::Tenant,
+    ) -> Result<crate::tenant_type::Proposal, crate::tenant_type::PluginFailure> {
         panic!("the host tripped over the plan")
     }
-    async fn on_delete(&self, tenant: &crate::tenant::Tenant) -> Result<(), crate::ports::PluginFailure> {
+    async fn on_delete(&self, tenant: &crate::tenant::Tenant) -> Result<(), crate::tenant_type::PluginFailure> {
         self.0.on_delete(tenant).await
     }
     async fn on_grant_access(
         &self,
         tenant: &crate::tenant::Tenant,
-        grant: &crate::plan::GrantRequest,
-    ) -> Result<crate::plan::GrantDecision, crate::ports::PluginFailure> {
+        grant: &crate::access::GrantRequest,
+    ) -> Result<crate::access::GrantDecision, crate::tenant_type::PluginFailure> {
         self.0.on_grant_access(tenant, grant).await
     }
 }
@@ -636,14 +635,14 @@ async fn a_panic_while_planning_fails_the_tenant_at_the_plugin_step_and_it_still
     let w = fault_world(plugins).await;
     let mut request = new_tenant("dev", "nonprod");
     request.tenant_type = Some("lab".into());
-    w.tenancy.create_tenant(&admin(), request, None).await.unwrap();
+    w.plane.create_tenant(&admin(), request, None).await.unwrap();
     let outcome = w.worker.drive(&name("dev"), None).await.unwrap();
     assert!(
         matches!(&outcome, Outcome::Failed { step, error } if step == "plugin" && error.contains("panicked")),
         "{outcome:?}"
     );
     assert!(w.cloud.inner.kinds_of("dev").is_empty(), "nothing reached the cloud");
-    w.tenancy.delete_tenant(&admin(), "dev").await.unwrap();
+    w.plane.delete_tenant(&admin(), "dev").await.unwrap();
     assert_eq!(w.worker.drive(&name("dev"), None).await.unwrap(), Outcome::Done(TenantState::Deleted));
 }
 
@@ -679,7 +678,7 @@ async fn a_hundred_tenants_at_once_under_twenty_percent_throttling_all_become_ac
     let plugins = Arc::new(StaticPlugins::default());
     let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 00:00 UTC)));
     let vpcs = Arc::new(crate::memory::MemoryVpcs::default());
-    let tenancy = Tenancy::new(store.clone(), events.clone(), plugins.clone(), vpcs, clock.clone());
+    let plane = ControlPlane::new(store.clone(), events.clone(), plugins.clone(), vpcs, clock.clone());
     let worker = Worker::new(store.clone(), faulty.clone(), events, plugins, clock, fast_config());
     let request = NewInfrastructure {
         name: "nonprod".into(),
@@ -687,18 +686,31 @@ async fn a_hundred_tenants_at_once_under_twenty_percent_throttling_all_become_ac
         vpc_id: "vpc-0a1b2c3d".into(),
         environment: Environment::Nonprod,
     };
-    tenancy.create_infrastructure(&admin(), request).await.unwrap();
+    plane.create_infrastructure(&admin(), request).await.unwrap();
     let tenants: Vec<String> = (0..100).map(|i| format!("t{i:03}")).collect();
     for tenant in &tenants {
-        tenancy.create_tenant(&admin(), new_tenant(tenant, "nonprod"), None).await.unwrap();
+        plane.create_tenant(&admin(), new_tenant(tenant, "nonprod"), None).await.unwrap();
     }
     let created = drive_until_settled(&worker, &tenants).await;
     assert!(created.values().all(|o| *o == Outcome::Done(TenantState::Active)), "{created:?}");
     for tenant in &tenants {
-        tenancy.delete_tenant(&admin(), tenant).await.unwrap();
+        plane.delete_tenant(&admin(), tenant).await.unwrap();
     }
     let deleted = drive_until_settled(&worker, &tenants).await;
     assert!(deleted.values().all(|o| *o == Outcome::Done(TenantState::Deleted)), "{deleted:?}");
     assert!(tenants.iter().all(|t| memory.kinds_of(t).is_empty()), "nothing is left");
     assert!(faulty.injected() > 200, "the faults really happened: {}", faulty.injected());
+}
+
+#[tokio::test]
+async fn the_in_memory_store_keeps_the_store_contract() {
+    crate::contract::store_contract(|| async { MemoryStore::default() }).await;
+}
+
+#[tokio::test]
+async fn the_in_memory_cloud_keeps_the_cloud_contract() {
+    let infrastructure = crate::contract::infrastructure("nonprod");
+    let tenant = crate::contract::tenant("dev", "nonprod", crate::contract::T0);
+    let boundary = crate::boundary::Boundary::of(&tenant, &infrastructure, "contract");
+    crate::contract::cloud_contract(&MemoryCloud::default(), &boundary).await;
 }

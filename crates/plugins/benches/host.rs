@@ -55,7 +55,7 @@ fn main() {
         tenant: &name,
         allowances: Allowances::default(),
         vpc_cidrs: &vpc_cidrs,
-        settings: &tenant.settings,
+        settings: tenant.settings(),
     };
     let (science, empty) = (artifact("data_science"), artifact("empty"));
     let science_plugin = host.load("data-science", "1.0.0", &science, &sha256_hex(&science)).unwrap();

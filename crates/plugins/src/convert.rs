@@ -1,10 +1,9 @@
 //! Between the domain's types and the generated WIT bindings.
 
 use serde::Serialize;
+use tenancy_domain::access::{GrantDecision, GrantRequest};
 use tenancy_domain::infrastructure::Environment as DomainEnvironment;
-use tenancy_domain::plan::{
-    CatalogueResource as DomainResource, GrantDecision, GrantRequest, IngressRule, Plan, PolicyStatement,
-};
+use tenancy_domain::plan::{CatalogueResource as DomainResource, IngressRule, Plan, PolicyStatement};
 use tenancy_domain::tenant::Tenant as DomainTenant;
 
 use crate::bindings::tenancy::plugin::types as wit;
@@ -21,21 +20,25 @@ pub fn size_of(value: &impl Serialize) -> usize {
 /// The tenant as plugins see it.
 pub fn tenant(tenant: &DomainTenant) -> wit::Tenant {
     wit::Tenant {
-        name: tenant.name.to_string(),
-        infrastructure: tenant.infrastructure.to_string(),
-        environment: match tenant.environment {
+        name: tenant.name().to_string(),
+        infrastructure: tenant.infrastructure().to_string(),
+        environment: match tenant.environment() {
             DomainEnvironment::Prod => wit::Environment::Prod,
             DomainEnvironment::Nonprod => wit::Environment::Nonprod,
         },
-        tenant_type: tenant.tenant_type.clone(),
-        settings: pairs(&tenant.settings),
-        tags: pairs(&tenant.tags),
+        tenant_type: tenant.tenant_type().clone(),
+        settings: pairs(tenant.settings()),
+        tags: pairs(tenant.tags()),
     }
 }
 
 /// A grant as plugins see it.
 pub fn grant(grant: &GrantRequest) -> wit::Grant {
-    wit::Grant { user_id: grant.user_id.clone(), user_email: grant.user_email.clone(), level: grant.level.clone() }
+    wit::Grant {
+        user_id: grant.user_id.clone(),
+        user_email: grant.user_email.clone(),
+        level: grant.level.as_str().to_string(),
+    }
 }
 
 /// A plan as the domain validates it. Repeated keys keep the last value.

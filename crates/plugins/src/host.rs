@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use tenancy_domain::plan::{GrantDecision, GrantRequest, Plan};
+use tenancy_domain::access::{GrantDecision, GrantRequest};
+use tenancy_domain::plan::Plan;
 use tenancy_domain::tenant::Tenant;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Precompiled, Store, Trap};

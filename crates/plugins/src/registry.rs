@@ -22,9 +22,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tenancy_domain::plan::{self, Allowances, GrantDecision, GrantRequest};
-use tenancy_domain::ports::{PluginFailure, Plugins, Proposal, TenantTypeInfo};
+use tenancy_domain::access::{GrantDecision, GrantRequest};
+use tenancy_domain::plan::{self, Allowances};
+use tenancy_domain::ports::Plugins;
 use tenancy_domain::tenant::{DEFAULT_TYPE, PluginRecord, Tenant};
+use tenancy_domain::tenant_type::{Capability, Hook as DomainHook, PluginFailure, Proposal, TenantTypeInfo};
 use thiserror::Error;
 
 use crate::error::PluginError;
@@ -70,9 +72,10 @@ impl Declaration {
             plugin: self.plugin.clone(),
             version: self.version.clone(),
             sha256: sha256.to_string(),
-            hooks: self.hooks.clone(),
-            capabilities: self.capabilities.clone(),
-            enabled_capabilities: self.enabled_capabilities.clone(),
+            // Checked when the manifest is read: every name parses.
+            hooks: self.hooks.iter().filter_map(|h| DomainHook::parse(h)).collect(),
+            capabilities: self.capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
+            enabled_capabilities: self.enabled_capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
         }
     }
 }
@@ -310,7 +313,7 @@ impl PluginRegistry {
     }
 
     fn registered(&self, tenant: &Tenant) -> Result<&Registered, PluginFailure> {
-        self.types.get(&tenant.tenant_type).ok_or_else(|| PluginFailure::UnknownType(tenant.tenant_type.clone()))
+        self.types.get(tenant.tenant_type()).ok_or_else(|| PluginFailure::UnknownType(tenant.tenant_type().clone()))
     }
 
     /// Runs one hook off the async runtime's worker threads, so that a plugin using its
@@ -331,7 +334,7 @@ impl PluginRegistry {
 }
 
 fn implements(registered: &Registered, hook: Hook) -> bool {
-    registered.info.hooks.iter().any(|h| h == hook.name())
+    registered.info.hooks.iter().any(|h| h.as_str() == hook.name())
 }
 
 /// Refusals in the plugin's words stay refusals (a 422 at the API); everything else is
@@ -377,7 +380,7 @@ fn record(plugin: &LoadedPlugin, plan: plan::Plan, log: String, tenant: &Tenant)
         sha256: plugin.digest.clone(),
         plan,
         log,
-        planned_at: tenant.updated_at,
+        planned_at: tenant.updated_at(),
     }
 }
 

@@ -6,12 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tenancy_domain::access::{ADMIN_GROUP, Caller, Via};
+use tenancy_domain::access::{ADMIN_GROUP, AccessLevel, Caller, GrantDecision, GrantRequest, Via};
 use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
 use tenancy_domain::plan::{
-    self, Allowances, CatalogueResource, GrantDecision, GrantRequest, IngressRule, Plan, PlanContext, PolicyStatement,
-    Refusal,
+    self, Allowances, CatalogueResource, IngressRule, Plan, PlanContext, PolicyStatement, Refusal,
 };
 use tenancy_domain::tenant::{Requester, Tenant};
 
@@ -28,14 +27,19 @@ fn load(host: &PluginHost, name: &str) -> LoadedPlugin {
 }
 
 fn tenant(attack: &str) -> Tenant {
+    typed("hostile", BTreeMap::from([("attack".to_string(), attack.to_string())]))
+}
+
+/// A tenant `lab` of `tenant_type` with `settings`.
+fn typed(tenant_type: &str, settings: BTreeMap<String, String>) -> Tenant {
     let caller = Caller { id: "t".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api };
     let now = time::OffsetDateTime::UNIX_EPOCH;
     Tenant::new(
         Name::parse("n", "lab").unwrap(),
         Name::parse("n", "nonprod").unwrap(),
         Environment::Nonprod,
-        "hostile".into(),
-        BTreeMap::from([("attack".to_string(), attack.to_string())]),
+        tenant_type.into(),
+        settings,
         BTreeMap::new(),
         false,
         Requester::from_caller(&caller, now),
@@ -47,10 +51,10 @@ fn tenant(attack: &str) -> Tenant {
 fn check(plugin: &str, tenant: &Tenant, plan: &Plan) -> Result<(), Refusal> {
     let vpc_cidrs = ["10.0.0.0/16".to_string()];
     let context = PlanContext {
-        tenant: &tenant.name,
+        tenant: tenant.name(),
         allowances: Allowances::default(),
         vpc_cidrs: &vpc_cidrs,
-        settings: &tenant.settings,
+        settings: tenant.settings(),
     };
     plan::validate(plugin, plan, &context)
 }
@@ -59,17 +63,17 @@ fn check(plugin: &str, tenant: &Tenant, plan: &Plan) -> Result<(), Refusal> {
 /// `plan-0`, `plan-1`, ... of at most `chunk` bytes.
 fn chosen(plan: &serde_json::Value, chunk: usize) -> Tenant {
     let json = plan.to_string();
-    let mut tenant = tenant("plan");
+    let mut settings = BTreeMap::from([("attack".to_string(), "plan".to_string())]);
     let (mut rest, mut part) = (json.as_str(), 0);
     while !rest.is_empty() {
         let mut cut = rest.len().min(chunk);
         while !rest.is_char_boundary(cut) {
             cut -= 1;
         }
-        tenant.settings.insert(format!("plan-{part}"), rest[..cut].to_string());
+        settings.insert(format!("plan-{part}"), rest[..cut].to_string());
         (rest, part) = (&rest[cut..], part + 1);
     }
-    tenant
+    typed("hostile", settings)
 }
 
 /// One host with default limits and the two plugins loaded, shared by the tests that need
@@ -167,8 +171,10 @@ fn a_huge_output_is_refused() {
 #[test]
 fn a_huge_input_is_refused_before_the_call() {
     let Shared { host, hostile: plugin, .. } = shared();
-    let mut big = tenant("none");
-    big.settings.insert("blob".into(), "x".repeat(100 << 10));
+    let big = typed(
+        "hostile",
+        BTreeMap::from([("attack".to_string(), "none".to_string()), ("blob".to_string(), "x".repeat(100 << 10))]),
+    );
     let error = host.on_create(plugin, &big).unwrap_err();
     assert!(matches!(error, PluginError::InputTooLarge { .. }), "{error}");
 }
@@ -268,7 +274,7 @@ fn a_plan_chosen_by_the_test_comes_back_exactly_as_the_plugin_sent_it() {
     };
     // Cut small, so that the parts run past `plan-9` and must be read in numeric order.
     let tenant = chosen(&chosen_plan, 40);
-    assert!(tenant.settings.contains_key("plan-11"), "{:?}", tenant.settings.keys());
+    assert!(tenant.settings().contains_key("plan-11"), "{:?}", tenant.settings().keys());
     assert_eq!(host.on_create(plugin, &tenant).unwrap().value, expected);
 
     let nothing = chosen(&serde_json::json!({}), 1024);
@@ -282,7 +288,7 @@ fn validate_and_grant_hooks_answer_through_the_same_limits() {
     let Shared { host, hostile: plugin, .. } = shared();
     assert_eq!(host.validate(plugin, &tenant("refuse")).unwrap().value, Err("this tenant is refused".into()));
     assert_eq!(host.validate(plugin, &tenant("none")).unwrap().value, Ok(()));
-    let grant = GrantRequest { user_id: "eve".into(), user_email: None, level: "admin".into() };
+    let grant = GrantRequest { user_id: "eve".into(), user_email: None, level: AccessLevel::Admin };
     assert_eq!(
         host.on_grant_access(plugin, &tenant("none"), &grant).unwrap().value,
         GrantDecision::Deny("eve may not".into())
@@ -426,10 +432,7 @@ fn the_shipped_plugins_fit_the_default_limits() {
 }
 
 fn client_tenant(settings: &[(&str, &str)]) -> Tenant {
-    let mut tenant = tenant("none");
-    tenant.tenant_type = "per-client".into();
-    tenant.settings = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    tenant
+    typed("per-client", settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
 #[test]
@@ -469,7 +472,7 @@ fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
     let grant = |email: &str, level: &str| GrantRequest {
         user_id: "u".into(),
         user_email: Some(email.into()),
-        level: level.into(),
+        level: if level == "admin" { AccessLevel::Admin } else { AccessLevel::ReadOnly },
     };
     let decide = |g: GrantRequest| host.on_grant_access(&plugin, &tenant, &g).unwrap().value;
     assert_eq!(decide(grant("joe@acme.com", "admin")), GrantDecision::Allow);
@@ -483,7 +486,8 @@ fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
 mod registry {
     use std::path::{Path, PathBuf};
 
-    use tenancy_domain::ports::{PluginFailure, Plugins};
+    use tenancy_domain::ports::Plugins;
+    use tenancy_domain::tenant_type::PluginFailure;
 
     use super::*;
     use crate::registry::{self, PluginRegistry, RegistryError};
@@ -540,8 +544,7 @@ mod registry {
     }
 
     async fn science_plan(registry: &PluginRegistry) -> Plan {
-        let mut science = tenant("none");
-        science.tenant_type = "data-science".into();
+        let science = typed("data-science", BTreeMap::from([("attack".to_string(), "none".to_string())]));
         registry.plan(&science).await.expect("a plan").record.plan
     }
 
@@ -561,8 +564,7 @@ mod registry {
         let types: Vec<String> = again.types().into_iter().map(|t| t.name).collect();
         assert_eq!(types, ["data-science", "per-client"]);
 
-        let mut science = tenant("none");
-        science.tenant_type = "data-science".into();
+        let science = typed("data-science", BTreeMap::from([("attack".to_string(), "none".to_string())]));
         let proposal = again.plan(&science).await.expect("a plan");
         assert_eq!(proposal.allowances, Allowances::default());
         let record = proposal.record;
@@ -572,13 +574,11 @@ mod registry {
         // Hooks it does not implement are not called.
         again.validate(&science).await.unwrap();
 
-        let mut client = client_tenant(&[("client", "acme")]);
-        client.tenant_type = "per-client".into();
+        let client = client_tenant(&[("client", "acme")]);
         let refused = again.validate(&client).await.unwrap_err();
         assert!(matches!(&refused, PluginFailure::Refused { plugin, .. } if plugin == "per-client"), "{refused}");
 
-        let mut unknown = tenant("none");
-        unknown.tenant_type = "gpu".into();
+        let unknown = typed("gpu", BTreeMap::from([("attack".to_string(), "none".to_string())]));
         assert_eq!(again.plan(&unknown).await.unwrap_err(), PluginFailure::UnknownType("gpu".into()));
     }
 

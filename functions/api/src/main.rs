@@ -38,9 +38,10 @@ mod tests {
     use std::sync::Arc;
 
     use serde_json::{Value, json};
+    use tenancy_domain::builtin::NoPlugins;
+    use tenancy_domain::builtin::SystemClock;
     use tenancy_domain::memory::{MemoryStore, MemoryVpcs, RecordingEvents};
-    use tenancy_domain::ports::{NoPlugins, SystemClock};
-    use tenancy_domain::service::Tenancy;
+    use tenancy_domain::service::ControlPlane;
 
     use super::*;
 
@@ -76,7 +77,7 @@ mod tests {
     }
 
     fn api() -> Api {
-        Api::new(Tenancy::new(
+        Api::new(ControlPlane::new(
             Arc::new(MemoryStore::default()),
             Arc::new(RecordingEvents::default()),
             Arc::new(NoPlugins),

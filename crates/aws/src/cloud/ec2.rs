@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup, Tag, TagSpecification, UserIdGroupPair,
 };
+use tenancy_domain::boundary::Boundary;
+use tenancy_domain::metadata::tag_keys;
 use tenancy_domain::plan::IngressRule;
-use tenancy_domain::ports::{Boundary, CloudError};
-use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
+use tenancy_domain::ports::errors::CloudError;
+use tenancy_domain::tenant::{ResourceKind, ResourceRef};
 
 use super::{AwsCloud, tag_changes};
 use crate::errors::{cloud_error, code};

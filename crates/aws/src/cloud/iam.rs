@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::Tag;
+use tenancy_domain::boundary::Boundary;
+use tenancy_domain::metadata::tag_keys;
 use tenancy_domain::policy;
-use tenancy_domain::ports::{Boundary, CloudError};
-use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
+use tenancy_domain::ports::errors::CloudError;
+use tenancy_domain::tenant::{ResourceKind, ResourceRef};
 
 use super::{AwsCloud, tag_changes};
 use crate::errors::{cloud_error, code};

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_kms::types::{KeyMetadata, KeyState, Tag};
+use tenancy_domain::boundary::Boundary;
+use tenancy_domain::metadata::tag_keys;
 use tenancy_domain::policy;
-use tenancy_domain::ports::{Boundary, CloudError};
-use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
+use tenancy_domain::ports::errors::CloudError;
+use tenancy_domain::tenant::{ResourceKind, ResourceRef};
 
 use super::{AwsCloud, KEY_DELETION_WINDOW_DAYS, tag_changes};
 use crate::errors::{cloud_error, code};

@@ -16,8 +16,11 @@ use async_trait::async_trait;
 use aws_config::{Region, SdkConfig};
 use tokio::sync::OnceCell;
 
-use tenancy_domain::ports::{Boundary, Cloud, CloudError, Remaining};
-use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
+use tenancy_domain::boundary::{Boundary, Remaining};
+use tenancy_domain::metadata::tag_keys;
+use tenancy_domain::ports::Cloud;
+use tenancy_domain::ports::errors::CloudError;
+use tenancy_domain::tenant::{ResourceKind, ResourceRef};
 
 use crate::errors::cloud_error;
 use crate::metrics::CallCounter;
@@ -241,24 +244,36 @@ impl Cloud for AwsCloud {
             if arn.contains(":kms:") && self.key_is_pending_deletion(&boundary.region, &arn).await? {
                 continue;
             }
-            let kind = match arn.split(':').nth(2) {
-                Some("kms") => ResourceKind::Key,
-                Some("s3") => ResourceKind::Bucket,
-                Some("ec2") if arn.contains(":security-group/") => ResourceKind::SecurityGroup,
-                // IAM entities are the tenant's only under its path (listed above); one
-                // tagged elsewhere is not a kind the removal steps look for.
-                // Not a kind Tenancy makes: never this deployment's.
-                _ => {
-                    if !boundary.belongs_to_another_deployment(&tags) && !remaining.foreign.contains(&arn) {
-                        remaining.foreign.push(arn);
-                    }
-                    continue;
+            // IAM entities are the tenant's only under its path (listed above); one tagged
+            // elsewhere, or any type Tenancy does not make, is never this deployment's.
+            let Some(kind) = kind_of_arn(&arn) else {
+                if !boundary.belongs_to_another_deployment(&tags) && !remaining.foreign.contains(&arn) {
+                    remaining.foreign.push(arn);
                 }
+                continue;
             };
             let id = arn.rsplit(['/', ':']).next().unwrap_or(&arn).to_string();
             sort(&mut remaining, boundary, ResourceRef { kind, id, arn }, &tags);
         }
         Ok(remaining)
+    }
+}
+
+/// The kind of resource Tenancy makes that a tagged ARN names, by its service and
+/// resource type exactly: anything else (an instance, a volume, a KMS alias, an S3 object)
+/// is not one of the tenant's kinds.
+fn kind_of_arn(arn: &str) -> Option<ResourceKind> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some(service), Some(_region), Some(_account), Some(resource)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    match service {
+        "kms" if resource.starts_with("key/") => Some(ResourceKind::Key),
+        "s3" if !resource.is_empty() && !resource.contains('/') => Some(ResourceKind::Bucket),
+        "ec2" if resource.starts_with("security-group/") => Some(ResourceKind::SecurityGroup),
+        _ => None,
     }
 }
 
@@ -275,5 +290,30 @@ fn sort(remaining: &mut Remaining, boundary: &Boundary, found: ResourceRef, tags
         }
     } else if !boundary.belongs_to_another_deployment(tags) && !remaining.foreign.contains(&found.arn) {
         remaining.foreign.push(found.arn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_kinds_tenancy_makes_are_labelled_by_their_arn() {
+        let cases = [
+            ("arn:aws:ec2:us-east-1:123456789012:security-group/sg-0abc", Some(ResourceKind::SecurityGroup)),
+            ("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", Some(ResourceKind::Key)),
+            ("arn:aws:s3:::tenancy-dev--data", Some(ResourceKind::Bucket)),
+            ("arn:aws:ec2:us-east-1:123456789012:instance/i-0abc", None),
+            ("arn:aws:ec2:us-east-1:123456789012:volume/vol-0abc", None),
+            ("arn:aws:kms:us-east-1:123456789012:alias/tenancy/dev", None),
+            ("arn:aws:s3:::tenancy-dev--data/object", None),
+            ("arn:aws:sqs:us-east-1:123456789012:queue", None),
+            ("arn:aws:iam::123456789012:role/tenancy/dev", None),
+            ("not-an-arn", None),
+            ("", None),
+        ];
+        for (arn, kind) in cases {
+            assert_eq!(kind_of_arn(arn), kind, "{arn}");
+        }
     }
 }

@@ -7,10 +7,12 @@ use aws_sdk_s3::types::{
     OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
+use tenancy_domain::boundary::Boundary;
+use tenancy_domain::metadata::tag_keys;
 use tenancy_domain::plan::{CatalogueResource, bucket_name};
 use tenancy_domain::policy;
-use tenancy_domain::ports::{Boundary, CloudError};
-use tenancy_domain::tenant::{ResourceKind, ResourceRef, tag_keys};
+use tenancy_domain::ports::errors::CloudError;
+use tenancy_domain::tenant::{ResourceKind, ResourceRef};
 
 use std::collections::BTreeMap;
 

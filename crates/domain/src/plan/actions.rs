@@ -7,8 +7,7 @@
 //! is expanded against the catalogue, as IAM would, and refused if it reaches nothing or
 //! reaches any refused action.
 
-use super::FORBIDDEN_SERVICES;
-use super::catalogue::{IamAction, catalogue};
+use super::catalogue::{FORBIDDEN_SERVICES, IamAction, catalogue};
 
 /// Substrings of Write action names that change a boundary: who may reach a resource
 /// (security groups, network ACLs, grants, sharing, public access, resource policies,

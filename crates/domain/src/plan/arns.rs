@@ -11,8 +11,7 @@
 //! Wildcards may follow that prefix, never precede it. `--` never occurs in a tenant name,
 //! so no tenant's prefix is a prefix of another's.
 
-use super::FORBIDDEN_SERVICES;
-use super::catalogue::catalogue;
+use super::catalogue::{FORBIDDEN_SERVICES, catalogue};
 use crate::names::{Name, RESOURCE_PREFIX};
 
 /// The placeholder a plan writes for the deployment's account id.

@@ -7,6 +7,9 @@
 
 use std::sync::OnceLock;
 
+/// AWS services a plan may never grant anything in: identity, credentials, the organization.
+pub const FORBIDDEN_SERVICES: [&str; 4] = ["iam", "sts", "organizations", "account"];
+
 /// The generated table.
 const TABLE: &str = include_str!("iam-catalogue.tsv");
 

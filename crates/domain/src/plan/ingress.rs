@@ -5,11 +5,33 @@
 //! anything else (any public address, a /8 outside the VPC, `0.0.0.0/0`, `::/0`) needs the
 //! `public-ingress` allowance.
 
+use serde::{Deserialize, Serialize};
 use std::net::Ipv6Addr;
 
 use ipnet::{IpNet, Ipv6Net};
 
-use super::{Allowances, IngressRule};
+/// One extra ingress rule on the tenant's security group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressRule {
+    /// `tcp`, `udp` or `icmp`.
+    pub protocol: String,
+    /// First port.
+    pub from_port: u16,
+    /// Last port.
+    pub to_port: u16,
+    /// Source: a canonical CIDR, or [`VPC_PLACEHOLDER`] for the VPC's own blocks.
+    pub cidr: String,
+    /// Why the rule exists.
+    pub description: String,
+}
+
+/// What a plugin declared and an admin allowed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allowances {
+    /// The plugin's manifest declares `public-ingress`, and an admin enabled it.
+    pub public_ingress: bool,
+}
 
 /// The source a plan writes for "the VPC's own CIDR blocks"; [`expand_vpc`] fills it in.
 pub const VPC_PLACEHOLDER: &str = "{vpc}";

@@ -40,9 +40,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::names::{Name, RESOURCE_PREFIX};
-use crate::{policy, tenant};
+use crate::{metadata, policy};
 
-pub use ingress::{VPC_PLACEHOLDER, expand_vpc};
+pub use crate::policy::PolicyStatement;
+pub use catalogue::FORBIDDEN_SERVICES;
+pub use ingress::{Allowances, IngressRule, VPC_PLACEHOLDER, expand_vpc};
 
 /// Most tags a plan may add: Tenancy writes 5 of its own (tenant, tenant-id,
 /// infrastructure, type, deployment), a tenant has at most 40, and 5 + 40 + 5 is AWS's 50.
@@ -64,41 +66,8 @@ pub const MAX_SUFFIX_LEN: usize = 16;
 /// Longest statement id, in characters.
 pub const MAX_SID_LEN: usize = 64;
 
-/// AWS services a plan may never grant anything in: identity, credentials, the organization.
-pub const FORBIDDEN_SERVICES: [&str; 4] = ["iam", "sts", "organizations", "account"];
-
 /// The account id the policy is rendered with to measure it: as long as any real one.
 const MEASURING_ACCOUNT_ID: &str = "123456789012";
-
-/// One extra statement for the tenant role's policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyStatement {
-    /// Statement id (letters and digits).
-    pub sid: String,
-    /// `service:Action` names.
-    pub actions: Vec<String>,
-    /// ARNs of the tenant's resources, or `*` with `tenant_tag_condition`.
-    pub resources: Vec<String>,
-    /// Binds the statement to resources tagged with the tenant.
-    pub tenant_tag_condition: bool,
-}
-
-/// One extra ingress rule on the tenant's security group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IngressRule {
-    /// `tcp`, `udp` or `icmp`.
-    pub protocol: String,
-    /// First port.
-    pub from_port: u16,
-    /// Last port.
-    pub to_port: u16,
-    /// Source: a canonical CIDR, or [`VPC_PLACEHOLDER`] for the VPC's own blocks.
-    pub cidr: String,
-    /// Why the rule exists.
-    pub description: String,
-}
 
 /// A resource from the fixed catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,35 +91,6 @@ pub struct Plan {
     pub default_settings: BTreeMap<String, String>,
     /// Extra resources.
     pub resources: Vec<CatalogueResource>,
-}
-
-/// A request to give a user access to a tenant, as plugins see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GrantRequest {
-    /// The user's subject.
-    pub user_id: String,
-    /// The user's e-mail, when known.
-    pub user_email: Option<String>,
-    /// `read-only` or `admin`.
-    pub level: String,
-}
-
-/// A plugin's answer to a grant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum GrantDecision {
-    /// The grant may go ahead.
-    Allow,
-    /// The grant is refused, with the reason.
-    Deny(String),
-}
-
-/// What a plugin declared and an admin allowed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Allowances {
-    /// The plugin's manifest declares `public-ingress`, and an admin enabled it.
-    pub public_ingress: bool,
 }
 
 /// A plan that broke a rule. Names the plugin and the rule, so the tenant's failure says
@@ -196,13 +136,16 @@ pub fn validate(plugin: &str, plan: &Plan, context: &PlanContext<'_>) -> Result<
     let (tenant, allowances) = (context.tenant, context.allowances);
     let refuse = |rule: &'static str, detail: String| Refusal { plugin: plugin.to_string(), rule, detail };
     check_sizes(plan).map_err(|detail| refuse("size-limits", detail))?;
-    tenant::validate_tags(&plan.tags).map_err(|e| refuse("tag-namespace", e.to_string()))?;
-    tenant::validate_settings(&plan.default_settings).map_err(|e| refuse("settings", e.to_string()))?;
+    metadata::validate_tags(&plan.tags).map_err(|e| refuse("tag-namespace", e.to_string()))?;
+    metadata::validate_settings(&plan.default_settings).map_err(|e| refuse("settings", e.to_string()))?;
     let merged = context.settings.keys().chain(plan.default_settings.keys()).collect::<BTreeSet<_>>().len();
-    if merged > tenant::MAX_SETTINGS {
+    if merged > metadata::MAX_SETTINGS {
         return Err(refuse(
             "settings",
-            format!("the tenant's settings and the plan's defaults make {merged}, more than {}", tenant::MAX_SETTINGS),
+            format!(
+                "the tenant's settings and the plan's defaults make {merged}, more than {}",
+                metadata::MAX_SETTINGS
+            ),
         ));
     }
     let mut sids = BTreeSet::new();
@@ -298,7 +241,7 @@ fn check_sizes(plan: &Plan) -> Result<(), String> {
         }
     }
     for (key, value) in &plan.default_settings {
-        let value_max = 4 * tenant::MAX_SETTING_VALUE_LEN;
+        let value_max = 4 * metadata::MAX_SETTING_VALUE_LEN;
         if let Some(long) = too_long(key, MAX_STRING_LEN).or_else(|| too_long(value, value_max)) {
             return Err(long);
         }

@@ -346,7 +346,7 @@ fn the_role_policy_must_fit_iam_s_limit() {
 #[test]
 fn default_settings_merged_with_the_tenant_s_must_fit() {
     let own: BTreeMap<String, String> =
-        (0..tenant::MAX_SETTINGS - 1).map(|i| (format!("own-{i}"), "v".into())).collect();
+        (0..metadata::MAX_SETTINGS - 1).map(|i| (format!("own-{i}"), "v".into())).collect();
     let cidrs = VPC.map(String::from);
     let context = PlanContext { tenant: &dev(), allowances: Allowances::default(), vpc_cidrs: &cidrs, settings: &own };
     let one = Plan { default_settings: BTreeMap::from([("new-0".into(), "v".into())]), ..Plan::default() };

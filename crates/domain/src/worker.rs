@@ -14,12 +14,15 @@ use futures::future::join_all;
 use time::Duration;
 use uuid::Uuid;
 
+use crate::boundary::Boundary;
 use crate::events::{EventKind, LifecycleEvent};
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
 use crate::plan::{self, PlanContext};
-use crate::ports::{Boundary, Clock, Cloud, CloudError, Events, PluginFailure, Plugins, Proposal, Store, StoreError};
-use crate::tenant::{DEFAULT_TYPE, Lease, Operation, ResourceKind, ResourceRef, Tenant, TenantState};
+use crate::ports::errors::{CloudError, StoreError};
+use crate::ports::{Clock, Cloud, Events, Plugins, WorkerStore};
+use crate::tenant::{DEFAULT_TYPE, Operation, ResourceKind, ResourceRef, Step, Tenant, TenantState};
+use crate::tenant_type::{PluginFailure, Proposal};
 
 /// Provisioning in rounds: the steps of a round are independent and run concurrently;
 /// a round starts when the one before is done. The instance profile carries the role and
@@ -38,9 +41,6 @@ pub const DELETE_ROUNDS: [&[ResourceKind]; 2] = [
     &[ResourceKind::Role],
 ];
 
-/// The step name of a tenant-type plugin's part in the lifecycle.
-pub const PLUGIN_STEP: &str = "plugin";
-
 /// What one run of the worker did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -49,7 +49,7 @@ pub enum Outcome {
     /// A step failed; the tenant is `failed` and says why.
     Failed {
         /// The step.
-        step: String,
+        step: Step,
         /// The cloud's error.
         error: String,
     },
@@ -58,7 +58,7 @@ pub enum Outcome {
     /// trigger (EventBridge's retries, the local queue, or the sweep) runs it again.
     RetryLater {
         /// The step.
-        step: String,
+        step: Step,
         /// The cloud's error.
         error: String,
     },
@@ -117,18 +117,13 @@ impl Default for WorkerConfig {
 /// Drives tenants through their lifecycle.
 #[derive(Clone)]
 pub struct Worker {
-    store: Arc<dyn Store>,
+    store: Arc<dyn WorkerStore>,
     cloud: Arc<dyn Cloud>,
     events: Arc<dyn Events>,
     plugins: Arc<dyn Plugins>,
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
 }
-
-/// The step name when the worker's own code, outside any step, stops a run.
-pub const WORKER_STEP: &str = "worker";
-/// The step name of the check, after a deletion, that nothing of the tenant is left.
-pub const LEFTOVERS_STEP: &str = "leftovers";
 
 /// The text of a caught panic.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -145,7 +140,7 @@ type StepResult = Result<Option<Vec<ResourceRef>>, CloudError>;
 impl Worker {
     /// Builds a worker over its ports.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn WorkerStore>,
         cloud: Arc<dyn Cloud>,
         events: Arc<dyn Events>,
         plugins: Arc<dyn Plugins>,
@@ -167,7 +162,7 @@ impl Worker {
         let Some(mut tenant) = self.store.get_tenant(name).await.map_err(WorkerError::Store)? else {
             return Ok(Outcome::NothingToDo);
         };
-        if expected_id.is_some_and(|id| id != tenant.id) {
+        if expected_id.is_some_and(|id| id != tenant.id()) {
             return Ok(Outcome::NothingToDo);
         }
         let Some(operation) = tenant.pending_operation() else {
@@ -177,20 +172,20 @@ impl Worker {
         if !self.claim(&mut tenant, &owner).await? {
             return Ok(Outcome::Busy);
         }
-        tracing::info!(tenant = %name, ?operation, version = tenant.version, attempt = tenant.attempts, "worker claimed tenant");
-        if tenant.attempts > self.config.max_runs {
-            let (step, last) = match &tenant.retrying {
-                Some(retrying) => (retrying.step.clone(), retrying.error.clone()),
-                None => (WORKER_STEP.to_string(), "the runs stopped without a word (a crash or a time-out)".into()),
+        tracing::info!(tenant = %name, ?operation, version = tenant.version(), attempt = tenant.attempts(), "worker claimed tenant");
+        if tenant.attempts() > self.config.max_runs {
+            let (step, last) = match &tenant.retrying() {
+                Some(retrying) => (retrying.step, retrying.error.clone()),
+                None => (Step::Worker, "the runs stopped without a word (a crash or a time-out)".into()),
             };
             let error = format!("gave up after {} runs that did not finish: {last}", self.config.max_runs);
             return self.fail(tenant, operation, step, error).await;
         }
-        let infrastructure = match self.store.get_infrastructure(&tenant.infrastructure).await {
+        let infrastructure = match self.store.get_infrastructure(tenant.infrastructure()).await {
             Ok(Some(infrastructure)) => infrastructure,
             Ok(None) => {
-                let error = format!("infrastructure '{}' of the tenant is missing", tenant.infrastructure);
-                return self.fail(tenant, operation, WORKER_STEP.into(), error).await;
+                let error = format!("infrastructure '{}' of the tenant is missing", tenant.infrastructure());
+                return self.fail(tenant, operation, Step::Worker, error).await;
             }
             Err(error) => {
                 self.release(tenant).await;
@@ -220,10 +215,10 @@ impl Worker {
             AssertUnwindSafe(self.consult_plugin(&mut tenant, operation, infrastructure)).catch_unwind().await;
         match consulted {
             Ok(Ok(())) => {}
-            Ok(Err(failure)) => return self.fail(tenant, operation, PLUGIN_STEP.into(), failure.to_string()).await,
+            Ok(Err(failure)) => return self.fail(tenant, operation, Step::Plugin, failure.to_string()).await,
             Err(panic) => {
                 let error = format!("the tenant type's plan {}", panic_message(panic.as_ref()));
-                return self.fail(tenant, operation, PLUGIN_STEP.into(), error).await;
+                return self.fail(tenant, operation, Step::Plugin, error).await;
             }
         }
         let boundary = Boundary::of(&tenant, infrastructure, &self.config.deployment);
@@ -247,8 +242,8 @@ impl Worker {
                         Ok(None) => tenant.mark_removed(*kind, now),
                         Err(error) if error.transient => passing.push((*kind, error.message)),
                         Err(error) => {
-                            tenant.mark_failed(operation, kind.step(), &error.message, now);
-                            failed.get_or_insert((kind.step().to_string(), error.message));
+                            tenant.mark_failed(operation, Step::from(*kind), &error.message, now);
+                            failed.get_or_insert((Step::from(*kind), error.message));
                         }
                     }
                 }
@@ -257,9 +252,9 @@ impl Worker {
                 }
                 let Some((kind, error)) = passing.first().cloned() else { break };
                 if attempt >= self.config.step_attempts {
-                    return self.retry_later(tenant, operation, kind.step(), error).await;
+                    return self.retry_later(tenant, operation, Step::from(kind), error).await;
                 }
-                tracing::info!(tenant = %tenant.name, step = kind.step(), %error, attempt, "passing fault; trying the step again");
+                tracing::info!(tenant = %tenant.name(), step = kind.as_str(), %error, attempt, "passing fault; trying the step again");
                 tokio::time::sleep(self.backoff(attempt)).await;
                 attempt += 1;
                 pending = passing.into_iter().map(|(kind, _)| kind).collect();
@@ -272,6 +267,7 @@ impl Worker {
             }
         }
 
+        let mut leftovers = Vec::new();
         if operation == Operation::Delete {
             let mut attempt = 1;
             loop {
@@ -281,7 +277,7 @@ impl Worker {
                     .unwrap_or_else(|panic| Err(CloudError::permanent(panic_message(panic.as_ref()))));
                 let error = match checked {
                     Ok(left) if left.owned.is_empty() => {
-                        tenant.leftovers = left.foreign;
+                        leftovers = left.foreign;
                         break;
                     }
                     Ok(left) => {
@@ -292,16 +288,16 @@ impl Worker {
                     Err(error) => error,
                 };
                 if !error.transient {
-                    return self.fail(tenant, operation, LEFTOVERS_STEP.into(), error.message).await;
+                    return self.fail(tenant, operation, Step::Leftovers, error.message).await;
                 }
                 if attempt >= self.config.step_attempts {
-                    return self.retry_later(tenant, operation, LEFTOVERS_STEP, error.message).await;
+                    return self.retry_later(tenant, operation, Step::Leftovers, error.message).await;
                 }
                 tokio::time::sleep(self.backoff(attempt)).await;
                 attempt += 1;
             }
         }
-        self.finish(tenant, operation).await
+        self.finish(tenant, operation, leftovers).await
     }
 
     /// The pause before try `attempt + 1` of a step: exponential, with full jitter so that
@@ -315,7 +311,7 @@ impl Worker {
     /// One step, with a panic in it turned into a failure of that step.
     async fn guarded_step(&self, operation: Operation, kind: ResourceKind, boundary: &Boundary) -> StepResult {
         AssertUnwindSafe(self.step(operation, kind, boundary)).catch_unwind().await.unwrap_or_else(|panic| {
-            Err(CloudError::permanent(format!("the {} step {}", kind.step(), panic_message(panic.as_ref()))))
+            Err(CloudError::permanent(format!("the {kind} step {}", panic_message(panic.as_ref()))))
         })
     }
 
@@ -329,17 +325,17 @@ impl Worker {
         operation: Operation,
         infrastructure: &Infrastructure,
     ) -> Result<(), PluginFailure> {
-        if tenant.tenant_type == DEFAULT_TYPE {
+        if tenant.tenant_type() == DEFAULT_TYPE {
             return Ok(());
         }
         match operation {
             Operation::Create | Operation::Update => {
                 let Proposal { record, allowances } = self.plugins.plan(tenant).await?;
                 let context = PlanContext {
-                    tenant: &tenant.name,
+                    tenant: tenant.name(),
                     allowances,
                     vpc_cidrs: &infrastructure.cidr_blocks,
-                    settings: &tenant.settings,
+                    settings: tenant.settings(),
                 };
                 plan::validate(&record.plugin, &record.plan, &context).map_err(PluginFailure::Plan)?;
                 tenant.record_plan(record);
@@ -349,11 +345,11 @@ impl Worker {
             // that is gone, or that breaks a limit, never keeps a tenant from being deleted.
             Operation::Delete => match self.plugins.on_delete(tenant).await {
                 Err(PluginFailure::UnknownType(tenant_type)) => {
-                    tracing::warn!(tenant = %tenant.name, %tenant_type, "type no longer registered; deleting without on-delete");
+                    tracing::warn!(tenant = %tenant.name(), %tenant_type, "type no longer registered; deleting without on-delete");
                     Ok(())
                 }
                 Err(PluginFailure::Failed(error)) => {
-                    tracing::warn!(tenant = %tenant.name, %error, "on-delete failed; deleting without its say");
+                    tracing::warn!(tenant = %tenant.name(), %error, "on-delete failed; deleting without its say");
                     Ok(())
                 }
                 other => other,
@@ -378,22 +374,18 @@ impl Worker {
     /// Takes the lease: a conditional write on the version read, so of two workers that
     /// read the same version only one succeeds. Each claim counts a run of the operation.
     async fn claim(&self, tenant: &mut Tenant, owner: &str) -> Result<bool, WorkerError> {
-        let now = self.clock.now();
-        if tenant.lease.as_ref().is_some_and(|lease| lease.until > now) {
+        if !tenant.claim(owner, self.config.lease, self.clock.now()) {
             return Ok(false);
         }
-        tenant.lease = Some(Lease { owner: owner.to_string(), until: now + self.config.lease });
-        tenant.attempts = tenant.attempts.saturating_add(1);
-        tenant.touch(now);
-        self.save_bumped(tenant).await
+        self.write(tenant).await
     }
 
     /// Frees the lease after a run that could not start (the store failed), so that the
     /// next trigger need not wait for it to lapse. Best effort: a lapsed lease does the same.
     async fn release(&self, mut tenant: Tenant) {
-        tenant.lease = None;
-        if let Err(error) = self.save(&mut tenant).await {
-            tracing::warn!(tenant = %tenant.name, %error, "could not free the lease; it will lapse");
+        tenant.release(self.clock.now());
+        if let Err(error) = self.write(&mut tenant).await {
+            tracing::warn!(tenant = %tenant.name(), %error, "could not free the lease; it will lapse");
         }
     }
 
@@ -403,23 +395,22 @@ impl Worker {
         &self,
         mut tenant: Tenant,
         operation: Operation,
-        step: &str,
+        step: Step,
         error: String,
     ) -> Result<Outcome, WorkerError> {
         let now = self.clock.now();
-        if let Some(retrying) = &tenant.retrying
+        if let Some(retrying) = &tenant.retrying()
             && now - retrying.since >= self.config.retry_deadline
         {
             let error = format!("{error} (still failing after {} of retries)", self.config.retry_deadline);
-            return self.fail(tenant, operation, step.to_string(), error).await;
+            return self.fail(tenant, operation, step, error).await;
         }
-        tenant.mark_retrying(step, &error, now);
-        tenant.lease = None;
-        tracing::warn!(tenant = %tenant.name, ?operation, %step, %error, "passing fault; the step runs again later");
-        if !self.save(&mut tenant).await? {
+        tenant.wait_to_retry(step, &error, now);
+        tracing::warn!(tenant = %tenant.name(), ?operation, %step, %error, "passing fault; the step runs again later");
+        if !self.write(&mut tenant).await? {
             return Ok(Outcome::Superseded);
         }
-        Ok(Outcome::RetryLater { step: step.to_string(), error })
+        Ok(Outcome::RetryLater { step, error })
     }
 
     /// A panic outside any step: the tenant as stored now is failed, if this run still
@@ -431,24 +422,28 @@ impl Worker {
         owner: &str,
         error: String,
     ) -> Result<Outcome, WorkerError> {
-        let current = self.store.get_tenant(&claimed.name).await.map_err(WorkerError::Store)?;
-        let Some(current) = current.filter(|t| t.id == claimed.id) else { return Ok(Outcome::Superseded) };
-        if current.lease.as_ref().is_none_or(|lease| lease.owner != owner) {
+        let current = self.store.get_tenant(claimed.name()).await.map_err(WorkerError::Store)?;
+        let Some(current) = current.filter(|t| t.id() == claimed.id()) else { return Ok(Outcome::Superseded) };
+        if !current.is_claimed_by(owner) {
             return Ok(Outcome::Superseded);
         }
-        self.fail(current, operation, WORKER_STEP.into(), error).await
+        self.fail(current, operation, Step::Worker, error).await
     }
 
-    /// Saves progress; `false` when someone else wrote the tenant meanwhile.
+    /// Saves progress made now; `false` when someone else wrote the tenant meanwhile.
     async fn save(&self, tenant: &mut Tenant) -> Result<bool, WorkerError> {
-        tenant.touch(self.clock.now());
-        self.save_bumped(tenant).await
+        tenant.progressed(self.clock.now());
+        self.write(tenant).await
     }
 
-    async fn save_bumped(&self, tenant: &Tenant) -> Result<bool, WorkerError> {
-        match self.store.save_tenant(tenant, tenant.version - 1).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Stale) => Ok(false),
+    /// Writes the tenant at the version it was read at; the store answers with the next.
+    async fn write(&self, tenant: &mut Tenant) -> Result<bool, WorkerError> {
+        match self.store.save_tenant(tenant).await {
+            Ok(saved) => {
+                *tenant = saved;
+                Ok(true)
+            }
+            Err(StoreError::Stale { .. } | StoreError::NotFound) => Ok(false),
             Err(other) => Err(WorkerError::Store(other)),
         }
     }
@@ -457,17 +452,14 @@ impl Worker {
         &self,
         mut tenant: Tenant,
         operation: Operation,
-        step: String,
+        step: Step,
         error: String,
     ) -> Result<Outcome, WorkerError> {
-        let now = self.clock.now();
-        tenant.mark_failed(operation, &step, &error, now);
-        tenant.lease = None;
-        tenant.retrying = None;
-        tenant.state = TenantState::Failed;
-        tenant.touch(now);
-        tracing::warn!(tenant = %tenant.name, ?operation, %step, %error, "lifecycle step failed");
-        if !self.save_bumped(&tenant).await? {
+        if tenant.fail(operation, step, &error, self.clock.now()).is_err() {
+            return Ok(Outcome::Superseded);
+        }
+        tracing::warn!(tenant = %tenant.name(), ?operation, %step, %error, "lifecycle step failed");
+        if !self.write(&mut tenant).await? {
             return Ok(Outcome::Superseded);
         }
         let kind = match operation {
@@ -479,23 +471,24 @@ impl Worker {
         Ok(Outcome::Failed { step, error })
     }
 
-    async fn finish(&self, mut tenant: Tenant, operation: Operation) -> Result<Outcome, WorkerError> {
-        let now = self.clock.now();
-        let (next, kind) = match operation {
-            Operation::Create => (TenantState::Active, EventKind::Provisioned),
-            Operation::Update => (TenantState::Active, EventKind::Updated),
-            Operation::Delete => (TenantState::Deleted, EventKind::Deleted),
+    async fn finish(
+        &self,
+        mut tenant: Tenant,
+        operation: Operation,
+        leftovers: Vec<String>,
+    ) -> Result<Outcome, WorkerError> {
+        let Ok(next) = tenant.finish(leftovers, self.clock.now()) else {
+            return Ok(Outcome::Superseded);
         };
-        tenant.lease = None;
-        tenant.applied_tags = if next == TenantState::Deleted { Default::default() } else { tenant.extra_tags() };
-        // `transition` bumps the version; the write is conditional on the one before.
-        if tenant.transition(next, now).is_err() {
+        if !self.write(&mut tenant).await? {
             return Ok(Outcome::Superseded);
         }
-        if !self.save_bumped(&tenant).await? {
-            return Ok(Outcome::Superseded);
-        }
-        tracing::info!(tenant = %tenant.name, state = %next, "lifecycle finished");
+        let kind = match operation {
+            Operation::Create => EventKind::Provisioned,
+            Operation::Update => EventKind::Updated,
+            Operation::Delete => EventKind::Deleted,
+        };
+        tracing::info!(tenant = %tenant.name(), state = %next, "lifecycle finished");
         self.announce(kind, &tenant).await;
         Ok(Outcome::Done(next))
     }
@@ -504,7 +497,7 @@ impl Worker {
     /// logged, not retried into a second transition.
     async fn announce(&self, kind: EventKind, tenant: &Tenant) {
         if let Err(error) = self.events.publish(&LifecycleEvent::outcome(kind, tenant)).await {
-            tracing::warn!(tenant = %tenant.name, %error, "outcome event not published");
+            tracing::warn!(tenant = %tenant.name(), %error, "outcome event not published");
         }
     }
 

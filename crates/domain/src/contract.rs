@@ -1,0 +1,293 @@
+//! Contract suites: what every adapter of a port must do, written once and run against
+//! each adapter — the in-memory ones in this crate's unit tests, the DynamoDB and AWS ones
+//! on the emulator in the integration tests — so that a fake and the real thing cannot
+//! disagree without a test failing.
+//!
+//! Each case starts from an empty store it is given; a failing case panics naming itself.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use time::{Duration, OffsetDateTime, macros::datetime};
+
+use crate::access::{Caller, Via};
+use crate::boundary::Boundary;
+use crate::idempotency::IdempotencyRecord;
+use crate::infrastructure::{Environment, Infrastructure};
+use crate::names::Name;
+use crate::paging::PageRequest;
+use crate::ports::errors::StoreError;
+use crate::ports::{Cloud, Store};
+use crate::tenant::{Operation, Requester, ResourceKind, Tenant, TenantState};
+use crate::worker::{DELETE_ROUNDS, PROVISION_ROUNDS};
+
+/// The time every case starts at.
+pub const T0: OffsetDateTime = datetime!(2026-11-01 12:00 UTC);
+
+fn name(text: &str) -> Name {
+    Name::parse("name", text).expect("a valid name")
+}
+
+/// An infrastructure record as the API makes one.
+pub fn infrastructure(text: &str) -> Infrastructure {
+    Infrastructure {
+        name: name(text),
+        region: "us-east-1".into(),
+        vpc_id: "vpc-0123456789abcdef0".into(),
+        environment: Environment::Nonprod,
+        cidr_blocks: vec!["10.0.0.0/16".into()],
+        tenant_count: 0,
+        created_at: T0,
+        created_by: "contract".into(),
+    }
+}
+
+fn requester(at: OffsetDateTime) -> Requester {
+    let caller = Caller { id: "contract".into(), email: None, groups: vec![], via: Via::Api };
+    Requester::from_caller(&caller, at)
+}
+
+/// A new tenant of `infrastructure`, as the API records one at `at`.
+pub fn tenant(text: &str, infrastructure: &str, at: OffsetDateTime) -> Tenant {
+    Tenant::new(
+        name(text),
+        name(infrastructure),
+        Environment::Nonprod,
+        "default".into(),
+        BTreeMap::new(),
+        BTreeMap::from([("team".to_string(), "contract".to_string())]),
+        false,
+        requester(at),
+        at,
+    )
+}
+
+/// Runs every store case, each against a fresh store from `fresh`.
+pub async fn store_contract<S, F, Fut>(fresh: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    infrastructures_are_created_once_listed_in_order_and_deleted_when_empty(&fresh().await).await;
+    tenants_count_in_their_infrastructure_and_names_are_unique(&fresh().await).await;
+    saves_are_conditional_on_the_version_read_and_the_store_bumps_it(&fresh().await).await;
+    a_deleted_tenant_is_final_frees_its_name_and_leaves_listings(&fresh().await).await;
+    idempotency_records_are_written_with_the_tenant(&fresh().await).await;
+    stalled_tenants_are_the_transitional_ones_not_written_since(&fresh().await).await;
+    pages_follow_cursors_and_foreign_cursors_are_refused(&fresh().await).await;
+}
+
+async fn infrastructures_are_created_once_listed_in_order_and_deleted_when_empty(store: &dyn Store) {
+    for text in ["prod", "dev", "nonprod"] {
+        store.create_infrastructure(&infrastructure(text)).await.expect("created");
+    }
+    assert_eq!(store.create_infrastructure(&infrastructure("dev")).await, Err(StoreError::NameTaken));
+    let stored = store.get_infrastructure(&name("dev")).await.unwrap().expect("stored");
+    assert_eq!(stored, infrastructure("dev"), "an infrastructure reads back as written");
+    assert_eq!(store.get_infrastructure(&name("missing")).await, Ok(None));
+
+    let page = store.list_infrastructures(&PageRequest { limit: 10, cursor: None }).await.unwrap();
+    let names: Vec<_> = page.items.iter().map(|i| i.name.to_string()).collect();
+    assert_eq!(names, ["dev", "nonprod", "prod"], "listed in name order");
+    assert_eq!(page.next_cursor, None, "no cursor after the last page");
+
+    store.create_tenant(&tenant("web", "dev", T0), None).await.unwrap();
+    assert_eq!(store.delete_infrastructure(&name("dev")).await, Err(StoreError::InfrastructureInUse));
+    assert_eq!(store.delete_infrastructure(&name("missing")).await, Err(StoreError::NotFound));
+    store.delete_infrastructure(&name("prod")).await.expect("an empty infrastructure is deleted");
+    assert_eq!(store.get_infrastructure(&name("prod")).await, Ok(None));
+}
+
+async fn tenants_count_in_their_infrastructure_and_names_are_unique(store: &dyn Store) {
+    store.create_infrastructure(&infrastructure("dev")).await.unwrap();
+    let web = tenant("web", "dev", T0);
+    store.create_tenant(&web, None).await.expect("created");
+    assert_eq!(store.get_tenant(&name("web")).await.unwrap().as_ref(), Some(&web), "reads back as written");
+    assert_eq!(store.get_tenant(&name("web")).await.unwrap().map(|t| t.version()), Some(1));
+    assert_eq!(store.get_infrastructure(&name("dev")).await.unwrap().map(|i| i.tenant_count), Some(1));
+
+    let again = tenant("web", "dev", T0);
+    assert_eq!(store.create_tenant(&again, None).await, Err(StoreError::NameTaken), "a live name is taken");
+    let elsewhere = tenant("api", "missing", T0);
+    assert_eq!(store.create_tenant(&elsewhere, None).await, Err(StoreError::InfrastructureMissing));
+    assert_eq!(store.get_tenant(&name("api")).await, Ok(None), "a refused create writes nothing");
+    assert_eq!(store.get_infrastructure(&name("dev")).await.unwrap().map(|i| i.tenant_count), Some(1));
+}
+
+async fn saves_are_conditional_on_the_version_read_and_the_store_bumps_it(store: &dyn Store) {
+    store.create_infrastructure(&infrastructure("dev")).await.unwrap();
+    store.create_tenant(&tenant("web", "dev", T0), None).await.unwrap();
+    let read = store.get_tenant(&name("web")).await.unwrap().unwrap();
+
+    let mut first = read.clone();
+    assert!(first.claim("worker-1", Duration::minutes(5), T0 + Duration::seconds(1)));
+    let saved = store.save_tenant(&first).await.expect("the version read is current");
+    assert_eq!(saved.version(), read.version() + 1, "the store writes the next version");
+    assert_eq!(store.get_tenant(&name("web")).await.unwrap().as_ref(), Some(&saved), "reads back as saved");
+
+    let mut late = read.clone();
+    assert!(late.claim("worker-2", Duration::minutes(5), T0 + Duration::seconds(2)));
+    assert_eq!(
+        store.save_tenant(&late).await,
+        Err(StoreError::Stale { current: saved.version() }),
+        "a write on an old version does not land, and says which is current"
+    );
+    assert!(store.get_tenant(&name("web")).await.unwrap().unwrap().is_claimed_by("worker-1"));
+
+    let mut next = saved.clone();
+    next.release(T0 + Duration::seconds(3));
+    assert_eq!(store.save_tenant(&next).await.map(|t| t.version()), Ok(saved.version() + 1));
+
+    let ghost = tenant("ghost", "dev", T0);
+    assert_eq!(store.save_tenant(&ghost).await, Err(StoreError::NotFound), "saving is not creating");
+}
+
+/// Drives a stored tenant through `finish` of its pending operation and saves it.
+async fn finish(store: &dyn Store, text: &str, at: OffsetDateTime) -> Tenant {
+    let mut tenant = store.get_tenant(&name(text)).await.unwrap().expect("stored");
+    tenant.finish(Vec::new(), at).expect("an operation was pending");
+    store.save_tenant(&tenant).await.expect("saved")
+}
+
+async fn a_deleted_tenant_is_final_frees_its_name_and_leaves_listings(store: &dyn Store) {
+    store.create_infrastructure(&infrastructure("dev")).await.unwrap();
+    store.create_tenant(&tenant("web", "dev", T0), None).await.unwrap();
+    let mut active = finish(store, "web", T0 + Duration::seconds(1)).await;
+    assert_eq!(active.state(), TenantState::Active);
+    active.request(Operation::Delete, requester(T0 + Duration::seconds(2))).unwrap();
+    store.save_tenant(&active).await.unwrap();
+    let deleted = finish(store, "web", T0 + Duration::seconds(3)).await;
+    assert_eq!(deleted.state(), TenantState::Deleted);
+    assert_eq!(
+        store.get_infrastructure(&name("dev")).await.unwrap().map(|i| i.tenant_count),
+        Some(0),
+        "a deleted tenant stops counting in the same write"
+    );
+
+    let mut after = deleted.clone();
+    after.progressed(T0 + Duration::seconds(4));
+    assert_eq!(
+        store.save_tenant(&after).await,
+        Err(StoreError::Stale { current: deleted.version() }),
+        "a deleted record is final"
+    );
+    let everything = PageRequest { limit: 10, cursor: None };
+    assert!(store.list_tenants(None, &everything).await.unwrap().items.is_empty(), "deleted tenants are not listed");
+
+    let again = tenant("web", "dev", T0 + Duration::seconds(5));
+    store.create_tenant(&again, None).await.expect("a deleted tenant's name is free again");
+    assert_eq!(store.get_tenant(&name("web")).await.unwrap().map(|t| t.id()), Some(again.id()));
+    assert_eq!(store.get_infrastructure(&name("dev")).await.unwrap().map(|i| i.tenant_count), Some(1));
+}
+
+async fn idempotency_records_are_written_with_the_tenant(store: &dyn Store) {
+    store.create_infrastructure(&infrastructure("dev")).await.unwrap();
+    let web = tenant("web", "dev", T0);
+    let record = IdempotencyRecord {
+        key: "k-1".into(),
+        request: "{}".into(),
+        tenant: web.clone(),
+        expires_at: T0 + Duration::hours(24),
+    };
+    store.create_tenant(&web, Some(&record)).await.unwrap();
+    assert_eq!(store.get_idempotency("k-1").await, Ok(Some(record.clone())));
+    assert_eq!(store.get_idempotency("k-2").await, Ok(None));
+
+    let api = tenant("api", "dev", T0 + Duration::seconds(1));
+    let reused = IdempotencyRecord { tenant: api.clone(), ..record.clone() };
+    assert_eq!(store.create_tenant(&api, Some(&reused)).await, Err(StoreError::IdempotencyKeyTaken));
+    assert_eq!(store.get_tenant(&name("api")).await, Ok(None), "nothing of a refused create is written");
+
+    let later = tenant("api", "dev", T0 + Duration::hours(25));
+    let expired_key = IdempotencyRecord { tenant: later.clone(), expires_at: T0 + Duration::hours(49), ..record };
+    store.create_tenant(&later, Some(&expired_key)).await.expect("an expired key may be used again");
+}
+
+async fn stalled_tenants_are_the_transitional_ones_not_written_since(store: &dyn Store) {
+    store.create_infrastructure(&infrastructure("dev")).await.unwrap();
+    for (text, minute) in [("old", 0), ("older", -5), ("fresh", 30)] {
+        store.create_tenant(&tenant(text, "dev", T0 + Duration::minutes(minute)), None).await.unwrap();
+    }
+    store.create_tenant(&tenant("done", "dev", T0 - Duration::minutes(10)), None).await.unwrap();
+    finish(store, "done", T0 - Duration::minutes(9)).await;
+
+    let before = T0 + Duration::minutes(10);
+    let stalled = store.stalled_tenants(before, 10).await.unwrap();
+    assert_eq!(stalled, [name("older"), name("old")], "transitional, quiet since before, oldest first");
+    assert_eq!(store.stalled_tenants(before, 1).await.unwrap(), [name("older")], "at most the limit");
+}
+
+async fn pages_follow_cursors_and_foreign_cursors_are_refused(store: &dyn Store) {
+    for text in ["dev", "prod"] {
+        store.create_infrastructure(&infrastructure(text)).await.unwrap();
+    }
+    for (text, infra) in [("alpha", "dev"), ("bravo", "prod"), ("charlie", "dev"), ("delta", "dev"), ("echo", "prod")] {
+        store.create_tenant(&tenant(text, infra, T0), None).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_tenants(None, &PageRequest { limit: 2, cursor }).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|t| t.name().to_string()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(seen.len() <= 5, "cursors end");
+    }
+    assert_eq!(seen, ["alpha", "bravo", "charlie", "delta", "echo"], "every tenant once, in name order");
+
+    let dev = store.list_tenants(Some(&name("dev")), &PageRequest { limit: 10, cursor: None }).await.unwrap();
+    let names: Vec<_> = dev.items.iter().map(|t| t.name().to_string()).collect();
+    assert_eq!(names, ["alpha", "charlie", "delta"], "only the infrastructure's tenants");
+
+    for forged in ["not a cursor", "eyJwayI6eyJTIjoiVEVOQU5UI3oifX0", ""] {
+        let page = PageRequest { limit: 2, cursor: Some(forged.to_string()) };
+        assert_eq!(store.list_tenants(None, &page).await, Err(StoreError::BadCursor), "cursor {forged:?}");
+    }
+}
+
+/// Runs the cloud cases against `cloud` for `boundary`, a tenant with nothing in the cloud
+/// yet: ensuring is idempotent, removing is idempotent, and `remaining` tells the two apart.
+pub async fn cloud_contract(cloud: &dyn Cloud, boundary: &Boundary) {
+    let left = cloud.remaining(boundary).await.expect("remaining");
+    assert!(left.owned.is_empty(), "nothing before provisioning: {:?}", left.owned);
+
+    let mut first = Vec::new();
+    for round in PROVISION_ROUNDS {
+        for kind in round {
+            first.extend(cloud.ensure(*kind, boundary).await.unwrap_or_else(|e| panic!("ensure {kind}: {e}")));
+        }
+    }
+    let kinds: Vec<_> = first.iter().map(|r| r.kind).collect();
+    for kind in ResourceKind::ALL {
+        assert!(kinds.contains(&kind), "ensure made a {kind}");
+    }
+    let mut second = Vec::new();
+    for round in PROVISION_ROUNDS {
+        for kind in round {
+            second.extend(cloud.ensure(*kind, boundary).await.expect("ensure again"));
+        }
+    }
+    assert_eq!(first, second, "ensuring again makes nothing new and reports the same resources");
+
+    let left = cloud.remaining(boundary).await.expect("remaining");
+    for kind in ResourceKind::ALL {
+        assert!(left.owned.iter().any(|r| r.kind == kind), "remaining reports the {kind}: {:?}", left.owned);
+    }
+
+    for _ in 0..2 {
+        for round in DELETE_ROUNDS {
+            for kind in round {
+                cloud
+                    .remove(*kind, boundary)
+                    .await
+                    .unwrap_or_else(|e| panic!("remove {kind} (twice is harmless): {e}"));
+            }
+        }
+    }
+    let left = cloud.remaining(boundary).await.expect("remaining");
+    assert!(left.owned.is_empty(), "nothing owned is left after removal: {:?}", left.owned);
+}

@@ -1,0 +1,184 @@
+//! The ports: what the domain needs from the outside world, as narrow traits named for
+//! what their consumers need. Adapters implement them (DynamoDB, IAM/EC2/KMS/S3,
+//! EventBridge in `tenancy-aws`; wasmtime in `tenancy-plugin-host`; in-memory fakes in
+//! `crate::memory` behind the `test-support` feature). The types they speak live with
+//! their concern: [`crate::paging`], [`crate::boundary`], [`crate::tenant_type`],
+//! [`errors`].
+
+pub mod errors;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::access::{GrantDecision, GrantRequest};
+use crate::boundary::{Boundary, Remaining};
+use crate::events::LifecycleEvent;
+use crate::idempotency::IdempotencyRecord;
+use crate::infrastructure::Infrastructure;
+use crate::names::Name;
+use crate::paging::{Page, PageRequest};
+use crate::tenant::{ResourceKind, ResourceRef, Tenant};
+use crate::tenant_type::{PluginFailure, Proposal, TenantTypeInfo};
+use errors::{CloudError, EventsError, StoreError};
+
+/// Reads one infrastructure.
+#[async_trait]
+pub trait InfrastructureGet: Send + Sync {
+    /// The infrastructure of that name, if it exists.
+    async fn get_infrastructure(&self, name: &Name) -> Result<Option<Infrastructure>, StoreError>;
+}
+
+/// Lists infrastructures.
+#[async_trait]
+pub trait InfrastructureList: Send + Sync {
+    /// Infrastructures in name order.
+    async fn list_infrastructures(&self, page: &PageRequest) -> Result<Page<Infrastructure>, StoreError>;
+}
+
+/// Records and forgets infrastructures.
+#[async_trait]
+pub trait InfrastructureWrite: Send + Sync {
+    /// Records a new infrastructure (no tenants); [`StoreError::NameTaken`] if the name exists.
+    async fn create_infrastructure(&self, infrastructure: &Infrastructure) -> Result<(), StoreError>;
+    /// Deletes an infrastructure: [`StoreError::InfrastructureInUse`] while it holds tenants,
+    /// [`StoreError::NotFound`] if there is none.
+    async fn delete_infrastructure(&self, name: &Name) -> Result<(), StoreError>;
+}
+
+/// Reads one tenant.
+#[async_trait]
+pub trait TenantGet: Send + Sync {
+    /// The tenant of that name, deleted ones included.
+    async fn get_tenant(&self, name: &Name) -> Result<Option<Tenant>, StoreError>;
+}
+
+/// Lists tenants.
+#[async_trait]
+pub trait TenantList: Send + Sync {
+    /// Tenants that are not deleted, in name order, optionally of one infrastructure.
+    async fn list_tenants(&self, infrastructure: Option<&Name>, page: &PageRequest)
+    -> Result<Page<Tenant>, StoreError>;
+}
+
+/// Records new tenants.
+#[async_trait]
+pub trait TenantCreate: Send + Sync {
+    /// Records a new tenant as it is (version 1) and counts it in its infrastructure,
+    /// atomically with the idempotency record if there is one. The name may reuse a
+    /// `deleted` tenant's; any other tenant of that name is [`StoreError::NameTaken`].
+    async fn create_tenant(&self, tenant: &Tenant, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
+}
+
+/// Writes changes to tenants. The store owns versioning: a write lands only if the stored
+/// version is still the one the tenant was read at, and stores the next one.
+#[async_trait]
+pub trait TenantSave: Send + Sync {
+    /// Writes `tenant` if the stored version is still `tenant.version()`, and returns it as
+    /// stored, at the next version. [`StoreError::Stale`] (with the stored version) if it
+    /// changed or is `deleted` (a deleted record is final); [`StoreError::NotFound`] if
+    /// there is none. A tenant written as `deleted` stops counting against its
+    /// infrastructure in the same write.
+    async fn save_tenant(&self, tenant: &Tenant) -> Result<Tenant, StoreError>;
+}
+
+/// Finds tenants whose worker went quiet.
+#[async_trait]
+pub trait StalledTenants: Send + Sync {
+    /// Tenants in a transitional state not written since `before`, oldest first.
+    async fn stalled_tenants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Name>, StoreError>;
+}
+
+/// Reads idempotency records.
+#[async_trait]
+pub trait IdempotencyGet: Send + Sync {
+    /// The record of a key, expired or not.
+    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
+
+/// What the API's operations need of durable state: every store port.
+pub trait Store:
+    InfrastructureGet
+    + InfrastructureList
+    + InfrastructureWrite
+    + TenantGet
+    + TenantList
+    + TenantCreate
+    + TenantSave
+    + StalledTenants
+    + IdempotencyGet
+{
+}
+
+impl<T> Store for T where
+    T: InfrastructureGet
+        + InfrastructureList
+        + InfrastructureWrite
+        + TenantGet
+        + TenantList
+        + TenantCreate
+        + TenantSave
+        + StalledTenants
+        + IdempotencyGet
+{
+}
+
+/// What the lifecycle worker needs of durable state: read and save the tenant it acts on,
+/// read its infrastructure, and find stalled tenants to re-drive.
+pub trait WorkerStore: TenantGet + TenantSave + StalledTenants + InfrastructureGet {}
+
+impl<T> WorkerStore for T where T: TenantGet + TenantSave + StalledTenants + InfrastructureGet {}
+
+/// The cloud a tenant's boundary lives in. Every method is idempotent: it looks at what
+/// exists and makes only the missing difference, so a repeated or resumed call is harmless.
+#[async_trait]
+pub trait Cloud: Send + Sync {
+    /// Makes the resources of that kind exist as the boundary needs them (tags included)
+    /// and reports them: one of each built-in kind, one per bucket of the plan. A resource
+    /// that exists under the tenant's name but does not carry this deployment's tag and
+    /// this tenant's id is never adopted: the call fails, naming it.
+    async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError>;
+    /// Removes every resource of that kind that belongs to the tenant: found by name, by
+    /// tag and by IAM path, and removed only when the tenant's record names it or it
+    /// carries this deployment's tag and this tenant's id. Anything else is left alone.
+    async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError>;
+    /// What is left of the tenant (by tag and IAM path), ignoring keys pending deletion.
+    async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError>;
+}
+
+/// The networks infrastructures live in.
+#[async_trait]
+pub trait Vpcs: Send + Sync {
+    /// The CIDR blocks (IPv4 and IPv6) associated with `vpc_id` in `region`, or `None`
+    /// when no such VPC exists.
+    async fn cidr_blocks(&self, region: &str, vpc_id: &str) -> Result<Option<Vec<String>>, CloudError>;
+}
+
+/// The tenant types beyond `default`: sandboxed plugins that customise the lifecycle.
+/// Hooks propose; the domain decides and applies.
+#[async_trait]
+pub trait Plugins: Send + Sync {
+    /// The registered types, in name order.
+    fn types(&self) -> Vec<TenantTypeInfo>;
+    /// Before a tenant of a plugin type is created or changed: `Refused` becomes a 422.
+    async fn validate(&self, tenant: &Tenant) -> Result<(), PluginFailure>;
+    /// The plan for the tenant as it is now (`on-create`), as the plugin proposed it: the
+    /// lifecycle checks it ([`crate::plan::validate`]) before anything of it is applied.
+    async fn plan(&self, tenant: &Tenant) -> Result<Proposal, PluginFailure>;
+    /// Before the tenant's resources are removed; a refusal fails the deletion.
+    async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure>;
+    /// Whether a user may get access to the tenant.
+    async fn on_grant_access(&self, tenant: &Tenant, grant: &GrantRequest) -> Result<GrantDecision, PluginFailure>;
+}
+
+/// The event bus.
+#[async_trait]
+pub trait Events: Send + Sync {
+    /// Publishes one event.
+    async fn publish(&self, event: &LifecycleEvent) -> Result<(), EventsError>;
+}
+
+/// The time. A port so that tests can move it (lease expiry, stalled tenants) without sleeping.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
