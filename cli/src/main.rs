@@ -115,7 +115,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             let types = flag(&args, "--types").unwrap_or("plugins/tenant-types.json");
             let wasm_dir = flag(&args, "--wasm-dir").unwrap_or("plugins/target/wasm32-wasip2/release");
             let out = flag(&args, "--out").unwrap_or("plugins/dist");
-            let manifest = tenancy_plugins::registry::package(types.as_ref(), wasm_dir.as_ref(), out.as_ref())
+            let manifest = tenancy_plugin_host::registry::package(types.as_ref(), wasm_dir.as_ref(), out.as_ref())
                 .map_err(|e| format!("{e} (build the plugins first: scripts/build-plugins.sh)"))?;
             for entry in &manifest.types {
                 let d = &entry.declaration;
@@ -127,7 +127,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                     );
                 }
             }
-            println!("wrote {out}/{}", tenancy_plugins::registry::MANIFEST_FILE);
+            println!("wrote {out}/{}", tenancy_plugin_host::registry::MANIFEST_FILE);
             Ok(())
         }
         Some("setup") => {

@@ -7,7 +7,7 @@ use tenancy_aws::{AwsCloud, AwsSettings, CallCounter, DynamoStore, EventBridgeEv
 use tenancy_domain::lifecycle::{Worker, WorkerConfig};
 use tenancy_domain::ports::{Clock, Cloud, Plugins, SystemClock};
 use tenancy_domain::service::Tenancy;
-use tenancy_plugins::{Limits, PluginHost, PluginRegistry, RegistryError};
+use tenancy_plugin_host::{Limits, PluginHost, PluginRegistry, RegistryError};
 
 use crate::lifecycle::Producers;
 use crate::{Api, LifecycleHandler};
