@@ -43,8 +43,12 @@ pub fn packaged_plugins() -> &'static Path {
 
 /// Packages the declared types from the plugins `make test` built into `out`.
 fn package(declarations: &Path, out: &Path) {
-    tenancy_plugin_host::registry::package(declarations, &repository().join("plugins/target/wasm32-wasip2/release"), out)
-        .expect("the declared plugins are built (scripts/build-plugins.sh) and packaged");
+    tenancy_plugin_host::registry::package(
+        declarations,
+        &repository().join("plugins/target/wasm32-wasip2/release"),
+        out,
+    )
+    .expect("the declared plugins are built (scripts/build-plugins.sh) and packaged");
 }
 
 /// A policy document as IAM returns it (URL-encoded), parsed.
