@@ -15,8 +15,13 @@ pub enum PluginError {
     /// refused before it is deserialized.
     #[error("plugin '{plugin}': the precompiled artifact's SHA-256 {actual} does not match the declared {expected}")]
     ArtifactDigestMismatch { plugin: String, expected: String, actual: String },
-    /// The binary is not a component that exports the `tenant-type` world.
-    #[error("plugin '{plugin}': not a tenancy:plugin@1.0.0 tenant-type component: {reason}")]
+    /// The binary is not a component that exports the `tenant-type` world of a version
+    /// the host serves.
+    #[error(
+        "plugin '{plugin}': not a {packages} {world} component: {reason}",
+        packages = crate::wit::supported_packages(),
+        world = crate::wit::WORLD
+    )]
     Incompatible { plugin: String, reason: String },
     /// The call used its whole fuel budget (a deterministic instruction limit).
     #[error("plugin '{plugin}', hook {hook}: used its whole fuel budget of {fuel}")]

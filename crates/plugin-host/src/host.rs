@@ -3,17 +3,17 @@
 
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tenancy_domain::plan::{GrantDecision, GrantRequest, Plan};
 use tenancy_domain::tenant::Tenant;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Precompiled, Store, Trap};
 
-use crate::bindings::{TenantType, TenantTypePre};
-use crate::convert;
 use crate::error::PluginError;
 use crate::limits::{Allocation, Limits};
 use crate::sandbox::{Breach, State};
+use crate::wit::{self, PluginInstance, PluginPre, WitVersion};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -51,7 +51,14 @@ pub struct LoadedPlugin {
     pub version: String,
     /// SHA-256 of its `.wasm`, hex.
     pub digest: String,
-    pre: TenantTypePre<State>,
+    pre: PluginPre,
+}
+
+impl LoadedPlugin {
+    /// The version of the plugin interface it was built against, and is called through.
+    pub fn interface_version(&self) -> WitVersion {
+        self.pre.version()
+    }
 }
 
 /// What a call returned, and what it cost.
@@ -80,6 +87,11 @@ impl<T> CallReport<T> {
             log: self.log,
         }
     }
+}
+
+/// The size of a value as JSON: what the input cap counts.
+fn json_size(value: &impl Serialize) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
 }
 
 /// The hex SHA-256 of `bytes`.
@@ -130,7 +142,7 @@ impl PluginHost {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        TenantType::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+        wit::add_to_linker(&mut linker)?;
 
         // The wall-clock backstop: a ticker that ends when the engine is dropped.
         let weak = engine.weak();
@@ -243,8 +255,7 @@ impl PluginHost {
     ) -> Result<LoadedPlugin, PluginError> {
         let incompatible =
             |e: wasmtime::Error| PluginError::Incompatible { plugin: name.into(), reason: first_line(&e) };
-        let pre = self.linker.instantiate_pre(component).map_err(incompatible)?;
-        let pre = TenantTypePre::new(pre).map_err(incompatible)?;
+        let pre = PluginPre::new(&self.linker, component).map_err(incompatible)?;
         Ok(LoadedPlugin { name: name.into(), version: version.into(), digest, pre })
     }
 
@@ -273,14 +284,13 @@ impl PluginHost {
         tenant: &Tenant,
         hook: Hook,
     ) -> Result<CallReport<Result<(), String>>, PluginError> {
-        let input = convert::tenant(tenant);
         self.call(
             plugin,
             hook,
-            convert::size_of(&tenant),
-            |bindings, store| match hook {
-                Hook::OnDelete => bindings.call_on_delete(store, &input),
-                _ => bindings.call_validate(store, &input),
+            json_size(&tenant),
+            |instance, store| match hook {
+                Hook::OnDelete => instance.call_on_delete(store, tenant),
+                _ => instance.call_validate(store, tenant),
             },
             |answer| answer.as_ref().err().map_or(0, String::len),
         )
@@ -289,19 +299,15 @@ impl PluginHost {
     /// `on-create`: the plan for a new tenant. The plan is not validated here; see
     /// [`tenancy_domain::plan::validate`].
     pub fn on_create(&self, plugin: &LoadedPlugin, tenant: &Tenant) -> Result<CallReport<Plan>, PluginError> {
-        let input = convert::tenant(tenant);
         let CallReport { value, fuel_used, peak_memory_bytes, elapsed, log } = self.call(
             plugin,
             Hook::OnCreate,
-            convert::size_of(&tenant),
-            |bindings, store| bindings.call_on_create(store, &input),
-            |answer| match answer {
-                Ok(plan) => convert::plan_size(plan),
-                Err(message) => message.len(),
-            },
+            json_size(&tenant),
+            |instance, store| instance.call_on_create(store, tenant),
+            wit::PlanReply::size,
         )?;
-        match value {
-            Ok(plan) => Ok(CallReport { value: convert::plan(plan), fuel_used, peak_memory_bytes, elapsed, log }),
+        match value.into_domain() {
+            Ok(plan) => Ok(CallReport { value: plan, fuel_used, peak_memory_bytes, elapsed, log }),
             Err(message) => {
                 Err(PluginError::Refused { plugin: plugin.name.clone(), hook: Hook::OnCreate.name(), message })
             }
@@ -315,16 +321,14 @@ impl PluginHost {
         tenant: &Tenant,
         grant: &GrantRequest,
     ) -> Result<CallReport<GrantDecision>, PluginError> {
-        let input = convert::tenant(tenant);
-        let grant_input = convert::grant(grant);
         let report = self.call(
             plugin,
             Hook::OnGrantAccess,
-            convert::size_of(&tenant) + convert::size_of(grant),
-            |bindings, store| bindings.call_on_grant_access(store, &input, &grant_input),
-            convert::decision_size,
+            json_size(&tenant) + json_size(grant),
+            |instance, store| instance.call_on_grant_access(store, tenant, grant),
+            wit::DecisionReply::size,
         )?;
-        Ok(report.map(convert::decision))
+        Ok(report.map(wit::DecisionReply::into_domain))
     }
 
     /// One call in a fresh store: input cap, fuel, deadline, memory limit; then the output cap.
@@ -333,7 +337,7 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         hook: Hook,
         input_size: usize,
-        run: impl FnOnce(&TenantType, &mut Store<State>) -> wasmtime::Result<R>,
+        run: impl FnOnce(&PluginInstance, &mut Store<State>) -> wasmtime::Result<R>,
         output_size: impl FnOnce(&R) -> usize,
     ) -> Result<CallReport<R>, PluginError> {
         let limits = self.limits;
@@ -348,7 +352,7 @@ impl PluginHost {
         }
         let mut store = self.store();
         let start = Instant::now();
-        let result = plugin.pre.instantiate(&mut store).and_then(|bindings| run(&bindings, &mut store));
+        let result = plugin.pre.instantiate(&mut store).and_then(|instance| run(&instance, &mut store));
         let elapsed = start.elapsed();
         let value = result.map_err(|error| self.classify(&plugin.name, hook, &error, store.data()))?;
         let size = output_size(&value);

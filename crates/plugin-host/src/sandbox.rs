@@ -119,10 +119,9 @@ impl ResourceLimiter for State {
     }
 }
 
-impl crate::bindings::tenancy::plugin::types::Host for State {}
-
-impl crate::bindings::tenancy::plugin::host::Host for State {
-    fn log(&mut self, message: String) {
+impl State {
+    /// Appends one line of the plugin's log, cut at [`Limits::max_log_bytes`] in all.
+    pub(crate) fn append_log(&mut self, message: &str) {
         let room = self.limits.max_log_bytes.saturating_sub(self.log.len());
         if room == 0 {
             return;
