@@ -1,6 +1,11 @@
-//! Why a plugin call or load failed, naming the plugin, the hook and the limit.
+//! Why a plugin call or load failed, naming the plugin, the hook and the limit; and how a
+//! wasmtime error and the sandbox's account of a call become one of these.
 
 use thiserror::Error;
+use wasmtime::Trap;
+
+use crate::limits::Limits;
+use crate::sandbox::Breach;
 
 /// A failed load or hook call. Every variant names the plugin; call failures name the hook.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -51,4 +56,75 @@ pub enum PluginError {
     /// The hook itself answered with an error.
     #[error("plugin '{plugin}', hook {hook}: refused: {message}")]
     Refused { plugin: String, hook: &'static str, message: String },
+}
+
+impl PluginError {
+    /// A failed call of `hook`: the trap or error wasmtime reported, and `breach`, the
+    /// first growth the sandbox's limiter refused during the call.
+    pub(crate) fn from_failed_call(
+        plugin: &str,
+        hook: &'static str,
+        error: &wasmtime::Error,
+        breach: Option<Breach>,
+        limits: &Limits,
+    ) -> Self {
+        let plugin = plugin.to_string();
+        let resource = |resource: &'static str, limit: usize| PluginError::Resource {
+            plugin: plugin.clone(),
+            hook,
+            resource,
+            limit,
+        };
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PluginError::OutOfFuel { plugin, hook, fuel: limits.fuel },
+            Some(Trap::Interrupt) => PluginError::Deadline { plugin, hook, millis: limits.deadline.as_millis() as u64 },
+            Some(Trap::StackOverflow) => PluginError::Stack { plugin, hook, limit: limits.stack_bytes },
+            // A refused memory.grow makes the guest's allocator give up, which traps; a
+            // refused memory or table creation fails the instantiation.
+            _ if breach.is_some() => match breach {
+                Some(Breach::TotalMemory) => {
+                    resource("bytes of linear memory across its memories", limits.total_memory_bytes)
+                }
+                Some(Breach::TableElements) => resource("table elements across its tables", limits.max_table_elements),
+                _ => PluginError::Memory { plugin, hook, limit: limits.memory_bytes },
+            },
+            Some(trap) => PluginError::Trap { plugin, hook, reason: trap.to_string() },
+            None => match count_breach(error) {
+                Some(Count::Instances) => resource("core instances", limits.max_instances),
+                Some(Count::Memories) => resource("memories", limits.max_memories),
+                Some(Count::Tables) => resource("tables", limits.max_tables),
+                None => PluginError::Trap { plugin, hook, reason: root_cause(error) },
+            },
+        }
+    }
+}
+
+/// A count wasmtime enforces from the limiter's `instances`, `memories` and `tables`.
+enum Count {
+    Instances,
+    Memories,
+    Tables,
+}
+
+/// Which count an instantiation went past: wasmtime refuses it with an error of its own,
+/// "resource limit exceeded: <what> count too high at <n>".
+fn count_breach(error: &wasmtime::Error) -> Option<Count> {
+    let text = format!("{error:#}");
+    if !text.contains("count too high") {
+        return None;
+    }
+    [("instance count", Count::Instances), ("memory count", Count::Memories), ("table count", Count::Tables)]
+        .into_iter()
+        .find_map(|(what, count)| text.contains(what).then_some(count))
+}
+
+/// The innermost cause, which is where the guest's own words are (a panic message, a WASI error).
+fn root_cause(error: &wasmtime::Error) -> String {
+    error.root_cause().to_string().chars().take(300).collect()
+}
+
+/// The first line of the error and its causes, for a load's refusal.
+pub(crate) fn first_line(error: &wasmtime::Error) -> String {
+    let text = format!("{error:#}");
+    text.lines().next().unwrap_or_default().chars().take(300).collect()
 }

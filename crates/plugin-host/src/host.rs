@@ -1,22 +1,21 @@
-//! The wasmtime host: engine, linker, loading, and limited calls. What a call runs in is
-//! in [`crate::sandbox`]; the limits are in [`crate::limits`].
+//! The host: loads plugins (digest and size checks, compiling or deserializing, linking
+//! against the bindings of their version) and calls their hooks under the limits, each
+//! in a fresh store. What a call runs in is in [`crate::sandbox`]; the limits are in
+//! [`crate::limits`]; the interface versions are in [`crate::wit`].
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tenancy_domain::plan::{GrantDecision, GrantRequest, Plan};
 use tenancy_domain::tenant::Tenant;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Precompiled, Store, Trap};
+use wasmtime::{Engine, Precompiled, Store};
 
-use crate::error::PluginError;
-use crate::limits::{Allocation, Limits};
-use crate::sandbox::{Breach, State};
+use crate::digest::{hex, sha256_hex, sha256_of_hash};
+use crate::error::{PluginError, first_line};
+use crate::limits::Limits;
+use crate::sandbox::{self, Allocation, State};
 use crate::wit::{self, PluginInstance, PluginPre, WitVersion};
-
-/// How often the epoch advances; deadlines are counted in these ticks.
-const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// The hooks of the `tenant-type` world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,11 +93,6 @@ fn json_size(value: &impl Serialize) -> usize {
     serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
 }
 
-/// The hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The host: one engine and linker for every plugin of the process.
 pub struct PluginHost {
     engine: Engine,
@@ -119,40 +113,10 @@ impl PluginHost {
 
     /// [`PluginHost::new`] with a choice of allocator.
     pub fn with_allocation(limits: Limits, allocation: Allocation) -> wasmtime::Result<Self> {
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(limits.stack_bytes);
-        if let Allocation::Pooling { instances } = allocation {
-            let mut pool = wasmtime::PoolingAllocationConfig::new();
-            // Shipped plugins use 3 core instances, 1 memory and 2 tables; the totals leave
-            // room for one component at the per-call caps.
-            pool.total_component_instances(instances)
-                .total_core_instances((instances * 4).max(limits.max_instances as u32))
-                .total_memories((instances * 2).max(limits.max_memories as u32))
-                .total_tables((instances * 4).max(limits.max_tables as u32))
-                .max_core_instances_per_component(limits.max_instances as u32)
-                .max_memories_per_component(limits.max_memories as u32)
-                .max_tables_per_component(limits.max_tables as u32)
-                .max_memory_size(limits.memory_bytes);
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&config)?;
+        let engine = sandbox::engine(&limits, allocation)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wit::add_to_linker(&mut linker)?;
-
-        // The wall-clock backstop: a ticker that ends when the engine is dropped.
-        let weak = engine.weak();
-        std::thread::Builder::new().name("tenancy-plugin-epoch".into()).spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })?;
         Ok(Self { engine, linker, limits })
     }
 
@@ -167,10 +131,7 @@ impl PluginHost {
     /// The SHA-256 of wasmtime's compatibility hash input, so that it does not depend on
     /// the standard library's hasher.
     pub fn compatibility_key(&self) -> String {
-        use std::hash::Hash;
-        let mut hasher = Sha256Hasher(Sha256::new());
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
-        hasher.0.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        hex(&sha256_of_hash(&self.engine.precompile_compatibility_hash())[..16])
     }
 
     /// Checks a binary's size and SHA-256 against what was declared for it.
@@ -350,11 +311,11 @@ impl PluginHost {
                 limit: limits.max_input_bytes,
             });
         }
-        let mut store = self.store();
+        let mut store = sandbox::store(&self.engine, self.limits);
         let start = Instant::now();
         let result = plugin.pre.instantiate(&mut store).and_then(|instance| run(&instance, &mut store));
         let elapsed = start.elapsed();
-        let value = result.map_err(|error| self.classify(&plugin.name, hook, &error, store.data()))?;
+        let value = result.map_err(|error| self.failure(&plugin.name, hook, &error, store.data()))?;
         let size = output_size(&value);
         if size > limits.max_output_bytes {
             return Err(PluginError::OutputTooLarge {
@@ -369,46 +330,9 @@ impl PluginHost {
         Ok(CallReport { value, fuel_used, peak_memory_bytes: state.peak_memory, elapsed, log: state.log })
     }
 
-    /// A fresh store for one call: the sandbox's state and limiter, fuel and deadline.
-    fn store(&self) -> Store<State> {
-        let limits = self.limits;
-        let mut store = Store::new(&self.engine, State::new(limits));
-        store.limiter(|state| state);
-        store.set_fuel(limits.fuel).expect("fuel is enabled in the engine");
-        let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store
-    }
-
-    fn classify(&self, plugin: &str, hook: Hook, error: &wasmtime::Error, state: &State) -> PluginError {
-        let (plugin, hook, limits) = (plugin.to_string(), hook.name(), self.limits);
-        let resource = |resource: &'static str, limit: usize| PluginError::Resource {
-            plugin: plugin.clone(),
-            hook,
-            resource,
-            limit,
-        };
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => PluginError::OutOfFuel { plugin, hook, fuel: limits.fuel },
-            Some(Trap::Interrupt) => PluginError::Deadline { plugin, hook, millis: limits.deadline.as_millis() as u64 },
-            Some(Trap::StackOverflow) => PluginError::Stack { plugin, hook, limit: limits.stack_bytes },
-            // A refused memory.grow makes the guest's allocator give up, which traps; a
-            // refused memory or table creation fails the instantiation.
-            _ if state.breach.is_some() => match state.breach {
-                Some(Breach::TotalMemory) => {
-                    resource("bytes of linear memory across its memories", limits.total_memory_bytes)
-                }
-                Some(Breach::TableElements) => resource("table elements across its tables", limits.max_table_elements),
-                _ => PluginError::Memory { plugin, hook, limit: limits.memory_bytes },
-            },
-            Some(trap) => PluginError::Trap { plugin, hook, reason: trap.to_string() },
-            None => match count_breach(error) {
-                Some(Count::Instances) => resource("core instances", limits.max_instances),
-                Some(Count::Memories) => resource("memories", limits.max_memories),
-                Some(Count::Tables) => resource("tables", limits.max_tables),
-                None => PluginError::Trap { plugin, hook, reason: root_cause(error) },
-            },
-        }
+    /// Why a call failed, from wasmtime's error and the limit the sandbox refused, if any.
+    fn failure(&self, plugin: &str, hook: Hook, error: &wasmtime::Error, state: &State) -> PluginError {
+        PluginError::from_failed_call(plugin, hook.name(), error, state.breach, &self.limits)
     }
 
     /// Test seam: compiles any component (binary or WAT) and instantiates it, with nothing
@@ -419,53 +343,10 @@ impl PluginHost {
         let component = Component::new(&self.engine, component)
             .map_err(|e| PluginError::Incompatible { plugin: "sandboxed".into(), reason: first_line(&e) })?;
         let linker = Linker::<State>::new(&self.engine);
-        let mut store = self.store();
+        let mut store = sandbox::store(&self.engine, self.limits);
         match linker.instantiate(&mut store, &component) {
             Ok(_) => Ok(store.data().peak_memory),
-            Err(error) => Err(self.classify("sandboxed", Hook::OnCreate, &error, store.data())),
+            Err(error) => Err(self.failure("sandboxed", Hook::OnCreate, &error, store.data())),
         }
     }
-}
-
-/// A count wasmtime enforces from the limiter's `instances`, `memories` and `tables`.
-enum Count {
-    Instances,
-    Memories,
-    Tables,
-}
-
-/// Which count an instantiation went past: wasmtime refuses it with an error of its own,
-/// "resource limit exceeded: <what> count too high at <n>".
-fn count_breach(error: &wasmtime::Error) -> Option<Count> {
-    let text = format!("{error:#}");
-    if !text.contains("count too high") {
-        return None;
-    }
-    [("instance count", Count::Instances), ("memory count", Count::Memories), ("table count", Count::Tables)]
-        .into_iter()
-        .find_map(|(what, count)| text.contains(what).then_some(count))
-}
-
-/// Feeds what a `Hash` implementation writes into SHA-256.
-struct Sha256Hasher(Sha256);
-
-impl std::hash::Hasher for Sha256Hasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-
-    fn finish(&self) -> u64 {
-        let digest = self.0.clone().finalize();
-        u64::from_le_bytes(digest[..8].try_into().expect("eight bytes"))
-    }
-}
-
-/// The innermost cause, which is where the guest's own words are (a panic message, a WASI error).
-fn root_cause(error: &wasmtime::Error) -> String {
-    error.root_cause().to_string().chars().take(300).collect()
-}
-
-fn first_line(error: &wasmtime::Error) -> String {
-    let text = format!("{error:#}");
-    text.lines().next().unwrap_or_default().chars().take(300).collect()
 }

@@ -9,6 +9,7 @@
 //! are satisfied by a context that grants nothing: no files, no environment, no network,
 //! closed stdio, a fixed clock and deterministic randomness.
 
+mod digest;
 mod error;
 mod host;
 mod limits;
@@ -16,10 +17,12 @@ pub mod registry;
 mod sandbox;
 mod wit;
 
+pub use digest::sha256_hex;
 pub use error::PluginError;
-pub use host::{CallReport, Hook, LoadedPlugin, PluginHost, sha256_hex};
-pub use limits::{Allocation, Limits};
+pub use host::{CallReport, Hook, LoadedPlugin, PluginHost};
+pub use limits::Limits;
 pub use registry::{PluginRegistry, RegistryError};
+pub use sandbox::Allocation;
 pub use wit::{WitVersion, supported_versions};
 
 #[cfg(test)]
