@@ -102,11 +102,11 @@ pub struct PluginHost {
 
 impl PluginHost {
     /// An engine with fuel, epoch interruption and the stack limit on, and a linker that
-    /// offers plugins WASI (granting nothing) and the `host` interface. Memory is
-    /// allocated on demand. The pooling allocator saves about 10 µs of a 42 µs call
-    /// (`benches/host.rs`), but a hook runs once per lifecycle step beside ~170 ms of AWS
-    /// calls, and a pool caps concurrent calls (a full pool fails a call) and reserves its
-    /// address space up front: not worth it here.
+    /// offers plugins WASI (granting nothing) and the `host` interface of every supported
+    /// version. Memory is allocated on demand. The pooling allocator saves about 10 µs of
+    /// a 42 µs call (`benches/host.rs`), but a hook runs once per lifecycle step beside
+    /// ~170 ms of AWS calls, and a pool caps concurrent calls (a full pool fails a call)
+    /// and reserves its address space up front: not worth it here.
     pub fn new(limits: Limits) -> wasmtime::Result<Self> {
         Self::with_allocation(limits, Allocation::OnDemand)
     }
