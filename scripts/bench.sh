@@ -14,4 +14,4 @@ cargo bench -p tenancy-tests --bench lifecycle --profile dev
 
 # The plugin host, in the bench profile: instantiation is host code, and only optimised
 # host code gives figures that mean anything.
-cargo bench -p tenancy-plugins --bench host
+cargo bench -p tenancy-plugin-host --bench host

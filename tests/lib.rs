@@ -44,8 +44,12 @@ pub fn packaged_plugins() -> &'static Path {
 
 /// Packages the declared types from the plugins `make test` built into `out`.
 fn package(declarations: &Path, out: &Path) {
-    tenancy_plugins::registry::package(declarations, &repository().join("plugins/target/wasm32-wasip2/release"), out)
-        .expect("the declared plugins are built (scripts/build-plugins.sh) and packaged");
+    tenancy_plugin_host::registry::package(
+        declarations,
+        &repository().join("plugins/target/wasm32-wasip2/release"),
+        out,
+    )
+    .expect("the declared plugins are built (scripts/build-plugins.sh) and packaged");
 }
 
 /// A policy document as IAM returns it (URL-encoded), parsed.
@@ -208,7 +212,7 @@ impl Harness {
                     Some(declarations) => package_own(declarations),
                     None => packaged_plugins().to_path_buf(),
                 }
-                .join(tenancy_plugins::registry::MANIFEST_FILE),
+                .join(tenancy_plugin_host::registry::MANIFEST_FILE),
             ),
             deployment: options.deployment.clone().unwrap_or_else(|| format!("test-{suffix}")),
             tenant_boundary_arn: None,

@@ -1,31 +1,21 @@
-//! `tenancy`: run Tenancy locally against the AWS emulator.
-//!
-//! ```text
-//! tenancy dev   [--port 8080]                 serve the API and run the lifecycle worker
-//! tenancy token [--sub ID] [--email E] [--group G]... [--ttl SECONDS]
-//!                                             print a development token
-//! tenancy setup                               create the table, bus, rule, queue and demo VPC
-//! tenancy plugin run FILE.wasm --hook HOOK --tenant TENANT.json [--grant GRANT.json] [--name NAME] [--public-ingress]
-//!                    [--vpc-cidr CIDR]...      run one plugin hook as the lifecycle would (VPC 10.0.0.0/16 by default)
-//! tenancy plugin package [--types plugins/tenant-types.json] [--wasm-dir DIR] [--out plugins/dist]
-//!                                             precompile the tenant types and write their manifest beside the binaries
-//! ```
-//! Configuration comes from the environment (see the README): `TENANCY_AWS_ENDPOINT`,
-//! `AWS_REGION`, `TENANCY_TABLE`, `TENANCY_EVENT_BUS`, `TENANCY_PLUGINS`, `TENANCY_DEV_JWT_SECRET`,
-//! `TENANCY_DEV_JWT_ISSUER`, `TENANCY_DEV_JWT_AUDIENCE`.
+//! `tenancy`: run Tenancy locally against the AWS emulator (`dev`, `setup`), mint
+//! development tokens (`token`), and run or package tenant-type plugins (`plugin run`,
+//! `plugin package`). The commands and their flags are in [`tenancy_cli::args`];
+//! `tenancy --help` and `tenancy <command> --help` print them. Configuration comes from
+//! the environment (see the README).
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use serde_json::json;
 use tenancy_app::{App, init_logging};
+use tenancy_cli::args::{Cli, Command, PackageArgs, PluginCommand, RunArgs, TokenArgs};
 use tenancy_cli::dev::{self, DevOptions};
 use tenancy_cli::emulator::{self, LocalResources};
 use tenancy_cli::jwt;
-
-const USAGE: &str = "usage: tenancy dev [--port N] | tenancy token [--sub ID] [--email E] [--group G]... [--ttl S] \
-     | tenancy setup | tenancy plugin run FILE.wasm --hook HOOK --tenant T.json | tenancy plugin package [--out DIR]";
 
 fn secret() -> Result<String, String> {
     std::env::var("TENANCY_DEV_JWT_SECRET")
@@ -56,89 +46,19 @@ fn local_resources(app: &App) -> LocalResources {
     }
 }
 
-fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
-}
-
-async fn run(args: Vec<String>) -> Result<(), String> {
-    match args.first().map(String::as_str) {
-        Some("token") => {
-            let secret = secret()?;
-            let ttl: i64 = flag(&args, "--ttl").unwrap_or("3600").parse().map_err(|_| "--ttl takes seconds")?;
-            let mut groups: Vec<&str> = args.windows(2).filter(|w| w[0] == "--group").map(|w| w[1].as_str()).collect();
-            if groups.is_empty() {
-                groups.push(tenancy_domain::access::ADMIN_GROUP);
-            }
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let claims = json!({
-                "sub": flag(&args, "--sub").unwrap_or("local-admin"),
-                "email": flag(&args, "--email").unwrap_or("admin@localhost"),
-                "cognito:groups": groups,
-                "iss": dev_jwt_issuer(),
-                "aud": dev_jwt_audience(),
-                "iat": now,
-                "exp": now + ttl,
-            });
-            println!("{}", jwt::mint(secret.as_bytes(), &claims));
-            Ok(())
-        }
-        Some("plugin") if args.get(1).map(String::as_str) == Some("run") => {
-            let file = args.get(2).filter(|a| !a.starts_with("--")).ok_or(USAGE)?;
-            let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
-            let wasm = read(file)?;
-            let tenant = String::from_utf8(read(flag(&args, "--tenant").ok_or("--tenant TENANT.json is required")?)?)
-                .map_err(|_| "the tenant file is not UTF-8")?;
-            let grant = flag(&args, "--grant").map(read).transpose()?.map(|g| String::from_utf8_lossy(&g).into_owned());
-            let stem = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
-            let mut vpc_cidrs: Vec<String> =
-                args.windows(2).filter(|w| w[0] == "--vpc-cidr").map(|w| w[1].clone()).collect();
-            if vpc_cidrs.is_empty() {
-                vpc_cidrs.push(tenancy_cli::plugin_run::DEFAULT_VPC_CIDR.into());
-            }
-            let request = tenancy_cli::plugin_run::RunRequest {
-                wasm: &wasm,
-                plugin: flag(&args, "--name").unwrap_or(&stem),
-                hook: flag(&args, "--hook")
-                    .ok_or("--hook is required: validate, on-create, on-delete or on-grant-access")?,
-                tenant: &tenant,
-                grant: grant.as_deref(),
-                allowances: tenancy_domain::plan::Allowances {
-                    public_ingress: args.iter().any(|a| a == "--public-ingress"),
-                },
-                vpc_cidrs: &vpc_cidrs,
-            };
-            let report = tenancy_cli::plugin_run::run(request)?;
-            println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
-            Ok(())
-        }
-        Some("plugin") if args.get(1).map(String::as_str) == Some("package") => {
-            let types = flag(&args, "--types").unwrap_or("plugins/tenant-types.json");
-            let wasm_dir = flag(&args, "--wasm-dir").unwrap_or("plugins/target/wasm32-wasip2/release");
-            let out = flag(&args, "--out").unwrap_or("plugins/dist");
-            let manifest = tenancy_plugins::registry::package(types.as_ref(), wasm_dir.as_ref(), out.as_ref())
-                .map_err(|e| format!("{e} (build the plugins first: scripts/build-plugins.sh)"))?;
-            for entry in &manifest.types {
-                let d = &entry.declaration;
-                println!("{:<16} {}@{}  {}  {}", d.name, d.plugin, d.version, entry.sha256, entry.file);
-                if let Some(artifact) = &entry.precompiled {
-                    println!(
-                        "{:<16} precompiled  {}  {}  (engine {})",
-                        "", artifact.sha256, artifact.file, artifact.compatibility_key
-                    );
-                }
-            }
-            println!("wrote {out}/{}", tenancy_plugins::registry::MANIFEST_FILE);
-            Ok(())
-        }
-        Some("setup") => {
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Token(args) => token(args),
+        Command::Plugin(PluginCommand::Run(args)) => plugin_run(args),
+        Command::Plugin(PluginCommand::Package(args)) => plugin_package(args),
+        Command::Setup => {
             let app = App::from_env().await.map_err(|e| e.to_string())?;
             let prepared = emulator::prepare(&app.sdk, &local_resources(&app)).await.map_err(|e| e.to_string())?;
             println!("{}", json!({ "queueUrl": prepared.queue_url, "demoVpcId": prepared.vpc_id }));
             Ok(())
         }
-        Some("dev") => {
+        Command::Dev { port } => {
             let secret = secret()?;
-            let port: u16 = flag(&args, "--port").unwrap_or("8080").parse().map_err(|_| "--port takes a number")?;
             let app = App::from_env().await.map_err(|e| e.to_string())?;
             let prepared = emulator::prepare(&app.sdk, &local_resources(&app)).await.map_err(|e| e.to_string())?;
             let options = DevOptions {
@@ -158,14 +78,75 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             running.stop().await;
             Ok(())
         }
-        _ => Err(USAGE.into()),
     }
+}
+
+fn token(args: TokenArgs) -> Result<(), String> {
+    let secret = secret()?;
+    let mut groups = args.groups;
+    if groups.is_empty() {
+        groups.push(tenancy_domain::access::ADMIN_GROUP.into());
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = json!({
+        "sub": args.sub,
+        "email": args.email,
+        "cognito:groups": groups,
+        "iss": dev_jwt_issuer(),
+        "aud": dev_jwt_audience(),
+        "iat": now,
+        "exp": now + args.ttl,
+    });
+    println!("{}", jwt::mint(secret.as_bytes(), &claims));
+    Ok(())
+}
+
+fn plugin_run(args: RunArgs) -> Result<(), String> {
+    let read = |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+    let wasm = read(&args.file)?;
+    let tenant = String::from_utf8(read(&args.tenant)?).map_err(|_| "the tenant file is not UTF-8")?;
+    let grant = args.grant.as_deref().map(read).transpose()?.map(|g| String::from_utf8_lossy(&g).into_owned());
+    let stem = args.file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
+    let mut vpc_cidrs = args.vpc_cidrs;
+    if vpc_cidrs.is_empty() {
+        vpc_cidrs.push(tenancy_cli::plugin_run::DEFAULT_VPC_CIDR.into());
+    }
+    let request = tenancy_cli::plugin_run::RunRequest {
+        wasm: &wasm,
+        plugin: args.name.as_deref().unwrap_or(&stem),
+        hook: &args.hook,
+        tenant: &tenant,
+        grant: grant.as_deref(),
+        allowances: tenancy_domain::plan::Allowances { public_ingress: args.public_ingress },
+        vpc_cidrs: &vpc_cidrs,
+    };
+    let report = tenancy_cli::plugin_run::run(request)?;
+    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn plugin_package(args: PackageArgs) -> Result<(), String> {
+    let manifest = tenancy_plugin_host::registry::package(&args.types, &args.wasm_dir, &args.out)
+        .map_err(|e| format!("{e} (build the plugins first: scripts/build-plugins.sh)"))?;
+    for entry in &manifest.types {
+        let d = &entry.declaration;
+        println!("{:<16} {}@{}  {}  {}", d.name, d.plugin, d.version, entry.sha256, entry.file);
+        if let Some(artifact) = &entry.precompiled {
+            println!(
+                "{:<16} precompiled  {}  {}  (engine {})",
+                "", artifact.sha256, artifact.file, artifact.compatibility_key
+            );
+        }
+    }
+    println!("wrote {}/{}", args.out.display(), tenancy_plugin_host::registry::MANIFEST_FILE);
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     init_logging();
-    match run(std::env::args().skip(1).collect()).await {
+    match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("tenancy: {message}");

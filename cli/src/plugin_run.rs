@@ -10,7 +10,7 @@ use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
 use tenancy_domain::plan::{self, Allowances, PlanContext};
 use tenancy_domain::tenant::{Requester, Tenant};
-use tenancy_plugins::{CallReport, Limits, PluginHost, sha256_hex};
+use tenancy_plugin_host::{CallReport, Limits, PluginHost, sha256_hex};
 
 /// The tenant a hook is run for, as a plugin author writes it.
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use tenancy_domain::builtin::SystemClock;
 use tenancy_domain::ports::{Clock, Cloud, Plugins};
 use tenancy_domain::service::ControlPlane;
 use tenancy_domain::worker::{Worker, WorkerConfig};
-use tenancy_plugins::{Limits, PluginHost, PluginRegistry, RegistryError};
+use tenancy_plugin_host::{Limits, PluginHost, PluginRegistry, RegistryError};
 
 use crate::lifecycle::Producers;
 use crate::{Api, LifecycleHandler};

@@ -14,7 +14,7 @@ use tenancy_domain::plan::{
 };
 use tenancy_domain::tenant::{Requester, Tenant};
 
-use crate::{Limits, LoadedPlugin, PluginError, PluginHost, sha256_hex};
+use crate::{Limits, LoadedPlugin, PluginError, PluginHost, WitVersion, sha256_hex};
 
 fn artifact(name: &str) -> Vec<u8> {
     let path = format!("{}/../../plugins/target/wasm32-wasip2/release/{name}.wasm", env!("CARGO_MANIFEST_DIR"));
@@ -313,6 +313,39 @@ fn bad_binaries_are_refused_at_load() {
     let small = PluginHost::new(Limits { max_binary_bytes: 1024, ..Limits::default() }).unwrap();
     let too_big = small.load("hostile", "1.0.0", &wasm, &sha256_hex(&wasm)).err().unwrap();
     assert!(matches!(too_big, PluginError::BinaryTooLarge { .. }), "{too_big}");
+}
+
+#[test]
+fn the_shipped_plugins_are_called_through_the_bindings_of_the_version_they_import() {
+    let Shared { host, data_science, .. } = shared();
+    assert_eq!(data_science.interface_version(), crate::wit::since_v1_0::VERSION);
+    assert_eq!(data_science.interface_version(), WitVersion::new(1, 0, 0));
+    assert_eq!(crate::supported_versions().collect::<Vec<_>>(), [WitVersion::new(1, 0, 0)]);
+
+    let per_client = load(host, "per_client");
+    assert_eq!(per_client.interface_version(), WitVersion::new(1, 0, 0));
+    let refused = host.validate(&per_client, &client_tenant(&[])).unwrap().value;
+    assert!(refused.is_err(), "the call went through the v1.0 bindings and back: {refused:?}");
+}
+
+#[test]
+fn the_version_constant_is_the_one_its_wit_declares() {
+    let path = format!("{}/../../plugins/wit/v1/plugin.wit", env!("CARGO_MANIFEST_DIR"));
+    let wit = std::fs::read_to_string(&path).unwrap();
+    let package = format!("package {}@{};", crate::wit::PACKAGE, crate::wit::since_v1_0::VERSION);
+    assert!(wit.lines().any(|line| line == package), "{path} does not declare {package}");
+}
+
+#[test]
+fn a_plugin_built_against_a_version_the_host_does_not_serve_is_refused_naming_both() {
+    let host = &shared().host;
+    let future = br#"(component (import "tenancy:plugin/types@2.0.0" (instance)))"#.to_vec();
+    let error = host.load("future", "1.0.0", &future, &sha256_hex(&future)).err().unwrap();
+    assert!(matches!(error, PluginError::Incompatible { .. }), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "plugin 'future': not a tenancy:plugin@1.0.0 tenant-type component: built against tenancy:plugin@2.0.0"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Runs tenant-type plugins: WebAssembly components exporting the `tenant-type` world of
-//! `plugins/wit/v1` (`tenancy:plugin@1.0.0`), in wasmtime, with no ambient authority and
+//! a version of the plugin interface the host serves ([`supported_versions`]; today
+//! `plugins/wit/v1`, `tenancy:plugin@1.0.0`), in wasmtime, with no ambient authority and
 //! hard limits on every call.
 //!
 //! One [`Engine`] per process with an explicit configuration, one linker, an
@@ -8,25 +9,21 @@
 //! are satisfied by a context that grants nothing: no files, no environment, no network,
 //! closed stdio, a fixed clock and deterministic randomness.
 
-mod convert;
+mod digest;
 mod error;
 mod host;
 mod limits;
 pub mod registry;
 mod sandbox;
+mod wit;
 
+pub use digest::sha256_hex;
 pub use error::PluginError;
-pub use host::{CallReport, Hook, LoadedPlugin, PluginHost, sha256_hex};
-pub use limits::{Allocation, Limits};
+pub use host::{CallReport, Hook, LoadedPlugin, PluginHost};
+pub use limits::Limits;
 pub use registry::{PluginRegistry, RegistryError};
-
-/// Bindings generated from the WIT in the repository.
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../../plugins/wit/v1",
-        world: "tenant-type",
-    });
-}
+pub use sandbox::Allocation;
+pub use wit::{WitVersion, supported_versions};
 
 #[cfg(test)]
 mod tests;

@@ -1,23 +1,22 @@
-//! The wasmtime host: engine, linker, loading, and limited calls. What a call runs in is
-//! in [`crate::sandbox`]; the limits are in [`crate::limits`].
+//! The host: loads plugins (digest and size checks, compiling or deserializing, linking
+//! against the bindings of their version) and calls their hooks under the limits, each
+//! in a fresh store. What a call runs in is in [`crate::sandbox`]; the limits are in
+//! [`crate::limits`]; the interface versions are in [`crate::wit`].
 
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 use tenancy_domain::access::{GrantDecision, GrantRequest};
 use tenancy_domain::plan::Plan;
 use tenancy_domain::tenant::Tenant;
-use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Precompiled, Store, Trap};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Precompiled, Store};
 
-use crate::bindings::{TenantType, TenantTypePre};
-use crate::convert;
-use crate::error::PluginError;
-use crate::limits::{Allocation, Limits};
-use crate::sandbox::{Breach, State};
-
-/// How often the epoch advances; deadlines are counted in these ticks.
-const EPOCH_TICK: Duration = Duration::from_millis(5);
+use crate::digest::{hex, sha256_hex, sha256_of_hash};
+use crate::error::{PluginError, first_line};
+use crate::limits::Limits;
+use crate::sandbox::{self, Allocation, State};
+use crate::wit::{self, PluginInstance, PluginPre, WitVersion};
 
 /// The hooks of the `tenant-type` world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +51,14 @@ pub struct LoadedPlugin {
     pub version: String,
     /// SHA-256 of its `.wasm`, hex.
     pub digest: String,
-    pre: TenantTypePre<State>,
+    pre: PluginPre,
+}
+
+impl LoadedPlugin {
+    /// The version of the plugin interface it was built against, and is called through.
+    pub fn interface_version(&self) -> WitVersion {
+        self.pre.version()
+    }
 }
 
 /// What a call returned, and what it cost.
@@ -83,9 +89,9 @@ impl<T> CallReport<T> {
     }
 }
 
-/// The hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+/// The size of a value as JSON: what the input cap counts.
+fn json_size(value: &impl Serialize) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
 }
 
 /// The host: one engine and linker for every plugin of the process.
@@ -97,51 +103,21 @@ pub struct PluginHost {
 
 impl PluginHost {
     /// An engine with fuel, epoch interruption and the stack limit on, and a linker that
-    /// offers plugins WASI (granting nothing) and the `host` interface. Memory is
-    /// allocated on demand. The pooling allocator saves about 10 µs of a 42 µs call
-    /// (`benches/host.rs`), but a hook runs once per lifecycle step beside ~170 ms of AWS
-    /// calls, and a pool caps concurrent calls (a full pool fails a call) and reserves its
-    /// address space up front: not worth it here.
+    /// offers plugins WASI (granting nothing) and the `host` interface of every supported
+    /// version. Memory is allocated on demand. The pooling allocator saves about 10 µs of
+    /// a 42 µs call (`benches/host.rs`), but a hook runs once per lifecycle step beside
+    /// ~170 ms of AWS calls, and a pool caps concurrent calls (a full pool fails a call)
+    /// and reserves its address space up front: not worth it here.
     pub fn new(limits: Limits) -> wasmtime::Result<Self> {
         Self::with_allocation(limits, Allocation::OnDemand)
     }
 
     /// [`PluginHost::new`] with a choice of allocator.
     pub fn with_allocation(limits: Limits, allocation: Allocation) -> wasmtime::Result<Self> {
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(limits.stack_bytes);
-        if let Allocation::Pooling { instances } = allocation {
-            let mut pool = wasmtime::PoolingAllocationConfig::new();
-            // Shipped plugins use 3 core instances, 1 memory and 2 tables; the totals leave
-            // room for one component at the per-call caps.
-            pool.total_component_instances(instances)
-                .total_core_instances((instances * 4).max(limits.max_instances as u32))
-                .total_memories((instances * 2).max(limits.max_memories as u32))
-                .total_tables((instances * 4).max(limits.max_tables as u32))
-                .max_core_instances_per_component(limits.max_instances as u32)
-                .max_memories_per_component(limits.max_memories as u32)
-                .max_tables_per_component(limits.max_tables as u32)
-                .max_memory_size(limits.memory_bytes);
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&config)?;
+        let engine = sandbox::engine(&limits, allocation)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        TenantType::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
-
-        // The wall-clock backstop: a ticker that ends when the engine is dropped.
-        let weak = engine.weak();
-        std::thread::Builder::new().name("tenancy-plugin-epoch".into()).spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })?;
+        wit::add_to_linker(&mut linker)?;
         Ok(Self { engine, linker, limits })
     }
 
@@ -156,10 +132,7 @@ impl PluginHost {
     /// The SHA-256 of wasmtime's compatibility hash input, so that it does not depend on
     /// the standard library's hasher.
     pub fn compatibility_key(&self) -> String {
-        use std::hash::Hash;
-        let mut hasher = Sha256Hasher(Sha256::new());
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
-        hasher.0.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        hex(&sha256_of_hash(&self.engine.precompile_compatibility_hash())[..16])
     }
 
     /// Checks a binary's size and SHA-256 against what was declared for it.
@@ -244,8 +217,7 @@ impl PluginHost {
     ) -> Result<LoadedPlugin, PluginError> {
         let incompatible =
             |e: wasmtime::Error| PluginError::Incompatible { plugin: name.into(), reason: first_line(&e) };
-        let pre = self.linker.instantiate_pre(component).map_err(incompatible)?;
-        let pre = TenantTypePre::new(pre).map_err(incompatible)?;
+        let pre = PluginPre::new(&self.linker, component).map_err(incompatible)?;
         Ok(LoadedPlugin { name: name.into(), version: version.into(), digest, pre })
     }
 
@@ -274,14 +246,13 @@ impl PluginHost {
         tenant: &Tenant,
         hook: Hook,
     ) -> Result<CallReport<Result<(), String>>, PluginError> {
-        let input = convert::tenant(tenant);
         self.call(
             plugin,
             hook,
-            convert::size_of(&tenant),
-            |bindings, store| match hook {
-                Hook::OnDelete => bindings.call_on_delete(store, &input),
-                _ => bindings.call_validate(store, &input),
+            json_size(&tenant),
+            |instance, store| match hook {
+                Hook::OnDelete => instance.call_on_delete(store, tenant),
+                _ => instance.call_validate(store, tenant),
             },
             |answer| answer.as_ref().err().map_or(0, String::len),
         )
@@ -290,19 +261,15 @@ impl PluginHost {
     /// `on-create`: the plan for a new tenant. The plan is not validated here; see
     /// [`tenancy_domain::plan::validate`].
     pub fn on_create(&self, plugin: &LoadedPlugin, tenant: &Tenant) -> Result<CallReport<Plan>, PluginError> {
-        let input = convert::tenant(tenant);
         let CallReport { value, fuel_used, peak_memory_bytes, elapsed, log } = self.call(
             plugin,
             Hook::OnCreate,
-            convert::size_of(&tenant),
-            |bindings, store| bindings.call_on_create(store, &input),
-            |answer| match answer {
-                Ok(plan) => convert::plan_size(plan),
-                Err(message) => message.len(),
-            },
+            json_size(&tenant),
+            |instance, store| instance.call_on_create(store, tenant),
+            wit::PlanReply::size,
         )?;
-        match value {
-            Ok(plan) => Ok(CallReport { value: convert::plan(plan), fuel_used, peak_memory_bytes, elapsed, log }),
+        match value.into_domain() {
+            Ok(plan) => Ok(CallReport { value: plan, fuel_used, peak_memory_bytes, elapsed, log }),
             Err(message) => {
                 Err(PluginError::Refused { plugin: plugin.name.clone(), hook: Hook::OnCreate.name(), message })
             }
@@ -316,16 +283,14 @@ impl PluginHost {
         tenant: &Tenant,
         grant: &GrantRequest,
     ) -> Result<CallReport<GrantDecision>, PluginError> {
-        let input = convert::tenant(tenant);
-        let grant_input = convert::grant(grant);
         let report = self.call(
             plugin,
             Hook::OnGrantAccess,
-            convert::size_of(&tenant) + convert::size_of(grant),
-            |bindings, store| bindings.call_on_grant_access(store, &input, &grant_input),
-            convert::decision_size,
+            json_size(&tenant) + json_size(grant),
+            |instance, store| instance.call_on_grant_access(store, tenant, grant),
+            wit::DecisionReply::size,
         )?;
-        Ok(report.map(convert::decision))
+        Ok(report.map(wit::DecisionReply::into_domain))
     }
 
     /// One call in a fresh store: input cap, fuel, deadline, memory limit; then the output cap.
@@ -334,7 +299,7 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         hook: Hook,
         input_size: usize,
-        run: impl FnOnce(&TenantType, &mut Store<State>) -> wasmtime::Result<R>,
+        run: impl FnOnce(&PluginInstance, &mut Store<State>) -> wasmtime::Result<R>,
         output_size: impl FnOnce(&R) -> usize,
     ) -> Result<CallReport<R>, PluginError> {
         let limits = self.limits;
@@ -347,11 +312,11 @@ impl PluginHost {
                 limit: limits.max_input_bytes,
             });
         }
-        let mut store = self.store();
+        let mut store = sandbox::store(&self.engine, self.limits);
         let start = Instant::now();
-        let result = plugin.pre.instantiate(&mut store).and_then(|bindings| run(&bindings, &mut store));
+        let result = plugin.pre.instantiate(&mut store).and_then(|instance| run(&instance, &mut store));
         let elapsed = start.elapsed();
-        let value = result.map_err(|error| self.classify(&plugin.name, hook, &error, store.data()))?;
+        let value = result.map_err(|error| self.failure(&plugin.name, hook, &error, store.data()))?;
         let size = output_size(&value);
         if size > limits.max_output_bytes {
             return Err(PluginError::OutputTooLarge {
@@ -366,46 +331,9 @@ impl PluginHost {
         Ok(CallReport { value, fuel_used, peak_memory_bytes: state.peak_memory, elapsed, log: state.log })
     }
 
-    /// A fresh store for one call: the sandbox's state and limiter, fuel and deadline.
-    fn store(&self) -> Store<State> {
-        let limits = self.limits;
-        let mut store = Store::new(&self.engine, State::new(limits));
-        store.limiter(|state| state);
-        store.set_fuel(limits.fuel).expect("fuel is enabled in the engine");
-        let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store
-    }
-
-    fn classify(&self, plugin: &str, hook: Hook, error: &wasmtime::Error, state: &State) -> PluginError {
-        let (plugin, hook, limits) = (plugin.to_string(), hook.name(), self.limits);
-        let resource = |resource: &'static str, limit: usize| PluginError::Resource {
-            plugin: plugin.clone(),
-            hook,
-            resource,
-            limit,
-        };
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => PluginError::OutOfFuel { plugin, hook, fuel: limits.fuel },
-            Some(Trap::Interrupt) => PluginError::Deadline { plugin, hook, millis: limits.deadline.as_millis() as u64 },
-            Some(Trap::StackOverflow) => PluginError::Stack { plugin, hook, limit: limits.stack_bytes },
-            // A refused memory.grow makes the guest's allocator give up, which traps; a
-            // refused memory or table creation fails the instantiation.
-            _ if state.breach.is_some() => match state.breach {
-                Some(Breach::TotalMemory) => {
-                    resource("bytes of linear memory across its memories", limits.total_memory_bytes)
-                }
-                Some(Breach::TableElements) => resource("table elements across its tables", limits.max_table_elements),
-                _ => PluginError::Memory { plugin, hook, limit: limits.memory_bytes },
-            },
-            Some(trap) => PluginError::Trap { plugin, hook, reason: trap.to_string() },
-            None => match count_breach(error) {
-                Some(Count::Instances) => resource("core instances", limits.max_instances),
-                Some(Count::Memories) => resource("memories", limits.max_memories),
-                Some(Count::Tables) => resource("tables", limits.max_tables),
-                None => PluginError::Trap { plugin, hook, reason: root_cause(error) },
-            },
-        }
+    /// Why a call failed, from wasmtime's error and the limit the sandbox refused, if any.
+    fn failure(&self, plugin: &str, hook: Hook, error: &wasmtime::Error, state: &State) -> PluginError {
+        PluginError::from_failed_call(plugin, hook.name(), error, state.breach, &self.limits)
     }
 
     /// Test seam: compiles any component (binary or WAT) and instantiates it, with nothing
@@ -416,53 +344,10 @@ impl PluginHost {
         let component = Component::new(&self.engine, component)
             .map_err(|e| PluginError::Incompatible { plugin: "sandboxed".into(), reason: first_line(&e) })?;
         let linker = Linker::<State>::new(&self.engine);
-        let mut store = self.store();
+        let mut store = sandbox::store(&self.engine, self.limits);
         match linker.instantiate(&mut store, &component) {
             Ok(_) => Ok(store.data().peak_memory),
-            Err(error) => Err(self.classify("sandboxed", Hook::OnCreate, &error, store.data())),
+            Err(error) => Err(self.failure("sandboxed", Hook::OnCreate, &error, store.data())),
         }
     }
-}
-
-/// A count wasmtime enforces from the limiter's `instances`, `memories` and `tables`.
-enum Count {
-    Instances,
-    Memories,
-    Tables,
-}
-
-/// Which count an instantiation went past: wasmtime refuses it with an error of its own,
-/// "resource limit exceeded: <what> count too high at <n>".
-fn count_breach(error: &wasmtime::Error) -> Option<Count> {
-    let text = format!("{error:#}");
-    if !text.contains("count too high") {
-        return None;
-    }
-    [("instance count", Count::Instances), ("memory count", Count::Memories), ("table count", Count::Tables)]
-        .into_iter()
-        .find_map(|(what, count)| text.contains(what).then_some(count))
-}
-
-/// Feeds what a `Hash` implementation writes into SHA-256.
-struct Sha256Hasher(Sha256);
-
-impl std::hash::Hasher for Sha256Hasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-
-    fn finish(&self) -> u64 {
-        let digest = self.0.clone().finalize();
-        u64::from_le_bytes(digest[..8].try_into().expect("eight bytes"))
-    }
-}
-
-/// The innermost cause, which is where the guest's own words are (a panic message, a WASI error).
-fn root_cause(error: &wasmtime::Error) -> String {
-    error.root_cause().to_string().chars().take(300).collect()
-}
-
-fn first_line(error: &wasmtime::Error) -> String {
-    let text = format!("{error:#}");
-    text.lines().next().unwrap_or_default().chars().take(300).collect()
 }

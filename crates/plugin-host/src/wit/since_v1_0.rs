@@ -1,24 +1,50 @@
-//! Between the domain's types and the generated WIT bindings.
+//! `tenancy:plugin@1.0.0` (`plugins/wit/v1`): its bindings, what the host gives a plugin
+//! of this version, and the conversions between its types and the domain's.
 
-use serde::Serialize;
 use tenancy_domain::access::{GrantDecision, GrantRequest};
 use tenancy_domain::infrastructure::Environment as DomainEnvironment;
 use tenancy_domain::plan::{CatalogueResource as DomainResource, IngressRule, Plan, PolicyStatement};
 use tenancy_domain::tenant::Tenant as DomainTenant;
+use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::tenancy::plugin::types as wit;
+use super::WitVersion;
+use crate::sandbox::State;
+
+/// Generated in a module of their own: the world's `use` of `tenant` and `plan` would
+/// clash with the domain's names here.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../plugins/wit/v1",
+        world: "tenant-type",
+    });
+}
+
+pub(crate) use bindings::tenancy::plugin::types as wit;
+pub(crate) use bindings::{TenantType, TenantTypePre};
+
+/// The version of the package these bindings were generated from: the `package` line of
+/// `plugins/wit/v1/plugin.wit`.
+pub(crate) const VERSION: WitVersion = WitVersion::new(1, 0, 0);
+
+/// Offers plugins of this version the `host` interface.
+pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    TenantType::add_to_linker::<State, HasSelf<State>>(linker, |state| state)
+}
+
+impl wit::Host for State {}
+
+impl bindings::tenancy::plugin::host::Host for State {
+    fn log(&mut self, message: String) {
+        self.append_log(&message);
+    }
+}
 
 fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// The size of a value as JSON: what the input and output caps count.
-pub fn size_of(value: &impl Serialize) -> usize {
-    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
-}
-
 /// The tenant as plugins see it.
-pub fn tenant(tenant: &DomainTenant) -> wit::Tenant {
+pub(crate) fn tenant(tenant: &DomainTenant) -> wit::Tenant {
     wit::Tenant {
         name: tenant.name().to_string(),
         infrastructure: tenant.infrastructure().to_string(),
@@ -33,7 +59,7 @@ pub fn tenant(tenant: &DomainTenant) -> wit::Tenant {
 }
 
 /// A grant as plugins see it.
-pub fn grant(grant: &GrantRequest) -> wit::Grant {
+pub(crate) fn grant(grant: &GrantRequest) -> wit::Grant {
     wit::Grant {
         user_id: grant.user_id.clone(),
         user_email: grant.user_email.clone(),
@@ -42,7 +68,7 @@ pub fn grant(grant: &GrantRequest) -> wit::Grant {
 }
 
 /// A plan as the domain validates it. Repeated keys keep the last value.
-pub fn plan(plan: wit::Plan) -> Plan {
+pub(crate) fn plan(plan: wit::Plan) -> Plan {
     Plan {
         tags: plan.tags.into_iter().collect(),
         policy_statements: plan
@@ -79,7 +105,7 @@ pub fn plan(plan: wit::Plan) -> Plan {
 
 /// The bytes a plan carries, counted before conversion so that a huge plan is refused
 /// without building its domain copy.
-pub fn plan_size(plan: &wit::Plan) -> usize {
+pub(crate) fn plan_size(plan: &wit::Plan) -> usize {
     let pairs = |list: &[(String, String)]| list.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>();
     let strings = |list: &[String]| list.iter().map(|s| s.len() + 4).sum::<usize>();
     pairs(&plan.tags)
@@ -100,7 +126,7 @@ pub fn plan_size(plan: &wit::Plan) -> usize {
 }
 
 /// The bytes a decision carries.
-pub fn decision_size(decision: &wit::Decision) -> usize {
+pub(crate) fn decision_size(decision: &wit::Decision) -> usize {
     match decision {
         wit::Decision::Allow => 5,
         wit::Decision::Deny(reason) => reason.len() + 4,
@@ -108,7 +134,7 @@ pub fn decision_size(decision: &wit::Decision) -> usize {
 }
 
 /// A decision as the domain reads it.
-pub fn decision(decision: wit::Decision) -> GrantDecision {
+pub(crate) fn decision(decision: wit::Decision) -> GrantDecision {
     match decision {
         wit::Decision::Allow => GrantDecision::Allow,
         wit::Decision::Deny(reason) => GrantDecision::Deny(reason),

@@ -14,7 +14,7 @@ use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
 use tenancy_domain::plan::{self, Allowances, PlanContext};
 use tenancy_domain::tenant::{Requester, Tenant};
-use tenancy_plugins::{Allocation, Limits, PluginHost, sha256_hex};
+use tenancy_plugin_host::{Allocation, Limits, PluginHost, sha256_hex};
 
 const WARM_CALLS: usize = 2_000;
 const COLD_LOADS: usize = 20;

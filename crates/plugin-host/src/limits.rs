@@ -1,4 +1,4 @@
-//! The limits on every plugin call and load, and the choice of allocator.
+//! The limits on every plugin call and load.
 
 use std::time::Duration;
 
@@ -58,16 +58,4 @@ impl Default for Limits {
             max_log_bytes: 4 << 10,
         }
     }
-}
-
-/// How instances get their memory and tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Allocation {
-    /// Mapped for each instance and unmapped after it (wasmtime's default).
-    OnDemand,
-    /// Slots reserved up front and reused: up to `instances` calls at once.
-    Pooling {
-        /// Most concurrent instances.
-        instances: u32,
-    },
 }

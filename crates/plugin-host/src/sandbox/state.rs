@@ -1,12 +1,11 @@
-//! What a plugin call runs in: a fresh store's state, with a WASI context that grants
-//! nothing, fixed clocks, the resource limiter and the capped log.
-
-use std::time::Duration;
+//! A call's store state: a WASI context that grants nothing, the resource limiter's
+//! accounts, and the capped log.
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{Deterministic, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::clocks::{FixedMonotonicClock, FixedWallClock};
 use crate::limits::Limits;
 
 /// Which limit the limiter refused a growth for.
@@ -59,6 +58,20 @@ impl State {
             table_elements: 0,
             log: String::new(),
         }
+    }
+
+    /// Appends one line of the plugin's log, cut at [`Limits::max_log_bytes`] in all.
+    pub(crate) fn append_log(&mut self, message: &str) {
+        let room = self.limits.max_log_bytes.saturating_sub(self.log.len());
+        if room == 0 {
+            return;
+        }
+        let mut cut = message.len().min(room);
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.log.push_str(&message[..cut]);
+        self.log.push('\n');
     }
 
     fn refuse(&mut self, breach: Breach) -> wasmtime::Result<bool> {
@@ -116,48 +129,5 @@ impl ResourceLimiter for State {
 
     fn tables(&self) -> usize {
         self.limits.max_tables
-    }
-}
-
-impl crate::bindings::tenancy::plugin::types::Host for State {}
-
-impl crate::bindings::tenancy::plugin::host::Host for State {
-    fn log(&mut self, message: String) {
-        let room = self.limits.max_log_bytes.saturating_sub(self.log.len());
-        if room == 0 {
-            return;
-        }
-        let mut cut = message.len().min(room);
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.log.push_str(&message[..cut]);
-        self.log.push('\n');
-    }
-}
-
-/// A clock stuck at 2026-01-01T00:00:00Z: plugins get no real time.
-struct FixedWallClock;
-
-impl HostWallClock for FixedWallClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-
-    fn now(&self) -> Duration {
-        Duration::from_secs(1_767_225_600)
-    }
-}
-
-/// A monotonic clock that never moves.
-struct FixedMonotonicClock;
-
-impl HostMonotonicClock for FixedMonotonicClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-
-    fn now(&self) -> u64 {
-        0
     }
 }

@@ -29,8 +29,9 @@ use tenancy_domain::tenant::{DEFAULT_TYPE, PluginRecord, Tenant};
 use tenancy_domain::tenant_type::{Capability, Hook as DomainHook, PluginFailure, Proposal, TenantTypeInfo};
 use thiserror::Error;
 
+use crate::digest::sha256_hex;
 use crate::error::PluginError;
-use crate::host::{CallReport, Hook, LoadedPlugin, PluginHost, sha256_hex};
+use crate::host::{CallReport, Hook, LoadedPlugin, PluginHost};
 use crate::limits::Limits;
 
 /// The capability that lets a plan open the tenant's group to the internet.
