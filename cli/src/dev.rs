@@ -14,7 +14,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tenancy_app::lifecycle::{Envelope, LifecycleHandler, SCHEDULED_EVENT};
+use tenancy_app::EventBridgeEvent;
+use tenancy_app::bus::{BusHandler, scheduled_event};
 use tenancy_app::{Api, App, auth};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -149,7 +150,7 @@ async fn authorize(State(tokens): State<Arc<Tokens>>, mut request: Request, next
 async fn poll(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
-    handler: LifecycleHandler,
+    handler: BusHandler,
     account: String,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -185,7 +186,7 @@ async fn poll(
             tokio::spawn(async move {
                 let _permit = permit;
                 let body = message.body().unwrap_or_default();
-                let handled = match serde_json::from_str::<Envelope>(body) {
+                let handled = match serde_json::from_str::<EventBridgeEvent>(body) {
                     Ok(mut envelope) => {
                         envelope.account.get_or_insert(account);
                         handler.handle(envelope).await.map(|_| ()).map_err(|e| e.to_string())
@@ -222,7 +223,7 @@ async fn poll(
 }
 
 /// Plays the EventBridge schedule that triggers the sweep.
-async fn sweep(handler: LifecycleHandler, every: Duration, mut stopped: watch::Receiver<bool>) {
+async fn sweep(handler: BusHandler, every: Duration, mut stopped: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(every);
     ticks.tick().await;
     loop {
@@ -230,14 +231,7 @@ async fn sweep(handler: LifecycleHandler, every: Duration, mut stopped: watch::R
             _ = ticks.tick() => {}
             _ = stopped.changed() => return,
         }
-        let envelope = Envelope {
-            id: uuid_like(),
-            detail_type: SCHEDULED_EVENT.into(),
-            source: "aws.events".into(),
-            account: None,
-            detail: json!({}),
-        };
-        if let Err(error) = handler.handle(envelope).await {
+        if let Err(error) = handler.handle(scheduled_event(uuid_like())).await {
             tracing::warn!(%error, "sweep failed");
         }
     }

@@ -9,8 +9,8 @@ use tenancy_domain::ports::{Clock, Cloud, Plugins, SystemClock};
 use tenancy_domain::service::Tenancy;
 use tenancy_plugins::{Limits, PluginHost, PluginRegistry, RegistryError};
 
-use crate::lifecycle::Producers;
-use crate::{Api, LifecycleHandler};
+use crate::bus::Producers;
+use crate::{Api, BusHandler};
 
 /// Configuration, from the environment.
 #[derive(Debug, Clone)]
@@ -181,9 +181,9 @@ impl App {
         Api::new(self.tenancy.clone())
     }
 
-    /// The lifecycle event handler.
-    pub fn lifecycle(&self) -> LifecycleHandler {
-        LifecycleHandler::new(self.tenancy.clone(), self.worker.clone(), self.events.clone(), self.producers.clone())
+    /// The lifecycle function's handler of events from the bus.
+    pub fn lifecycle(&self) -> BusHandler {
+        BusHandler::new(self.tenancy.clone(), self.worker.clone(), self.events.clone(), self.producers.clone())
     }
 }
 
