@@ -3,20 +3,19 @@
 //! the bus rule targets (playing EventBridge's Lambda target), plus a timer that plays the
 //! scheduled sweep. The code under them is the code the Lambda functions run.
 
-use std::convert::Infallible;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tenancy_app::http::{MAX_BODY_BYTES, payload_too_large};
-use tenancy_app::lifecycle::{Envelope, LifecycleHandler, SCHEDULED_EVENT};
+use tenancy_app::EventBridgeEvent;
+use tenancy_app::bus::{BusHandler, scheduled_event};
 use tenancy_app::{Api, App, auth};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -94,76 +93,50 @@ struct Tokens {
     audience: String,
 }
 
+/// Serves the API until told to stop. Connections already open finish on their own, as
+/// they always have: stopping only stops accepting.
 async fn serve(listener: TcpListener, api: Api, tokens: Arc<Tokens>, mut stopped: watch::Receiver<bool>) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stopped.changed() => return,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let api = api.clone();
-        let tokens = tokens.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let api = api.clone();
-                let tokens = tokens.clone();
-                async move { Ok::<_, Infallible>(answer(&api, &tokens, request).await) }
-            });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-        });
+    let router: Router = api.router().layer(middleware::from_fn_with_state(tokens, authorize));
+    tokio::select! {
+        _ = axum::serve(listener, router).into_future() => {}
+        _ = stopped.changed() => {}
     }
 }
 
-fn unauthenticated(detail: &str) -> Response<Full<Bytes>> {
+fn unauthenticated(detail: &str) -> Response {
     let body = json!({
         "type": "urn:tenancy:problem:unauthenticated",
         "title": "Authentication required",
         "status": 401,
         "detail": detail,
     });
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = StatusCode::UNAUTHORIZED;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, "application/problem+json".parse().expect("static"));
-    response.headers_mut().insert(http::header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+    let mut response = (StatusCode::UNAUTHORIZED, body.to_string()).into_response();
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
 
-/// Plays API Gateway: verifies the bearer token as its JWT authorizer would (a `/v1`
-/// route with a bad token never reaches the function), hands the claims over in the
-/// authorizer's form (every claim a string), caps the body, calls the router.
-async fn answer(api: &Api, tokens: &Tokens, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let caller = match parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(value) => {
-            let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("");
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let expected = jwt::Expected { issuer: &tokens.issuer, audience: &tokens.audience };
-            match jwt::verify(&tokens.secret, token.trim(), &expected, now) {
-                // The same parser as in AWS, over the claims as API Gateway would pass them.
-                Ok(claims) => match auth::caller_from_claims(&auth::claims_as_gateway_passes_them(&claims)) {
-                    Some(caller) => Some(caller),
-                    None => return unauthenticated("the token's 'sub' claim is missing or not a plain identifier"),
-                },
-                Err(why) if parts.uri.path().starts_with("/v1") => return unauthenticated(&why.to_string()),
-                Err(_) => None,
-            }
+/// Plays API Gateway's JWT authorizer: verifies the bearer token (a `/v1` route with a bad
+/// token never reaches the function) and hands the router the caller from the claims in
+/// the authorizer's form (every claim a string), through the same parser as in AWS.
+async fn authorize(State(tokens): State<Arc<Tokens>>, mut request: Request, next: Next) -> Response {
+    let header = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let Some(value) = header {
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("");
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let expected = jwt::Expected { issuer: &tokens.issuer, audience: &tokens.audience };
+        match jwt::verify(&tokens.secret, token.trim(), &expected, now) {
+            Ok(claims) => match auth::caller_from_claims(&auth::claims_as_gateway_passes_them(&claims)) {
+                Some(caller) => {
+                    request.extensions_mut().insert(caller);
+                }
+                None => return unauthenticated("the token's 'sub' claim is missing or not a plain identifier"),
+            },
+            Err(why) if request.uri().path().starts_with("/v1") => return unauthenticated(&why.to_string()),
+            Err(_) => {}
         }
-        None => None,
-    };
-    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => {
-            let problem = payload_too_large(MAX_BODY_BYTES + 1);
-            let mut response = Response::new(Full::new(Bytes::from(problem.body().to_string())));
-            *response.status_mut() = problem.status;
-            response
-                .headers_mut()
-                .insert(http::header::CONTENT_TYPE, "application/problem+json".parse().expect("static"));
-            return response;
-        }
-    };
-    let response = api.handle(Request::from_parts(parts, bytes), caller).await;
-    response.map(|body| Full::new(Bytes::from(body)))
+    }
+    next.run(request).await
 }
 
 /// Plays EventBridge's Lambda target: receives what the rule delivered, hands each event
@@ -177,7 +150,7 @@ async fn answer(api: &Api, tokens: &Tokens, request: Request<Incoming>) -> Respo
 async fn poll(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
-    handler: LifecycleHandler,
+    handler: BusHandler,
     account: String,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -213,7 +186,7 @@ async fn poll(
             tokio::spawn(async move {
                 let _permit = permit;
                 let body = message.body().unwrap_or_default();
-                let handled = match serde_json::from_str::<Envelope>(body) {
+                let handled = match serde_json::from_str::<EventBridgeEvent>(body) {
                     Ok(mut envelope) => {
                         envelope.account.get_or_insert(account);
                         handler.handle(envelope).await.map(|_| ()).map_err(|e| e.to_string())
@@ -250,7 +223,7 @@ async fn poll(
 }
 
 /// Plays the EventBridge schedule that triggers the sweep.
-async fn sweep(handler: LifecycleHandler, every: Duration, mut stopped: watch::Receiver<bool>) {
+async fn sweep(handler: BusHandler, every: Duration, mut stopped: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(every);
     ticks.tick().await;
     loop {
@@ -258,14 +231,7 @@ async fn sweep(handler: LifecycleHandler, every: Duration, mut stopped: watch::R
             _ = ticks.tick() => {}
             _ = stopped.changed() => return,
         }
-        let envelope = Envelope {
-            id: uuid_like(),
-            detail_type: SCHEDULED_EVENT.into(),
-            source: "aws.events".into(),
-            account: None,
-            detail: json!({}),
-        };
-        if let Err(error) = handler.handle(envelope).await {
+        if let Err(error) = handler.handle(scheduled_event(uuid_like())).await {
             tracing::warn!(%error, "sweep failed");
         }
     }

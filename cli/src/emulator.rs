@@ -5,7 +5,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use tenancy_app::lifecycle::request_rule_pattern;
+use tenancy_app::bus::request_rule_pattern;
 use tenancy_aws::DynamoStore;
 
 /// Names of the local resources.

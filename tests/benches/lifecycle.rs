@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
-use tenancy_app::lifecycle::Envelope;
+use tenancy_app::bus::bus_event;
 use tenancy_tests::{Harness, Options, unique};
 
 const TENANTS: usize = 20;
@@ -58,12 +58,14 @@ async fn calls_per_operation() {
     let h = Harness::with(Options { run_worker: false, ..Default::default() }).await;
     let infra = h.infrastructure("nonprod").await;
     let handler = h.app.lifecycle();
-    let request = |kind: &str, created: &serde_json::Value| Envelope {
-        id: unique("event"),
-        detail_type: kind.into(),
-        source: "tenancy".into(),
-        account: Some(tenancy_tests::ACCOUNT.into()),
-        detail: json!({ "tenant": created["name"], "tenantId": created["id"], "version": created["version"] }),
+    let request = |kind: &str, created: &serde_json::Value| {
+        bus_event(
+            unique("event"),
+            kind,
+            "tenancy",
+            Some(tenancy_tests::ACCOUNT.into()),
+            json!({ "tenant": created["name"], "tenantId": created["id"], "version": created["version"] }),
+        )
     };
 
     // A first tenant warms the caches (the account id, the regional clients).

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tenancy_app::lifecycle::{Envelope, Handled};
+use tenancy_app::bus::{Handled, bus_event};
 use tenancy_domain::boundary::{Boundary, Remaining};
 use tenancy_domain::memory::ManualClock;
 use tenancy_domain::names::Name;
@@ -48,13 +48,13 @@ async fn a_request_event_delivered_twice_converges_on_one_set_of_resources() {
     let infra = h.infrastructure("nonprod").await;
     let tenant = unique("dup");
     let created = h.create_tenant(&infra, &tenant, json!({})).await;
-    let event = Envelope {
-        id: "delivery-1".into(),
-        detail_type: "Tenant Create Requested".into(),
-        source: "tenancy".into(),
-        account: Some(tenancy_tests::ACCOUNT.into()),
-        detail: json!({ "tenant": tenant, "tenantId": created.body["id"], "version": 1 }),
-    };
+    let event = bus_event(
+        "delivery-1",
+        "Tenant Create Requested",
+        "tenancy",
+        Some(tenancy_tests::ACCOUNT.into()),
+        json!({ "tenant": tenant, "tenantId": created.body["id"], "version": 1 }),
+    );
     let handler = h.app.lifecycle();
     // Two deliveries at once: one worker acts, the other finds the tenant taken.
     let (first, second) = tokio::join!(handler.handle(event.clone()), handler.handle(event.clone()));
@@ -187,13 +187,8 @@ async fn the_sweep_redrives_a_tenant_whose_request_event_was_lost() {
     h.aws.sqs.purge_queue().queue_url(&h.queue_url).send().await.unwrap();
 
     let handler = h.app.lifecycle();
-    let schedule = Envelope {
-        id: "schedule-1".into(),
-        detail_type: "Scheduled Event".into(),
-        source: "aws.events".into(),
-        account: Some(tenancy_tests::ACCOUNT.into()),
-        detail: json!({}),
-    };
+    let schedule =
+        bus_event("schedule-1", "Scheduled Event", "aws.events", Some(tenancy_tests::ACCOUNT.into()), json!({}));
     assert_eq!(handler.handle(schedule.clone()).await.unwrap(), Handled::Swept(0), "too early to count as stalled");
     clock.advance(Duration::minutes(6));
     assert_eq!(handler.handle(schedule).await.unwrap(), Handled::Swept(1));

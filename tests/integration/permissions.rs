@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::json;
-use tenancy_app::Envelope;
+use tenancy_app::bus::bus_event;
 use tenancy_tests::{ACCOUNT, Harness, Options, unique};
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -105,12 +105,14 @@ async fn the_lifecycle_function_may_make_exactly_the_calls_its_code_makes() {
     let infra = h.infrastructure("nonprod").await;
     let handler = h.app.lifecycle();
     let tenant = unique("perm");
-    let drive = |detail_type: &str, body: &serde_json::Value| Envelope {
-        id: unique("event"),
-        detail_type: detail_type.into(),
-        source: "tenancy".into(),
-        account: Some(ACCOUNT.into()),
-        detail: json!({ "tenant": body["name"], "tenantId": body["id"], "version": body["version"] }),
+    let drive = |detail_type: &str, body: &serde_json::Value| {
+        bus_event(
+            unique("event"),
+            detail_type,
+            "tenancy",
+            Some(ACCOUNT.into()),
+            json!({ "tenant": body["name"], "tenantId": body["id"], "version": body["version"] }),
+        )
     };
     let mut called = BTreeSet::new();
 
@@ -134,13 +136,8 @@ async fn the_lifecycle_function_may_make_exactly_the_calls_its_code_makes() {
     assert_eq!(h.call(Method::GET, &path, None).await.body["state"], "deleted");
 
     h.app.calls.reset();
-    let sweep = Envelope {
-        id: unique("sweep"),
-        detail_type: tenancy_app::lifecycle::SCHEDULED_EVENT.into(),
-        source: "aws.events".into(),
-        account: Some(ACCOUNT.into()),
-        detail: json!({}),
-    };
+    let sweep =
+        bus_event(unique("sweep"), tenancy_app::bus::SCHEDULED_EVENT, "aws.events", Some(ACCOUNT.into()), json!({}));
     handler.handle(sweep).await.unwrap();
     called.extend(h.app.calls.snapshot().into_keys());
 

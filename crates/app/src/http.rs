@@ -1,8 +1,21 @@
-//! The HTTP API router: one request in, one response out, with no knowledge of how the
-//! request arrived (API Gateway through `lambda_http`, or the local runner through hyper).
+//! The HTTP API: one axum [`Router`] for every way a request arrives (API Gateway
+//! through `lambda_http` in AWS, `axum::serve` in the local runner).
+//!
+//! Who the caller is is not the router's business: the entry point in front of it verifies
+//! the token (API Gateway's JWT authorizer, or the local runner playing it) and puts the
+//! [`Caller`] in the request's extensions. Every `/v1` route needs one.
 
-use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, any, on};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -11,6 +24,9 @@ use tenancy_domain::infrastructure::Infrastructure;
 use tenancy_domain::paging::Page;
 use tenancy_domain::service::{ControlPlane, NewInfrastructure, NewTenant, TenantPatch};
 use tenancy_domain::tenant::Tenant;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
 use crate::problem::{self, Problem};
 
@@ -18,6 +34,9 @@ use crate::problem::{self, Problem};
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// The header that carries a request's id, in and out. A request that arrives without one
+/// is given a fresh UUID; in AWS the API function sets it to API Gateway's request id.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The API over the domain service.
 #[derive(Clone)]
@@ -25,25 +44,27 @@ pub struct Api {
     tenancy: ControlPlane,
 }
 
-type Reply = Result<Response<Vec<u8>>, Problem>;
+type Reply = Result<Response, Problem>;
 
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Vec<u8>> {
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = Response::new(bytes);
+    let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
-fn problem_response(problem: &Problem) -> Response<Vec<u8>> {
-    let mut response = json_response(problem.status, &problem.body());
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(problem::CONTENT_TYPE));
-    if let Some(("allow", Value::String(allowed))) = &problem.extra
-        && let Ok(value) = HeaderValue::from_str(allowed)
-    {
-        response.headers_mut().insert(http::header::ALLOW, value);
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = json_response(self.status, &self.body());
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(problem::CONTENT_TYPE));
+        if let Some(("allow", Value::String(allowed))) = &self.extra
+            && let Ok(value) = HeaderValue::from_str(allowed)
+        {
+            response.headers_mut().insert(axum::http::header::ALLOW, value);
+        }
+        response
     }
-    response
 }
 
 /// A tenant as the API shows it: worker internals left out.
@@ -56,10 +77,10 @@ pub fn tenant_view(tenant: &Tenant) -> Value {
     view
 }
 
-fn tenant_response(status: StatusCode, tenant: &Tenant) -> Response<Vec<u8>> {
+fn tenant_response(status: StatusCode, tenant: &Tenant) -> Response {
     let mut response = json_response(status, &tenant_view(tenant));
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", tenant.version())) {
-        response.headers_mut().insert(http::header::ETAG, etag);
+        response.headers_mut().insert(axum::http::header::ETAG, etag);
     }
     response
 }
@@ -81,9 +102,9 @@ fn not_found_route(path: &str) -> Problem {
     )
 }
 
-fn method_not_allowed(method: &Method, allowed: &'static str) -> Problem {
+fn method_not_allowed(method: &Method, allowed: &str) -> Problem {
     Problem {
-        extra: Some(("allow", Value::String(allowed.into()))),
+        extra: Some(("allow", Value::String(allowed.to_string()))),
         ..Problem::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
@@ -93,8 +114,9 @@ fn method_not_allowed(method: &Method, allowed: &'static str) -> Problem {
     }
 }
 
-/// Parses a JSON body: media type, size, syntax (400) and shape (422) are each checked
-/// with a message that says what to fix. Unknown fields are refused, not ignored.
+/// Parses a JSON body: media type, syntax (400) and shape (422) are each checked with a
+/// message that says what to fix. Unknown fields are refused, not ignored. (The size was
+/// checked as the body was read.)
 fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8], media_types: &[&str]) -> Result<T, Problem> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -105,9 +127,6 @@ fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8], media_types
             "Unsupported media type",
             format!("send the body as {} (got '{content_type}')", media_types.join(" or ")),
         ));
-    }
-    if body.len() > MAX_BODY_BYTES {
-        return Err(payload_too_large(body.len()));
     }
     serde_json::from_slice(body).map_err(|error| {
         use serde_json::error::Category;
@@ -135,37 +154,31 @@ pub fn payload_too_large(size: usize) -> Problem {
     )
 }
 
+/// The query's `key=value` pairs, decoded as `application/x-www-form-urlencoded`.
+/// `form_urlencoded` passes a malformed escape through and replaces bytes that are not
+/// UTF-8; both are refused here instead, so that a garbled query never reaches a lookup.
 fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
-    let mut params = Vec::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        params.push((percent_decode(key)?, percent_decode(value)?));
+    let query = query.unwrap_or("");
+    if has_malformed_escape(query) {
+        return Err(bad_request("bad percent-encoding in the query"));
     }
-    Ok(params)
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(key, value)| {
+            if key.contains(char::REPLACEMENT_CHARACTER) || value.contains(char::REPLACEMENT_CHARACTER) {
+                Err(bad_request("the query is not UTF-8"))
+            } else {
+                Ok((key.into_owned(), value.into_owned()))
+            }
+        })
+        .collect()
 }
 
-fn percent_decode(text: &str) -> Result<String, Problem> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = text.get(i + 1..i + 3).ok_or_else(|| bad_request("bad percent-encoding in the query"))?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad_request("bad percent-encoding in the query"))?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad_request("the query is not UTF-8"))
+/// A `%` not followed by two hex digits.
+fn has_malformed_escape(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    bytes.iter().enumerate().any(|(at, &byte)| {
+        byte == b'%' && !bytes.get(at + 1..at + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 /// Reads `limit`, `cursor` and the allowed filters; anything else is refused.
@@ -193,7 +206,7 @@ fn list_query(query: Option<&str>, filters: &[&str]) -> Result<ListQuery, Proble
 }
 
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
-    let Some(value) = headers.get(http::header::IF_MATCH) else { return Ok(None) };
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
     let text = value.to_str().unwrap_or("").trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
     text.parse()
@@ -221,117 +234,430 @@ impl Api {
         Self { tenancy }
     }
 
-    /// Answers one request. `caller` is who the authorizer verified, if anyone.
-    pub async fn handle(&self, request: Request<Vec<u8>>, caller: Option<Caller>) -> Response<Vec<u8>> {
-        let method = request.method().clone();
-        let path = request.uri().path().to_string();
-        let response = match self.route(request, caller).await {
-            Ok(response) => response,
-            Err(problem) => problem_response(&problem),
-        };
-        tracing::info!(%method, %path, status = response.status().as_u16(), "request");
-        response
-    }
-
-    async fn route(&self, request: Request<Vec<u8>>, caller: Option<Caller>) -> Reply {
-        let (parts, body) = request.into_parts();
-        let path = parts.uri.path().trim_end_matches('/').to_string();
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if segments == ["healthz"] {
-            return Ok(json_response(StatusCode::OK, &json!({ "status": "ok" })));
-        }
-        if segments.first() != Some(&"v1") {
-            return Err(not_found_route(&path));
-        }
-        let caller = caller.ok_or_else(|| {
-            Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Authentication required",
-                "send a bearer token in the Authorization header",
+    /// The whole API as one router: the routes, and in front of them the request id, the
+    /// request log, the body limit, the path's normal form and the `/v1` caller check.
+    pub fn router(&self) -> Router {
+        let routes = Router::new()
+            // Any method: load balancers and people probe it with whatever they have.
+            .route("/healthz", any(healthz))
+            .route(
+                "/v1/infrastructures",
+                allowing("GET, POST", on(MethodFilter::GET, list_infrastructures).post(create_infrastructure)),
             )
-        })?;
-        let query = parts.uri.query();
-        let headers = &parts.headers;
-        let method = &parts.method;
-        let t = &self.tenancy;
-        match (&segments[1..], method) {
-            (["infrastructures"], &Method::POST) => {
-                let request: NewInfrastructure = parse_body(headers, &body, &["application/json"])?;
-                let created = t.create_infrastructure(&caller, request).await?;
-                let mut response = json_response(StatusCode::CREATED, &created);
-                set_location(&mut response, &format!("/v1/infrastructures/{}", created.name));
-                Ok(response)
-            }
-            (["infrastructures"], &Method::GET) => {
-                let q = list_query(query, &[])?;
-                let page = t.list_infrastructures(&caller, q.limit, q.cursor).await?;
-                Ok(json_response(StatusCode::OK, &page_body(page, |i: &Infrastructure| json!(i))))
-            }
-            (["infrastructures"], _) => Err(method_not_allowed(method, "GET, POST")),
-            (["infrastructures", name], &Method::GET) => {
-                Ok(json_response(StatusCode::OK, &t.get_infrastructure(&caller, name).await?))
-            }
-            (["infrastructures", name], &Method::DELETE) => {
-                t.delete_infrastructure(&caller, name).await?;
-                let mut response = Response::new(Vec::new());
-                *response.status_mut() = StatusCode::NO_CONTENT;
-                Ok(response)
-            }
-            (["infrastructures", _], _) => Err(method_not_allowed(method, "GET, DELETE")),
-            (["tenants"], &Method::POST) => {
-                let key = idempotency_key(headers)?;
-                let request: NewTenant = parse_body(headers, &body, &["application/json"])?;
-                let created = t.create_tenant(&caller, request, key.as_deref()).await?;
-                let mut response = tenant_response(StatusCode::ACCEPTED, &created.tenant);
-                set_location(&mut response, &format!("/v1/tenants/{}", created.tenant.name()));
-                if created.replayed {
-                    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-                }
-                Ok(response)
-            }
-            (["tenants"], &Method::GET) => {
-                let q = list_query(query, &["infrastructure"])?;
-                let page = t.list_tenants(&caller, q.infrastructure.as_deref(), q.limit, q.cursor).await?;
-                Ok(json_response(StatusCode::OK, &page_body(page, tenant_view)))
-            }
-            (["tenants"], _) => Err(method_not_allowed(method, "GET, POST")),
-            (["tenant-types"], &Method::GET) => {
-                let mut items = vec![json!({
-                    "name": tenancy_domain::tenant::DEFAULT_TYPE,
-                    "description": "The built-in type: the tenant's boundary, with no plugin.",
-                    "builtIn": true,
-                })];
-                items.extend(t.tenant_types(&caller)?.into_iter().map(|info| json!(info)));
-                Ok(json_response(StatusCode::OK, &json!({ "items": items })))
-            }
-            (["tenant-types"], _) => Err(method_not_allowed(method, "GET")),
-            (["tenants", name], &Method::GET) => {
-                Ok(tenant_response(StatusCode::OK, &t.get_tenant(&caller, name).await?))
-            }
-            (["tenants", name], &Method::PATCH) => {
-                let expected = if_match(headers)?;
-                let patch: TenantPatch =
-                    parse_body(headers, &body, &["application/json", "application/merge-patch+json"])?;
-                let tenant = t.update_tenant(&caller, name, patch, expected).await?;
-                let status = if tenant.state().is_transitional() { StatusCode::ACCEPTED } else { StatusCode::OK };
-                Ok(tenant_response(status, &tenant))
-            }
-            (["tenants", name], &Method::DELETE) => {
-                Ok(tenant_response(StatusCode::ACCEPTED, &t.delete_tenant(&caller, name).await?))
-            }
-            (["tenants", _], _) => Err(method_not_allowed(method, "GET, PATCH, DELETE")),
-            (["tenants", name, "retry"], &Method::POST) => {
-                Ok(tenant_response(StatusCode::ACCEPTED, &t.retry_tenant(&caller, name).await?))
-            }
-            (["tenants", _, "retry"], _) => Err(method_not_allowed(method, "POST")),
-            _ => Err(not_found_route(&path)),
-        }
+            .route(
+                "/v1/infrastructures/{name}",
+                allowing("GET, DELETE", on(MethodFilter::GET, get_infrastructure).delete(delete_infrastructure)),
+            )
+            .route("/v1/tenants", allowing("GET, POST", on(MethodFilter::GET, list_tenants).post(create_tenant)))
+            .route("/v1/tenant-types", allowing("GET", on(MethodFilter::GET, tenant_types)))
+            .route(
+                "/v1/tenants/{name}",
+                allowing(
+                    "GET, PATCH, DELETE",
+                    on(MethodFilter::GET, get_tenant).patch(update_tenant).delete(delete_tenant),
+                ),
+            )
+            .route("/v1/tenants/{name}/retry", allowing("POST", on(MethodFilter::POST, retry_tenant)))
+            .fallback(no_route)
+            .with_state(self.clone());
+        let layers = ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+            .layer(middleware::from_fn(log_request))
+            .layer(middleware::map_request(to_normal_path))
+            .layer(middleware::from_fn(require_caller_under_v1))
+            .layer(middleware::from_fn(oversized_body_as_problem))
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        // The routes sit behind the layers as one service, so that the path is put in its
+        // normal form before it is matched (a `Router::layer` would run after matching).
+        Router::new().fallback_service(layers.service(routes))
     }
 }
 
-fn set_location(response: &mut Response<Vec<u8>>, location: &str) {
+/// `route` with its `405` as the API has always answered it: a problem document and an
+/// `Allow` header naming `allowed`. HEAD is refused too: axum would otherwise answer it
+/// with the GET handler, and the API has never offered HEAD.
+fn allowing(allowed: &'static str, route: MethodRouter<Api>) -> MethodRouter<Api> {
+    let refuse = move |method: Method| async move { method_not_allowed(&method, allowed) };
+    route.on(MethodFilter::HEAD, refuse).fallback(refuse)
+}
+
+/// The caller that the entry point verified; a `/v1` request without one never gets here
+/// ([`require_caller_under_v1`]).
+struct Authenticated(Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        parts.extensions.get::<Caller>().cloned().map(Authenticated).ok_or_else(unauthenticated)
+    }
+}
+
+fn unauthenticated() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Authentication required",
+        "send a bearer token in the Authorization header",
+    )
+}
+
+/// The path as requested, trailing slashes trimmed: what a `404` names.
+#[derive(Clone)]
+struct RequestedPath(String);
+
+/// Empty segments and trailing slashes do not change the route (`/v1//tenants/` is
+/// `/v1/tenants`), as they never have.
+async fn to_normal_path(mut request: Request) -> Request {
+    let requested = request.uri().path().trim_end_matches('/').to_string();
+    let segments: Vec<&str> = requested.split('/').filter(|s| !s.is_empty()).collect();
+    let normal = format!("/{}", segments.join("/"));
+    if normal != request.uri().path() {
+        let path_and_query = match request.uri().query() {
+            Some(query) => format!("{normal}?{query}"),
+            None => normal,
+        };
+        let mut parts = request.uri().clone().into_parts();
+        if let Ok(path_and_query) = path_and_query.parse::<PathAndQuery>() {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request.extensions_mut().insert(RequestedPath(requested));
+    request
+}
+
+/// `401` for a `/v1` request without a caller, before any route is looked at: an unknown
+/// route or method is nobody's business but an authenticated caller's.
+async fn require_caller_under_v1(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let under_v1 = path == "/v1" || path.starts_with("/v1/");
+    if under_v1 && request.extensions().get::<Caller>().is_none() {
+        return unauthenticated().into_response();
+    }
+    next.run(request).await
+}
+
+/// The body limit answers a body it can see is too large (by its `Content-Length`) with a
+/// bare `413`; this gives that answer the API's problem document.
+async fn oversized_body_as_problem(request: Request, next: Next) -> Response {
+    let declared: Option<usize> =
+        request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let response = next.run(request).await;
+    let is_problem = response.headers().get(CONTENT_TYPE).is_some_and(|v| v == problem::CONTENT_TYPE);
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem {
+        return payload_too_large(declared.unwrap_or(MAX_BODY_BYTES + 1)).into_response();
+    }
+    response
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let response = next.run(request).await;
+    tracing::info!(%method, %path, status = response.status().as_u16(), %request_id, "request");
+    response
+}
+
+/// The request body, read up to [`MAX_BODY_BYTES`] (the body limit layer stops it there
+/// when it arrives without a `Content-Length`).
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(MAX_BODY_BYTES + 1),
+        _ => bad_request(format!("the body could not be read: {rejection}")),
+    })
+}
+
+/// The `{name}` in the path. A name that is not UTF-8 once decoded names nothing.
+fn path_name(name: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+    name.map(|Path(name)| name).map_err(|rejection| bad_request(format!("the path is malformed: {rejection}")))
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({ "status": "ok" }))
+}
+
+async fn no_route(path: Option<axum::Extension<RequestedPath>>, uri: Uri) -> Problem {
+    let path = path.map(|axum::Extension(RequestedPath(path))| path).unwrap_or_else(|| uri.path().to_string());
+    not_found_route(&path)
+}
+
+async fn create_infrastructure(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let body = read_body(body)?;
+    let request: NewInfrastructure = parse_body(&headers, &body, &["application/json"])?;
+    let created = api.tenancy.create_infrastructure(&caller, request).await?;
+    let mut response = json_response(StatusCode::CREATED, &created);
+    set_location(&mut response, &format!("/v1/infrastructures/{}", created.name));
+    Ok(response)
+}
+
+async fn list_infrastructures(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let q = list_query(query.as_deref(), &[])?;
+    let page = api.tenancy.list_infrastructures(&caller, q.limit, q.cursor).await?;
+    Ok(json_response(StatusCode::OK, &page_body(page, |i: &Infrastructure| json!(i))))
+}
+
+async fn get_infrastructure(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    name: Result<Path<String>, PathRejection>,
+) -> Reply {
+    let name = path_name(name)?;
+    Ok(json_response(StatusCode::OK, &api.tenancy.get_infrastructure(&caller, &name).await?))
+}
+
+async fn delete_infrastructure(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    name: Result<Path<String>, PathRejection>,
+) -> Reply {
+    let name = path_name(name)?;
+    api.tenancy.delete_infrastructure(&caller, &name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn create_tenant(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let key = idempotency_key(&headers)?;
+    let body = read_body(body)?;
+    let request: NewTenant = parse_body(&headers, &body, &["application/json"])?;
+    let created = api.tenancy.create_tenant(&caller, request, key.as_deref()).await?;
+    let mut response = tenant_response(StatusCode::ACCEPTED, &created.tenant);
+    set_location(&mut response, &format!("/v1/tenants/{}", created.tenant.name()));
+    if created.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+async fn list_tenants(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let q = list_query(query.as_deref(), &["infrastructure"])?;
+    let page = api.tenancy.list_tenants(&caller, q.infrastructure.as_deref(), q.limit, q.cursor).await?;
+    Ok(json_response(StatusCode::OK, &page_body(page, tenant_view)))
+}
+
+async fn tenant_types(State(api): State<Api>, Authenticated(caller): Authenticated) -> Reply {
+    let mut items = vec![json!({
+        "name": tenancy_domain::tenant::DEFAULT_TYPE,
+        "description": "The built-in type: the tenant's boundary, with no plugin.",
+        "builtIn": true,
+    })];
+    items.extend(api.tenancy.tenant_types(&caller)?.into_iter().map(|info| json!(info)));
+    Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+}
+
+async fn get_tenant(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    name: Result<Path<String>, PathRejection>,
+) -> Reply {
+    let name = path_name(name)?;
+    Ok(tenant_response(StatusCode::OK, &api.tenancy.get_tenant(&caller, &name).await?))
+}
+
+async fn update_tenant(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    name: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let name = path_name(name)?;
+    let expected = if_match(&headers)?;
+    let body = read_body(body)?;
+    let patch: TenantPatch = parse_body(&headers, &body, &["application/json", "application/merge-patch+json"])?;
+    let tenant = api.tenancy.update_tenant(&caller, &name, patch, expected).await?;
+    let status = if tenant.state().is_transitional() { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok(tenant_response(status, &tenant))
+}
+
+async fn delete_tenant(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    name: Result<Path<String>, PathRejection>,
+) -> Reply {
+    let name = path_name(name)?;
+    Ok(tenant_response(StatusCode::ACCEPTED, &api.tenancy.delete_tenant(&caller, &name).await?))
+}
+
+async fn retry_tenant(
+    State(api): State<Api>,
+    Authenticated(caller): Authenticated,
+    name: Result<Path<String>, PathRejection>,
+) -> Reply {
+    let name = path_name(name)?;
+    Ok(tenant_response(StatusCode::ACCEPTED, &api.tenancy.retry_tenant(&caller, &name).await?))
+}
+
+fn set_location(response: &mut Response, location: &str) {
     if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(http::header::LOCATION, value);
+        response.headers_mut().insert(axum::http::header::LOCATION, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tenancy_domain::access::{ADMIN_GROUP, Via};
+    use tenancy_domain::builtin::{NoPlugins, SystemClock};
+    use tenancy_domain::memory::{MemoryStore, MemoryVpcs, RecordingEvents};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn router() -> Router {
+        Api::new(ControlPlane::new(
+            Arc::new(MemoryStore::default()),
+            Arc::new(RecordingEvents::default()),
+            Arc::new(NoPlugins),
+            Arc::new(MemoryVpcs::default()),
+            Arc::new(SystemClock),
+        ))
+        .router()
+    }
+
+    fn admin() -> Caller {
+        Caller { id: "anna".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api }
+    }
+
+    fn request(method: Method, uri: &str, caller: Option<Caller>, body: Vec<u8>) -> Request {
+        let mut request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        if let Some(caller) = caller {
+            request.extensions_mut().insert(caller);
+        }
+        request
+    }
+
+    async fn send(request: Request) -> (StatusCode, HeaderMap, Value) {
+        let response = router().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn a_method_a_route_does_not_take_is_refused_with_its_allow_list() {
+        for (method, uri, allowed) in [
+            (Method::PUT, "/v1/tenants", "GET, POST"),
+            (Method::HEAD, "/v1/tenants", "GET, POST"),
+            (Method::POST, "/v1/tenants/t1", "GET, PATCH, DELETE"),
+            (Method::GET, "/v1/tenants/t1/retry", "POST"),
+            (Method::DELETE, "/v1/tenant-types", "GET"),
+            (Method::PATCH, "/v1/infrastructures/i1", "GET, DELETE"),
+        ] {
+            let (status, headers, body) = send(request(method.clone(), uri, Some(admin()), Vec::new())).await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+            assert_eq!(headers["allow"], allowed, "{method} {uri}");
+            assert_eq!(headers[CONTENT_TYPE], problem::CONTENT_TYPE);
+            if method != Method::HEAD {
+                assert_eq!(body["type"], "urn:tenancy:problem:method-not-allowed");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_name_the_path_and_v1_needs_a_caller_first() {
+        let (status, headers, body) = send(request(Method::GET, "/v1/clusters/", Some(admin()), Vec::new())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(!headers.contains_key("allow"));
+        assert_eq!(body["detail"], "no route for '/v1/clusters'; see the README for the API");
+
+        let (status, _, body) = send(request(Method::GET, "/v1/clusters", None, Vec::new())).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["type"], "urn:tenancy:problem:unauthenticated");
+
+        let (status, _, body) = send(request(Method::POST, "/healthz/", None, Vec::new())).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({ "status": "ok" })));
+    }
+
+    #[tokio::test]
+    async fn empty_segments_and_trailing_slashes_do_not_change_the_route() {
+        let (status, _, body) = send(request(Method::GET, "//v1//tenants/?limit=5", Some(admin()), Vec::new())).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["items"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn the_query_is_decoded_strictly() {
+        for (query, status) in [
+            ("limit=1%30", StatusCode::OK),
+            ("limit=+5", StatusCode::UNPROCESSABLE_ENTITY),
+            ("limit=%zz", StatusCode::BAD_REQUEST),
+            ("cursor=%ff", StatusCode::BAD_REQUEST),
+            ("sort=name", StatusCode::BAD_REQUEST),
+            ("&&limit=5&", StatusCode::OK),
+        ] {
+            let uri = format!("/v1/tenants?{query}");
+            let (got, _, body) = send(request(Method::GET, &uri, Some(admin()), Vec::new())).await;
+            assert_eq!(got, status, "{query}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_gets_the_problem_document_with_or_without_a_length() {
+        let big = vec![b' '; MAX_BODY_BYTES + 10];
+        let mut declared = request(Method::POST, "/v1/tenants", Some(admin()), big.clone());
+        declared.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(big.len()));
+        let (status, headers, body) = send(declared).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(headers[CONTENT_TYPE], problem::CONTENT_TYPE);
+        assert_eq!(body["type"], "urn:tenancy:problem:payload-too-large");
+        assert!(body["detail"].as_str().unwrap().ends_with(&format!("this one has {}", big.len())));
+
+        // Streamed, with no length to go by: the limit stops the read.
+        let stream = Body::from_stream(futures_stream(big));
+        let mut streamed = request(Method::POST, "/v1/tenants", Some(admin()), Vec::new());
+        *streamed.body_mut() = stream;
+        let (status, headers, body) = send(streamed).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(headers[CONTENT_TYPE], problem::CONTENT_TYPE);
+        assert_eq!(body["type"], "urn:tenancy:problem:payload-too-large");
+    }
+
+    fn futures_stream(bytes: Vec<u8>) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+        futures::stream::iter(bytes.chunks(1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect::<Vec<_>>())
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_request_id_it_came_with_or_a_new_one() {
+        let mut given = request(Method::GET, "/healthz", None, Vec::new());
+        given.headers_mut().insert(REQUEST_ID_HEADER, HeaderValue::from_static("req-1"));
+        let (_, headers, _) = send(given).await;
+        assert_eq!(headers[REQUEST_ID_HEADER], "req-1");
+
+        let (_, headers, _) = send(request(Method::GET, "/v1/nothing", None, Vec::new())).await;
+        assert_eq!(headers[REQUEST_ID_HEADER].len(), 36, "a UUID");
     }
 }

@@ -1,15 +1,15 @@
-//! What the entry points share: the HTTP router, the lifecycle event handler, and the
+//! What the entry points share: the HTTP router, the handler of events from the bus, and the
 //! wiring of adapters from configuration. `functions/api`, `functions/lifecycle` and the
 //! local runner (`tenancy dev`) each translate their trigger into one call here.
 
 pub mod auth;
+pub mod bus;
 pub mod http;
-pub mod lifecycle;
 pub mod problem;
 pub mod wiring;
 
+pub use bus::{BusHandler, EventBridgeEvent};
 pub use http::Api;
-pub use lifecycle::{Envelope, LifecycleHandler};
 pub use wiring::{App, Settings, StartError};
 
 /// Starts logging: JSON lines in Lambda (CloudWatch parses them), plain text elsewhere.

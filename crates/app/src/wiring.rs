@@ -10,8 +10,8 @@ use tenancy_domain::service::ControlPlane;
 use tenancy_domain::worker::{Worker, WorkerConfig};
 use tenancy_plugin_host::{Limits, PluginHost, PluginRegistry, RegistryError};
 
-use crate::lifecycle::Producers;
-use crate::{Api, LifecycleHandler};
+use crate::bus::Producers;
+use crate::{Api, BusHandler};
 
 /// Configuration, from the environment.
 #[derive(Debug, Clone)]
@@ -41,22 +41,57 @@ pub struct Settings {
     pub trusted_producers: String,
 }
 
+/// The variables [`Settings`] reads (besides the AWS ones).
+const SETTING_NAMES: [&str; 8] = [
+    "TENANCY_TABLE",
+    "TENANCY_EVENT_BUS",
+    "TENANCY_LEASE_SECONDS",
+    "TENANCY_PLUGINS",
+    "TENANCY_DEPLOYMENT",
+    "TENANCY_TENANT_BOUNDARY_ARN",
+    "TENANCY_ACCOUNT_ID",
+    "TENANCY_TRUSTED_PRODUCERS",
+];
+
 impl Settings {
-    /// Reads the settings from the environment, with the defaults above.
-    pub fn from_env() -> Self {
-        let var =
-            |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
-        Self {
-            aws: AwsSettings::from_env(),
-            table: var("TENANCY_TABLE", "tenancy"),
-            bus: var("TENANCY_EVENT_BUS", "tenancy"),
-            lease_seconds: var("TENANCY_LEASE_SECONDS", "300").parse().unwrap_or(300),
-            plugins_manifest: std::env::var_os("TENANCY_PLUGINS").filter(|v| !v.is_empty()).map(PathBuf::from),
-            deployment: var("TENANCY_DEPLOYMENT", "local"),
-            tenant_boundary_arn: std::env::var("TENANCY_TENANT_BOUNDARY_ARN").ok().filter(|v| !v.is_empty()),
-            account_id: std::env::var("TENANCY_ACCOUNT_ID").ok().filter(|v| !v.is_empty()),
-            trusted_producers: var("TENANCY_TRUSTED_PRODUCERS", ""),
+    /// Reads the settings from the environment, with the defaults above. A malformed
+    /// value stops start-up: a mistyped number must not quietly become the default.
+    pub fn from_env() -> Result<Self, StartError> {
+        for name in SETTING_NAMES {
+            if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(name) {
+                return Err(StartError::Setting { name, problem: format!("{value:?} is not UTF-8") });
+            }
         }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings from `lookup` (an unset or empty variable takes its default).
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let text = |name: &str, default: &str| var(name).unwrap_or_else(|| default.into());
+        Ok(Self {
+            aws: AwsSettings::from_env(),
+            table: text("TENANCY_TABLE", "tenancy"),
+            bus: text("TENANCY_EVENT_BUS", "tenancy"),
+            lease_seconds: positive_seconds("TENANCY_LEASE_SECONDS", var("TENANCY_LEASE_SECONDS"), 300)?,
+            plugins_manifest: var("TENANCY_PLUGINS").map(PathBuf::from),
+            deployment: text("TENANCY_DEPLOYMENT", "local"),
+            tenant_boundary_arn: var("TENANCY_TENANT_BOUNDARY_ARN"),
+            account_id: var("TENANCY_ACCOUNT_ID"),
+            trusted_producers: text("TENANCY_TRUSTED_PRODUCERS", ""),
+        })
+    }
+}
+
+/// A whole number of seconds, at least 1; `default` when unset.
+fn positive_seconds(name: &'static str, value: Option<String>, default: i64) -> Result<i64, StartError> {
+    let Some(value) = value else { return Ok(default) };
+    match value.trim().parse::<i64>() {
+        Ok(seconds) if seconds >= 1 => Ok(seconds),
+        _ => Err(StartError::Setting {
+            name,
+            problem: format!("'{value}' is not a whole number of seconds (1 or more)"),
+        }),
     }
 }
 
@@ -109,7 +144,7 @@ pub struct App {
 impl App {
     /// Wires everything from the environment with the system clock.
     pub async fn from_env() -> Result<Self, StartError> {
-        Self::new(Settings::from_env(), Arc::new(SystemClock)).await
+        Self::new(Settings::from_env()?, Arc::new(SystemClock)).await
     }
 
     /// Wires everything from `settings` with `clock`. Fails when the tenant types'
@@ -182,9 +217,9 @@ impl App {
         Api::new(self.tenancy.clone())
     }
 
-    /// The lifecycle event handler.
-    pub fn lifecycle(&self) -> LifecycleHandler {
-        LifecycleHandler::new(self.tenancy.clone(), self.worker.clone(), self.events.clone(), self.producers.clone())
+    /// The lifecycle function's handler of events from the bus.
+    pub fn lifecycle(&self) -> BusHandler {
+        BusHandler::new(self.tenancy.clone(), self.worker.clone(), self.events.clone(), self.producers.clone())
     }
 }
 
@@ -209,4 +244,31 @@ async fn load_plugins(settings: &Settings) -> Result<Arc<dyn Plugins>, RegistryE
     })
     .await
     .map_err(|e| RegistryError::Engine(format!("loading did not complete: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, StartError> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn a_mistyped_lease_stops_start_up_naming_the_variable_and_the_value() {
+        for bad in ["30O", "5m", "-5", "0", "1.5", "300 seconds"] {
+            let error = settings(&[("TENANCY_LEASE_SECONDS", bad)]).expect_err(bad).to_string();
+            assert!(error.contains("TENANCY_LEASE_SECONDS") && error.contains(&format!("'{bad}'")), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_well_formed_lease_is_read_and_an_unset_one_is_the_default() {
+        assert_eq!(settings(&[("TENANCY_LEASE_SECONDS", "900")]).unwrap().lease_seconds, 900);
+        assert_eq!(settings(&[("TENANCY_LEASE_SECONDS", "")]).unwrap().lease_seconds, 300);
+        let defaults = settings(&[]).unwrap();
+        assert_eq!((defaults.lease_seconds, defaults.table.as_str()), (300, "tenancy"));
+        assert_eq!(defaults.plugins_manifest, None);
+    }
 }

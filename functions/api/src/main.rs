@@ -1,36 +1,50 @@
 //! The API function: API Gateway (HTTP API, payload 2.0, JWT authorizer) in, the router out.
 
+use axum::Router;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
+use lambda_http::{Error, RequestExt};
+use tenancy_app::http::REQUEST_ID_HEADER;
 use tenancy_app::{Api, App, auth, init_logging};
 use tenancy_domain::access::Caller;
 
 /// The claims API Gateway's JWT authorizer verified, as the router's caller. API Gateway
 /// has already refused requests without a valid token on authorised routes.
-fn caller(request: &Request) -> Option<Caller> {
-    let RequestContext::ApiGatewayV2(context) = request.request_context() else { return None };
+fn caller<B>(request: &http::Request<B>) -> Option<Caller> {
+    let RequestContext::ApiGatewayV2(context) = request.request_context_ref()? else { return None };
     // Every claim arrives as a string (an array flattened to `[a b]`): the form the parser reads.
-    auth::caller_from_claims(&context.authorizer?.jwt?.claims)
+    auth::caller_from_claims(&context.authorizer.as_ref()?.jwt.as_ref()?.claims)
 }
 
-/// One Lambda invocation: the API Gateway request to the router and its answer back.
-async fn answer(api: &Api, request: Request) -> Response<Body> {
-    let caller = caller(&request);
-    let (parts, body) = request.into_parts();
-    let response = api.handle(http::Request::from_parts(parts, body.to_vec()), caller).await;
-    let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Body::from(body))
+/// Hands the router what API Gateway established: the caller, and its own request id as
+/// the request's id (the one its access log and `apigw-requestid` header carry), in
+/// place of any the client sent.
+async fn from_gateway(mut request: Request) -> Request {
+    if let Some(caller) = caller(&request) {
+        request.extensions_mut().insert(caller);
+    }
+    let gateway_request_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    if let Some(id) = gateway_request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        request.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+    request
+}
+
+/// The API as this function serves it.
+fn service(api: &Api) -> Router {
+    api.router().layer(middleware::map_request(from_gateway))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
     let api = App::from_env().await?.api();
-    lambda_http::run(service_fn(move |request: Request| {
-        let api = api.clone();
-        async move { Ok::<_, Error>(answer(&api, request).await) }
-    }))
-    .await
+    lambda_http::run(service(&api)).await
 }
 
 #[cfg(test)]
@@ -47,7 +61,7 @@ mod tests {
 
     /// An HTTP API payload 2.0 event as API Gateway sends it after its JWT authorizer:
     /// every claim a string, the groups array flattened to `[a b]`.
-    fn gateway_event(method: &str, path: &str, groups: &str, body: Option<Value>) -> Request {
+    fn gateway_event(method: &str, path: &str, groups: &str, body: Option<Value>) -> lambda_http::Request {
         let event = json!({
             "version": "2.0",
             "routeKey": "ANY /v1/{proxy+}",
@@ -74,6 +88,12 @@ mod tests {
             "isBase64Encoded": false
         });
         lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
+    }
+
+    /// One Lambda invocation: the API Gateway request through the router, its answer back.
+    async fn answer(api: &Api, request: lambda_http::Request) -> http::Response<axum::body::Body> {
+        use tower::ServiceExt;
+        service(api).oneshot(request).await.expect("the router never fails")
     }
 
     fn api() -> Api {

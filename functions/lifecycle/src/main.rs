@@ -1,21 +1,43 @@
 //! The lifecycle function: EventBridge events (requests and the sweep schedule) in, the
-//! worker out. An error makes EventBridge retry the event, then send it to the DLQ.
+//! worker out. An error makes EventBridge retry the event, then send it to the DLQ; its
+//! type says whether another try can help (`Retryable`) or not (`Permanent`).
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
-use tenancy_app::{App, Envelope, init_logging};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use tenancy_app::bus::HandlerError;
+use tenancy_app::{App, EventBridgeEvent, init_logging};
+
+/// The failure as Lambda reports it: its class as the error type, its message as is.
+fn diagnostic(error: HandlerError) -> Diagnostic {
+    Diagnostic { error_type: error.class().as_str().to_string(), error_message: error.to_string() }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
     let handler = App::from_env().await?.lifecycle();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let handler = handler.clone();
         async move {
-            let envelope: Envelope = serde_json::from_value(event.payload)?;
-            let handled = handler.handle(envelope).await?;
-            Ok::<_, Error>(format!("{handled:?}"))
+            let handled = handler.handle(event.payload).await.map_err(diagnostic)?;
+            Ok::<_, Diagnostic>(format!("{handled:?}"))
         }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_reports_whether_another_try_can_help() {
+        let retry = diagnostic(HandlerError::RetryLater {
+            tenant: "t".into(),
+            step: tenancy_domain::tenant::Step::Worker,
+            error: "throttled".into(),
+        });
+        assert_eq!(retry.error_type, "Retryable");
+        assert_eq!(retry.error_message, "tenant 't': step 'worker' will be retried: throttled");
+        assert_eq!(diagnostic(HandlerError::Malformed("the event has no id".into())).error_type, "Permanent");
+    }
 }

@@ -1,4 +1,5 @@
-//! The lifecycle function's logic: one EventBridge event in, the work it asks for done.
+//! What the lifecycle function does with an event from the bus: one EventBridge event
+//! in, the work it asks for done.
 //!
 //! Three kinds of event arrive: Tenancy's own requests (source `tenancy`, naming a tenant
 //! already recorded), requests that other producers put on the bus (validated here exactly
@@ -19,27 +20,37 @@ use std::sync::Arc;
 /// `detail-type` of EventBridge scheduled events, which trigger the sweep.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 
-/// The EventBridge envelope, as a rule delivers it to Lambda or to an SQS queue.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Envelope {
-    /// Event id; used as the idempotency key of requests from other producers.
-    pub id: String,
-    /// What happened.
-    #[serde(rename = "detail-type")]
-    pub detail_type: String,
-    /// Who put it on the bus.
-    pub source: String,
-    /// The producer's account.
-    #[serde(default)]
-    pub account: Option<String>,
-    /// The payload.
-    #[serde(default)]
-    pub detail: Value,
+/// An event as an EventBridge rule delivers it (to the Lambda function, or to the local
+/// runner's queue), with its `detail` as JSON.
+pub use aws_lambda_events::eventbridge::EventBridgeEvent;
+
+/// An event as a rule would deliver it: for the local runner and tests, which play
+/// EventBridge. (The library's type cannot be written as a literal outside its crate.)
+pub fn bus_event(
+    id: impl Into<String>,
+    detail_type: impl Into<String>,
+    source: impl Into<String>,
+    account: Option<String>,
+    detail: Value,
+) -> EventBridgeEvent {
+    let mut event = EventBridgeEvent::default();
+    event.id = Some(id.into());
+    event.detail_type = detail_type.into();
+    event.source = source.into();
+    event.account = account;
+    event.detail = detail;
+    event
 }
 
-/// Why an event could not be handled; the trigger retries it. Every variant is worth a
-/// retry: a permanent problem is recorded on the tenant or answered with a rejection
-/// event, never raised.
+/// The event EventBridge's schedule delivers to trigger the sweep.
+pub fn scheduled_event(id: impl Into<String>) -> EventBridgeEvent {
+    bus_event(id, SCHEDULED_EVENT, "aws.events", None, serde_json::json!({}))
+}
+
+/// Why an event could not be handled. Nearly every variant is worth a retry: a problem
+/// with what a request asks for is recorded on the tenant or answered with a rejection
+/// event, never raised. Only an event that is not one the rules deliver cannot succeed
+/// on another try ([`HandlerError::class`]).
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// The worker could not run.
@@ -59,6 +70,42 @@ pub enum HandlerError {
         /// The passing fault.
         error: String,
     },
+    /// The event lacks what every event a rule delivers carries (its id): trying it again
+    /// cannot help.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+}
+
+/// Whether a failed event may succeed if delivered again: the function reports it as
+/// the failure's type, for the logs, the alarms and whoever reads the dead-letter queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// A passing fault; a later delivery can succeed.
+    Retryable,
+    /// The event itself is at fault; every delivery will fail the same way.
+    Permanent,
+}
+
+impl FailureClass {
+    /// The name the function reports as the error type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Retryable => "Retryable",
+            FailureClass::Permanent => "Permanent",
+        }
+    }
+}
+
+impl HandlerError {
+    /// Whether delivering the event again may help.
+    pub fn class(&self) -> FailureClass {
+        match self {
+            HandlerError::Worker(_) | HandlerError::Unavailable(_) | HandlerError::RetryLater { .. } => {
+                FailureClass::Retryable
+            }
+            HandlerError::Malformed(_) => FailureClass::Permanent,
+        }
+    }
 }
 
 /// Who may put requests on the bus, and for what: the deployment itself (source
@@ -132,16 +179,16 @@ struct DeleteRequest {
     name: String,
 }
 
-/// Handles lifecycle events.
+/// Handles the events the lifecycle function receives from the bus.
 #[derive(Clone)]
-pub struct LifecycleHandler {
+pub struct BusHandler {
     tenancy: ControlPlane,
     worker: Worker,
     events: Arc<dyn Events>,
     producers: Arc<Producers>,
 }
 
-impl LifecycleHandler {
+impl BusHandler {
     /// A handler over the service (for requests from other producers) and the worker,
     /// trusting `producers`.
     pub fn new(tenancy: ControlPlane, worker: Worker, events: Arc<dyn Events>, producers: Producers) -> Self {
@@ -150,15 +197,18 @@ impl LifecycleHandler {
 
     /// Refuses a request from a producer the deployment does not trust for it: a
     /// `Tenant Request Rejected` event names the reason, and nothing changes.
-    async fn reject_untrusted(&self, envelope: &Envelope, reason: String) -> Result<Handled, HandlerError> {
-        tracing::warn!(source = %envelope.source, account = ?envelope.account, %reason, "request from the bus refused");
-        let event = LifecycleEvent::refused(&envelope.detail_type, &envelope.detail, &envelope.source, &reason);
+    async fn reject_untrusted(&self, request: &EventBridgeEvent, reason: String) -> Result<Handled, HandlerError> {
+        tracing::warn!(source = %request.source, account = ?request.account, %reason, "request from the bus refused");
+        let event = LifecycleEvent::refused(&request.detail_type, &request.detail, &request.source, &reason);
         self.events.publish(&event).await.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
         Ok(Handled::Rejected(reason))
     }
 
     /// Handles one event.
-    pub async fn handle(&self, envelope: Envelope) -> Result<Handled, HandlerError> {
+    pub async fn handle(&self, envelope: EventBridgeEvent) -> Result<Handled, HandlerError> {
+        let Some(id) = envelope.id.as_deref() else {
+            return Err(HandlerError::Malformed("the event has no id".into()));
+        };
         if envelope.detail_type == SCHEDULED_EVENT {
             let runs = self.worker.sweep().await?;
             for (name, outcome) in &runs {
@@ -195,10 +245,10 @@ impl LifecycleHandler {
             let reason = "changes to tenants are only taken from the API, not from the bus".to_string();
             return self.reject_untrusted(&envelope, reason).await;
         }
-        self.handle_foreign(kind, &envelope).await
+        self.handle_foreign(kind, id, &envelope).await
     }
 
-    async fn drive_own(&self, envelope: &Envelope) -> Result<Handled, HandlerError> {
+    async fn drive_own(&self, envelope: &EventBridgeEvent) -> Result<Handled, HandlerError> {
         let Ok(request) = serde_json::from_value::<OwnRequest>(envelope.detail.clone()) else {
             tracing::warn!(detail = %envelope.detail, "malformed request from tenancy ignored");
             return Ok(Handled::Ignored);
@@ -214,14 +264,19 @@ impl LifecycleHandler {
 
     /// A request from another producer: the same validation and rules as the API, with
     /// the event id as idempotency key so that a redelivered event creates nothing new.
-    async fn handle_foreign(&self, kind: EventKind, envelope: &Envelope) -> Result<Handled, HandlerError> {
+    async fn handle_foreign(
+        &self,
+        kind: EventKind,
+        id: &str,
+        envelope: &EventBridgeEvent,
+    ) -> Result<Handled, HandlerError> {
         let caller = Caller::event_producer(&envelope.source, envelope.account.as_deref().unwrap_or("unknown"));
         let (result, rejected) = match kind {
             EventKind::CreateRequested => {
                 let result = match serde_json::from_value::<NewTenant>(envelope.detail.clone()) {
                     Ok(request) => self
                         .tenancy
-                        .create_tenant(&caller, request, Some(&envelope.id))
+                        .create_tenant(&caller, request, Some(id))
                         .await
                         .map(|created| created.tenant.name().to_string()),
                     Err(error) => Err(tenancy_domain::Error::invalid("detail", error.to_string())),
@@ -294,6 +349,46 @@ mod tests {
         assert!(TEMPLATE.contains(
             r#"TENANCY_TRUSTED_PRODUCERS: !If [HasProducer, !Sub "${ProducerSource}@${ProducerAccountId}", ""]"#
         ));
+    }
+
+    #[test]
+    fn only_an_event_without_what_every_delivery_carries_is_a_permanent_failure() {
+        let retry = HandlerError::RetryLater {
+            tenant: "t".into(),
+            step: tenancy_domain::tenant::Step::Worker,
+            error: "throttled".into(),
+        };
+        assert_eq!(retry.class().as_str(), "Retryable");
+        assert_eq!(HandlerError::Unavailable("store".into()).class(), FailureClass::Retryable);
+        assert_eq!(HandlerError::Malformed("no id".into()).class().as_str(), "Permanent");
+    }
+
+    #[test]
+    fn events_as_the_rules_deliver_them_are_read() {
+        let delivered = serde_json::json!({
+            "version": "0", "id": "e1", "detail-type": "Tenant Create Requested", "source": "crm.onboarding",
+            "account": "111122223333", "time": "2026-11-28T04:00:00Z", "region": "eu-west-1", "resources": [],
+            "detail": { "name": "t1" }
+        });
+        let event: EventBridgeEvent = serde_json::from_value(delivered).unwrap();
+        let made = bus_event(
+            "e1",
+            "Tenant Create Requested",
+            "crm.onboarding",
+            Some("111122223333".into()),
+            serde_json::json!({ "name": "t1" }),
+        );
+        assert_eq!(
+            (&event.id, &event.detail_type, &event.source, &event.account, &event.detail),
+            (&made.id, &made.detail_type, &made.source, &made.account, &made.detail)
+        );
+        let schedule: EventBridgeEvent = serde_json::from_value(serde_json::json!({
+            "version": "0", "id": "s1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-28T04:00:00Z", "region": "eu-west-1",
+            "resources": ["arn:aws:events:eu-west-1:123456789012:rule/sweep"], "detail": {}
+        }))
+        .unwrap();
+        assert_eq!(schedule.detail_type, scheduled_event("s1").detail_type);
     }
 
     #[test]
