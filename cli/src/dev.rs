@@ -70,7 +70,7 @@ pub async fn start(app: &App, options: DevOptions) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let api = app.api();
-    let handler = app.lifecycle();
+    let handler = app.bus_handler();
     let tokens = Arc::new(Tokens {
         secret: options.jwt_secret.as_bytes().into(),
         issuer: options.jwt_issuer,

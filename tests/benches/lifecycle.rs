@@ -57,7 +57,7 @@ async fn time_to_active(h: &Harness, infra: &str, name: &str, tenant_type: &str)
 async fn calls_per_operation() {
     let h = Harness::with(Options { run_worker: false, ..Default::default() }).await;
     let infra = h.infrastructure("nonprod").await;
-    let handler = h.app.lifecycle();
+    let handler = h.app.bus_handler();
     let request = |kind: &str, created: &serde_json::Value| {
         bus_event(
             unique("event"),

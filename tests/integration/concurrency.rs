@@ -55,7 +55,7 @@ async fn a_request_event_delivered_twice_converges_on_one_set_of_resources() {
         Some(tenancy_tests::ACCOUNT.into()),
         json!({ "tenant": tenant, "tenantId": created.body["id"], "version": 1 }),
     );
-    let handler = h.app.lifecycle();
+    let handler = h.app.bus_handler();
     // Two deliveries at once: one worker acts, the other finds the tenant taken.
     let (first, second) = tokio::join!(handler.handle(event.clone()), handler.handle(event.clone()));
     let outcomes = [first.unwrap(), second.unwrap()];
@@ -186,7 +186,7 @@ async fn the_sweep_redrives_a_tenant_whose_request_event_was_lost() {
     h.create_tenant(&infra, &tenant, json!({})).await;
     h.aws.sqs.purge_queue().queue_url(&h.queue_url).send().await.unwrap();
 
-    let handler = h.app.lifecycle();
+    let handler = h.app.bus_handler();
     let schedule =
         bus_event("schedule-1", "Scheduled Event", "aws.events", Some(tenancy_tests::ACCOUNT.into()), json!({}));
     assert_eq!(handler.handle(schedule.clone()).await.unwrap(), Handled::Swept(0), "too early to count as stalled");

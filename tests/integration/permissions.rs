@@ -103,7 +103,7 @@ fn allowed_by_template() -> BTreeSet<String> {
 async fn the_lifecycle_function_may_make_exactly_the_calls_its_code_makes() {
     let h = Harness::with(Options { run_worker: false, ..Default::default() }).await;
     let infra = h.infrastructure("nonprod").await;
-    let handler = h.app.lifecycle();
+    let handler = h.app.bus_handler();
     let tenant = unique("perm");
     let drive = |detail_type: &str, body: &serde_json::Value| {
         bus_event(

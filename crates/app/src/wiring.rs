@@ -134,7 +134,7 @@ pub struct App {
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// The API's service.
-    pub tenancy: ControlPlane,
+    pub control_plane: ControlPlane,
     /// The lifecycle worker.
     pub worker: Worker,
     /// Who may put requests on the bus.
@@ -179,14 +179,14 @@ impl App {
         };
         let producers = Producers::parse(&own_account, &settings.trusted_producers)
             .map_err(|problem| StartError::Setting { name: "TENANCY_TRUSTED_PRODUCERS", problem })?;
-        let tenancy = ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone());
+        let control_plane = ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone());
         let config = WorkerConfig {
             lease: time::Duration::seconds(settings.lease_seconds),
             deployment: settings.deployment.clone(),
             ..WorkerConfig::default()
         };
         let worker = Worker::new(store.clone(), cloud.clone(), events.clone(), plugins.clone(), clock.clone(), config);
-        Ok(Self { settings, sdk, calls, store, cloud, events, plugins, clock, tenancy, worker, producers })
+        Ok(Self { settings, sdk, calls, store, cloud, events, plugins, clock, control_plane, worker, producers })
     }
 
     /// The worker's settings, as wired.
@@ -214,12 +214,12 @@ impl App {
 
     /// The HTTP API.
     pub fn api(&self) -> Api {
-        Api::new(self.tenancy.clone())
+        Api::new(self.control_plane.clone())
     }
 
     /// The lifecycle function's handler of events from the bus.
-    pub fn lifecycle(&self) -> BusHandler {
-        BusHandler::new(self.tenancy.clone(), self.worker.clone(), self.events.clone(), self.producers.clone())
+    pub fn bus_handler(&self) -> BusHandler {
+        BusHandler::new(self.control_plane.clone(), self.worker.clone(), self.events.clone(), self.producers.clone())
     }
 }
 

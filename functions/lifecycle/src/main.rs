@@ -14,7 +14,7 @@ fn diagnostic(error: HandlerError) -> Diagnostic {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let handler = App::from_env().await?.lifecycle();
+    let handler = App::from_env().await?.bus_handler();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let handler = handler.clone();
         async move {
