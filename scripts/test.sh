@@ -17,6 +17,14 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --locked -- -D warnings
 
+echo "== the domain depends on no adapter's crate"
+# The hexagon's centre: no AWS SDK, wasmtime, HTTP server or Lambda runtime in its
+# normal dependencies (dev-dependencies may have test tools).
+if cargo tree --locked -e normal -p tenancy-domain --prefix none | grep -E '^(aws-|wasmtime|axum|hyper|lambda_|tower)'; then
+  echo "tenancy-domain depends on an adapter's crate (above); move that code to an adapter" >&2
+  exit 1
+fi
+
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 .venv/bin/python scripts/iam-catalogue.py --check
