@@ -73,7 +73,7 @@ impl Settings {
             aws: AwsSettings::from_env(),
             table: text("TENANCY_TABLE", "tenancy"),
             bus: text("TENANCY_EVENT_BUS", "tenancy"),
-            lease_seconds: positive_seconds("TENANCY_LEASE_SECONDS", var("TENANCY_LEASE_SECONDS"), 300)?,
+            lease_seconds: bounded_seconds("TENANCY_LEASE_SECONDS", var("TENANCY_LEASE_SECONDS"), 300, LEASE_SECONDS)?,
             plugins_manifest: var("TENANCY_PLUGINS").map(PathBuf::from),
             deployment: text("TENANCY_DEPLOYMENT", "local"),
             tenant_boundary_arn: var("TENANCY_TENANT_BOUNDARY_ARN"),
@@ -83,14 +83,25 @@ impl Settings {
     }
 }
 
-/// A whole number of seconds, at least 1; `default` when unset.
-fn positive_seconds(name: &'static str, value: Option<String>, default: i64) -> Result<i64, StartError> {
+/// The shortest and longest lease a worker may take, in seconds. A lease must outlast one
+/// run (the lifecycle function's timeout, at most 15 minutes in Lambda); one of hours would
+/// keep a dead worker's tenant waiting that long, and a value in milliseconds by mistake
+/// (300000) would be days.
+pub const LEASE_SECONDS: std::ops::RangeInclusive<i64> = 60..=3600;
+
+/// A whole number of seconds within `range`; `default` when unset.
+fn bounded_seconds(
+    name: &'static str,
+    value: Option<String>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, StartError> {
     let Some(value) = value else { return Ok(default) };
     match value.trim().parse::<i64>() {
-        Ok(seconds) if seconds >= 1 => Ok(seconds),
+        Ok(seconds) if range.contains(&seconds) => Ok(seconds),
         _ => Err(StartError::Setting {
             name,
-            problem: format!("'{value}' is not a whole number of seconds (1 or more)"),
+            problem: format!("'{value}' is not a whole number of seconds from {} to {}", range.start(), range.end()),
         }),
     }
 }
@@ -179,7 +190,8 @@ impl App {
         };
         let producers = Producers::parse(&own_account, &settings.trusted_producers)
             .map_err(|problem| StartError::Setting { name: "TENANCY_TRUSTED_PRODUCERS", problem })?;
-        let control_plane = ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone());
+        let control_plane =
+            ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone());
         let config = WorkerConfig {
             lease: time::Duration::seconds(settings.lease_seconds),
             deployment: settings.deployment.clone(),
@@ -257,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_mistyped_lease_stops_start_up_naming_the_variable_and_the_value() {
-        for bad in ["30O", "5m", "-5", "0", "1.5", "300 seconds"] {
+        for bad in ["30O", "5m", "-5", "0", "1.5", "300 seconds", "59", "300000", "99999999999999999999"] {
             let error = settings(&[("TENANCY_LEASE_SECONDS", bad)]).expect_err(bad).to_string();
             assert!(error.contains("TENANCY_LEASE_SECONDS") && error.contains(&format!("'{bad}'")), "{error}");
         }

@@ -198,6 +198,9 @@ impl DynamoStore {
             ("doc".to_string(), doc(tenant)?),
             ("version".to_string(), n(tenant.version())),
             ("state".to_string(), s(tenant.state().to_string())),
+            // The incarnation, so that a write meant for an earlier tenant of the same
+            // name never lands on a later one that reached the same version.
+            ("tenantId".to_string(), s(tenant.id().to_string())),
         ]);
         if tenant.state() != TenantState::Deleted {
             item.insert("gsi1pk".into(), s(format!("INFRA#{}", tenant.infrastructure())));
@@ -437,9 +440,12 @@ impl TenantSave for DynamoStore {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.tenant_item(&stored)?))
-            .condition_expression("version = :expected AND #state <> :deleted")
+            .condition_expression(
+                "version = :expected AND #state <> :deleted AND (attribute_not_exists(tenantId) OR tenantId = :id)",
+            )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":expected", n(read_at))
+            .expression_attribute_values(":id", s(tenant.id().to_string()))
             .expression_attribute_values(":deleted", s(TenantState::Deleted.to_string()))
             .build()
             .map_err(unavailable("build"))?;

@@ -179,6 +179,21 @@ async fn a_deleted_tenant_is_final_frees_its_name_and_leaves_listings(store: &dy
     store.create_tenant(&again, None).await.expect("a deleted tenant's name is free again");
     assert_eq!(store.get_tenant(&name("web")).await.unwrap().map(|t| t.id()), Some(again.id()));
     assert_eq!(store.get_infrastructure(&name("dev")).await.unwrap().map(|i| i.tenant_count), Some(1));
+
+    // A worker still holding the earlier incarnation, once the new one reached its version.
+    let mut new = again.clone();
+    while new.version() < active.version() {
+        new.progressed(T0 + Duration::seconds(6));
+        new = store.save_tenant(&new).await.unwrap();
+    }
+    assert_eq!(new.version(), active.version());
+    let mut stale = active.clone();
+    stale.progressed(T0 + Duration::seconds(7));
+    assert_eq!(
+        store.save_tenant(&stale).await,
+        Err(StoreError::Stale { current: new.version() }),
+        "a write for an earlier tenant of the same name never lands on a later one"
+    );
 }
 
 async fn idempotency_records_are_written_with_the_tenant(store: &dyn Store) {

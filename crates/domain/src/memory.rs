@@ -151,8 +151,12 @@ impl TenantSave for MemoryStore {
     async fn save_tenant(&self, tenant: &Tenant) -> Result<Tenant, StoreError> {
         let mut tables = self.tables.lock().unwrap();
         let current = tables.tenants.get(tenant.name()).ok_or(StoreError::NotFound)?;
-        // As in DynamoDB: a deleted record is final, and a write lands only on the version read.
-        if current.version() != tenant.version() || current.state() == TenantState::Deleted {
+        // As in DynamoDB: a deleted record is final, and a write lands only on the version
+        // and incarnation read.
+        if current.version() != tenant.version()
+            || current.id() != tenant.id()
+            || current.state() == TenantState::Deleted
+        {
             return Err(StoreError::Stale { current: current.version() });
         }
         let releases = tenant.state() == TenantState::Deleted;

@@ -468,6 +468,11 @@ impl ControlPlane {
                     ),
                 )),
             },
+            // Gone meanwhile: records are never removed today; answered as a change all the same.
+            Err(StoreError::NotFound) => Err(Error::conflict(
+                ConflictReason::ConcurrentChange,
+                format!("tenant '{}' changed while this request was handled; read it again and retry", tenant.name()),
+            )),
             Err(other) => Err(unavailable(other)),
         }
     }
