@@ -106,6 +106,19 @@ fn bounded_seconds(
     }
 }
 
+/// True for `arn:<partition>:iam::<12 digits>:policy/<path and name>`: the only thing a
+/// permissions boundary can be.
+fn is_policy_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+    if partition.starts_with("aws")
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && resource.strip_prefix("policy/").is_some_and(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
+        }))
+}
+
 /// Why a function could not start. It does not serve anything half-configured.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -169,6 +182,24 @@ impl App {
             return Err(StartError::Setting {
                 name: "TENANCY_DEPLOYMENT",
                 problem: format!("'{}' must be 1 to 128 letters, digits and hyphens", settings.deployment),
+            });
+        }
+        if let Some(account) = &settings.account_id
+            && !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(StartError::Setting {
+                name: "TENANCY_ACCOUNT_ID",
+                problem: format!("'{account}' is not an AWS account id (12 digits)"),
+            });
+        }
+        if let Some(arn) = &settings.tenant_boundary_arn
+            && !is_policy_arn(arn)
+        {
+            return Err(StartError::Setting {
+                name: "TENANCY_TENANT_BOUNDARY_ARN",
+                problem: format!(
+                    "'{arn}' is not an IAM policy ARN (arn:<partition>:iam::<account>:policy/<path><name>)"
+                ),
             });
         }
         let plugins = load_plugins(&settings).await?;
@@ -265,6 +296,24 @@ mod tests {
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, StartError> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn only_an_iam_policy_arn_may_name_the_tenant_boundary() {
+        assert!(is_policy_arn("arn:aws:iam::123456789012:policy/tenancy/tenancy-prod-tenant-boundary"));
+        assert!(is_policy_arn("arn:aws-us-gov:iam::123456789012:policy/boundary"));
+        for bad in [
+            "",
+            "boundary",
+            "arn:aws:iam::123456789012:role/tenancy/x",
+            "arn:aws:iam::12345678901:policy/x",
+            "arn:aws:iam:us-east-1:123456789012:policy/x",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::123456789012:policy/",
+            "arn:aws:iam::123456789012:policy/x y",
+        ] {
+            assert!(!is_policy_arn(bad), "{bad}");
+        }
     }
 
     #[test]
