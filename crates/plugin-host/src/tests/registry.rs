@@ -1,0 +1,261 @@
+//! The plugin registry: packaging, loading and refusing plugins from disk.
+
+use std::path::{Path, PathBuf};
+
+use tenancy_domain::ports::Plugins;
+use tenancy_domain::tenant_type::PluginFailure;
+
+use super::*;
+use crate::registry::{self, PluginRegistry, RegistryError};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn wasm_dir() -> PathBuf {
+    repository().join("plugins/target/wasm32-wasip2/release")
+}
+
+/// A fresh directory under the target directory, removed first if a run left one.
+fn scratch(name: &str) -> PathBuf {
+    let dir = repository().join("target/test-scratch").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn packaged(name: &str) -> PathBuf {
+    let out = scratch(name);
+    registry::package(&repository().join("plugins/tenant-types.json"), &wasm_dir(), &out).expect("packaged");
+    out
+}
+
+fn host() -> PluginHost {
+    PluginHost::new(Limits::default()).unwrap()
+}
+
+/// Every file under `dir`, with its size and modification time.
+fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let metadata = entry.metadata().unwrap();
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            }
+            files.push((entry.path(), metadata.len(), metadata.modified().unwrap()));
+        }
+    }
+    files.sort();
+    files
+}
+
+fn edit_manifest(out: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = out.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut manifest);
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+}
+
+async fn science_plan(registry: &PluginRegistry) -> Plan {
+    let science = typed("data-science", BTreeMap::from([("attack".to_string(), "none".to_string())]));
+    registry.plan(&science).await.expect("a plan").record.plan
+}
+
+#[tokio::test]
+async fn the_shipped_types_load_from_their_manifest_and_answer_through_the_port() {
+    let out = packaged("shipped");
+    let manifest: registry::Manifest =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let key = host().compatibility_key();
+    for entry in &manifest.types {
+        let artifact = entry.precompiled.as_ref().expect("packaging precompiles every plugin");
+        assert_eq!(artifact.file, format!("{}-{}.cwasm", entry.declaration.plugin, entry.declaration.version));
+        assert_eq!(artifact.compatibility_key, key);
+        assert_eq!(sha256_hex(&std::fs::read(out.join(&artifact.file)).unwrap()), artifact.sha256);
+    }
+    let again = PluginRegistry::load(host(), &out.join("manifest.json")).expect("loads");
+    let types: Vec<String> = again.types().into_iter().map(|t| t.name).collect();
+    assert_eq!(types, ["data-science", "per-client"]);
+
+    let science = typed("data-science", BTreeMap::from([("attack".to_string(), "none".to_string())]));
+    let proposal = again.plan(&science).await.expect("a plan");
+    assert_eq!(proposal.allowances, Allowances::default());
+    let record = proposal.record;
+    assert_eq!(record.plugin, "data-science");
+    assert_eq!(record.plan.tags["workload"], "data-science");
+    assert!(record.log.contains("data-science plan for lab"), "{}", record.log);
+    // Hooks it does not implement are not called.
+    again.validate(&science).await.unwrap();
+
+    let client = client_tenant(&[("client", "acme")]);
+    let refused = again.validate(&client).await.unwrap_err();
+    assert!(matches!(&refused, PluginFailure::Refused { plugin, .. } if plugin == "per-client"), "{refused}");
+
+    let unknown = typed("gpu", BTreeMap::from([("attack".to_string(), "none".to_string())]));
+    assert_eq!(again.plan(&unknown).await.unwrap_err(), PluginFailure::UnknownType("gpu".into()));
+}
+
+#[tokio::test]
+async fn a_plugin_breaking_a_limit_fails_off_the_runtime_and_the_next_call_is_served() {
+    let out = scratch("hostile");
+    let declarations = out.join("types.json");
+    std::fs::write(
+        &declarations,
+        r#"{"types": [{"name": "hostile", "plugin": "hostile", "version": "0.1.0", "hooks": ["validate", "on-create"]}]}"#,
+    )
+    .unwrap();
+    registry::package(&declarations, &wasm_dir(), &out.join("dist")).unwrap();
+    let registry = PluginRegistry::load(host(), &out.join("dist/manifest.json")).unwrap();
+    let failed = registry.plan(&tenant("loop")).await.unwrap_err();
+    assert!(matches!(&failed, PluginFailure::Failed(m) if m.contains("fuel")), "{failed}");
+    // The registry proposes; the lifecycle's check refuses.
+    let iam = tenant("iam");
+    let proposal = registry.plan(&iam).await.expect("proposed unvalidated");
+    assert_eq!(proposal.record.plan.policy_statements[0].actions, ["iam:PassRole"]);
+    let refusal = check(&proposal.record.plugin, &iam, &proposal.record.plan).unwrap_err();
+    assert_eq!(refusal.plugin, "hostile", "{refusal}");
+    assert!(registry.plan(&tenant("none")).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_chosen_plan_comes_back_through_the_registry_unchanged() {
+    let out = scratch("chosen");
+    let declarations = out.join("types.json");
+    std::fs::write(
+        &declarations,
+        r#"{"types": [{"name": "hostile", "plugin": "hostile", "version": "0.1.0", "hooks": ["on-create"]}]}"#,
+    )
+    .unwrap();
+    registry::package(&declarations, &wasm_dir(), &out.join("dist")).unwrap();
+    let registry = PluginRegistry::load(host(), &out.join("dist/manifest.json")).unwrap();
+    let tenant = chosen(
+        &serde_json::json!({
+            "tags": [["team", "ml"]],
+            "policyStatements": [{"sid": "Pass", "actions": ["iam:PassRole"], "resources": ["*"]}],
+            "resources": [{"bucket": "data"}],
+        }),
+        16,
+    );
+    let proposal = registry.plan(&tenant).await.unwrap();
+    let plan = &proposal.record.plan;
+    assert_eq!(plan.tags["team"], "ml");
+    assert_eq!(plan.policy_statements[0].actions, ["iam:PassRole"]);
+    assert!(!plan.policy_statements[0].tenant_tag_condition);
+    assert_eq!(plan.resources, [CatalogueResource::Bucket("data".into())]);
+    assert!(check("hostile", &tenant, plan).is_err(), "iam:PassRole is refused");
+}
+
+#[tokio::test]
+async fn loading_writes_nothing() {
+    let out = packaged("writes-nothing");
+    let before = listing(&out);
+    let registry = PluginRegistry::load(host(), &out.join("manifest.json")).unwrap();
+    assert!(!science_plan(&registry).await.tags.is_empty());
+    // Without artifacts too: compiling happens in memory.
+    edit_manifest(&out, |m| {
+        for entry in m["types"].as_array_mut().unwrap() {
+            entry.as_object_mut().unwrap().remove("precompiled");
+        }
+    });
+    let before_compiling = listing(&out);
+    PluginRegistry::load(host(), &out.join("manifest.json")).unwrap();
+    assert_eq!(listing(&out), before_compiling);
+    assert_eq!(before.len(), before_compiling.len());
+}
+
+#[test]
+fn a_tampered_artifact_is_refused_before_it_is_deserialized() {
+    let out = packaged("tampered-artifact");
+    let artifact = out.join("data-science-1.0.0.cwasm");
+    let mut compiled = std::fs::read(&artifact).unwrap();
+    let middle = compiled.len() / 2;
+    compiled[middle] ^= 0xff;
+    std::fs::write(&artifact, &compiled).unwrap();
+    let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
+    assert!(
+        matches!(&error, RegistryError::Plugin(PluginError::ArtifactDigestMismatch { plugin, actual, .. })
+            if plugin == "data-science" && *actual == sha256_hex(&compiled)),
+        "{error}"
+    );
+    // Nor does a manifest that names another digest for an intact artifact load.
+    let out = packaged("tampered-manifest");
+    edit_manifest(&out, |m| m["types"][1]["precompiled"]["sha256"] = "0".repeat(64).into());
+    let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
+    assert!(matches!(&error, RegistryError::Plugin(PluginError::ArtifactDigestMismatch { .. })), "{error}");
+}
+
+#[tokio::test]
+async fn an_artifact_for_another_engine_is_never_read_and_the_wasm_is_compiled() {
+    let out = packaged("foreign");
+    // Garbage where the artifacts were: reading either would fail the load.
+    for file in ["data-science-1.0.0.cwasm", "per-client-1.0.0.cwasm"] {
+        std::fs::write(out.join(file), b"not an artifact").unwrap();
+    }
+    edit_manifest(&out, |m| {
+        for entry in m["types"].as_array_mut().unwrap() {
+            entry["precompiled"]["compatibilityKey"] = "aarch64-linux-another-engine".into();
+        }
+    });
+    let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("compiled from .wasm");
+    assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
+}
+
+#[tokio::test]
+async fn a_package_without_artifacts_still_loads() {
+    let out = packaged("no-artifacts");
+    edit_manifest(&out, |m| {
+        for entry in m["types"].as_array_mut().unwrap() {
+            entry.as_object_mut().unwrap().remove("precompiled");
+        }
+    });
+    for file in ["data-science-1.0.0.cwasm", "per-client-1.0.0.cwasm"] {
+        std::fs::remove_file(out.join(file)).unwrap();
+    }
+    let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("loads");
+    assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
+}
+
+#[test]
+fn a_manifest_naming_a_file_outside_its_directory_is_refused() {
+    let out = packaged("outside");
+    edit_manifest(&out, |m| m["types"][0]["precompiled"]["file"] = "../elsewhere.cwasm".into());
+    let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
+    assert!(error.to_string().contains("not a file name in the package directory"), "{error}");
+}
+
+#[test]
+fn a_manifest_whose_digest_does_not_match_its_binary_is_refused() {
+    let out = packaged("tampered");
+    let manifest = out.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let digest = sha256_hex(&std::fs::read(out.join("per-client-1.0.0.wasm")).unwrap());
+    std::fs::write(&manifest, text.replace(&digest, &"0".repeat(64))).unwrap();
+    let error = PluginRegistry::load(host(), &manifest).err().expect("refused");
+    assert!(
+        matches!(&error, RegistryError::Plugin(PluginError::DigestMismatch { plugin, .. }) if plugin == "per-client"),
+        "{error}"
+    );
+}
+
+#[test]
+fn declarations_breaking_a_rule_are_refused_at_packaging() {
+    let cases = [
+        (r#"{"name": "default", "plugin": "x", "version": "1", "hooks": []}"#, "built-in"),
+        (r#"{"name": "lab", "plugin": "x", "version": "1", "hooks": ["on-update"]}"#, "unknown hook"),
+        (r#"{"name": "lab", "plugin": "x", "version": "1", "hooks": [], "capabilities": ["root"]}"#, "capability"),
+        (
+            r#"{"name": "lab", "plugin": "x", "version": "1", "hooks": [], "enabledCapabilities": ["public-ingress"]}"#,
+            "does not declare",
+        ),
+    ];
+    let out = scratch("declarations");
+    for (declaration, expected) in cases {
+        let path = out.join("types.json");
+        std::fs::write(&path, format!(r#"{{"types": [{declaration}]}}"#)).unwrap();
+        let error = registry::package(&path, &wasm_dir(), &out.join("dist")).unwrap_err().to_string();
+        assert!(error.contains(expected), "{declaration}: {error}");
+    }
+}
