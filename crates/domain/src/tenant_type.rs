@@ -25,7 +25,7 @@ impl Hook {
     pub const ALL: [Hook; 4] = [Self::Validate, Self::OnCreate, Self::OnDelete, Self::OnGrantAccess];
 
     /// The hook's name in the WIT world and in manifests.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Validate => "validate",
             Self::OnCreate => "on-create",
@@ -53,7 +53,7 @@ impl Capability {
     pub const ALL: [Capability; 1] = [Self::PublicIngress];
 
     /// The capability's name in manifests.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::PublicIngress => "public-ingress",
         }

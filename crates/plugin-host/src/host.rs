@@ -18,30 +18,9 @@ use crate::limits::Limits;
 use crate::sandbox::{self, Allocation, State};
 use crate::wit::{self, PluginInstance, PluginPre, WitVersion};
 
-/// The hooks of the `tenant-type` world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
-    /// `validate`.
-    Validate,
-    /// `on-create`.
-    OnCreate,
-    /// `on-delete`.
-    OnDelete,
-    /// `on-grant-access`.
-    OnGrantAccess,
-}
-
-impl Hook {
-    /// The hook's WIT name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Validate => "validate",
-            Self::OnCreate => "on-create",
-            Self::OnDelete => "on-delete",
-            Self::OnGrantAccess => "on-grant-access",
-        }
-    }
-}
+/// The hooks of the `tenant-type` world: the domain's, so that a manifest, the registry
+/// and the host name them one way.
+pub use tenancy_domain::tenant_type::Hook;
 
 /// A plugin compiled and linked, ready to instantiate.
 pub struct LoadedPlugin {
@@ -271,7 +250,7 @@ impl PluginHost {
         match value.into_domain() {
             Ok(plan) => Ok(CallReport { value: plan, fuel_used, peak_memory_bytes, elapsed, log }),
             Err(message) => {
-                Err(PluginError::Refused { plugin: plugin.name.clone(), hook: Hook::OnCreate.name(), message })
+                Err(PluginError::Refused { plugin: plugin.name.clone(), hook: Hook::OnCreate.as_str(), message })
             }
         }
     }
@@ -307,7 +286,7 @@ impl PluginHost {
         if input_size > limits.max_input_bytes {
             return Err(PluginError::InputTooLarge {
                 plugin: name(),
-                hook: hook.name(),
+                hook: hook.as_str(),
                 size: input_size,
                 limit: limits.max_input_bytes,
             });
@@ -321,7 +300,7 @@ impl PluginHost {
         if size > limits.max_output_bytes {
             return Err(PluginError::OutputTooLarge {
                 plugin: name(),
-                hook: hook.name(),
+                hook: hook.as_str(),
                 size,
                 limit: limits.max_output_bytes,
             });
@@ -333,7 +312,7 @@ impl PluginHost {
 
     /// Why a call failed, from wasmtime's error and the limit the sandbox refused, if any.
     fn failure(&self, plugin: &str, hook: Hook, error: &wasmtime::Error, state: &State) -> PluginError {
-        PluginError::from_failed_call(plugin, hook.name(), error, state.breach, &self.limits)
+        PluginError::from_failed_call(plugin, hook.as_str(), error, state.breach, &self.limits)
     }
 
     /// Test seam: compiles any component (binary or WAT) and instantiates it, with nothing

@@ -26,7 +26,7 @@ use tenancy_domain::access::{GrantDecision, GrantRequest};
 use tenancy_domain::plan::{self, Allowances};
 use tenancy_domain::ports::Plugins;
 use tenancy_domain::tenant::{DEFAULT_TYPE, PluginRecord, Tenant};
-use tenancy_domain::tenant_type::{Capability, Hook as DomainHook, PluginFailure, Proposal, TenantTypeInfo};
+use tenancy_domain::tenant_type::{Capability, PluginFailure, Proposal, TenantTypeInfo};
 use thiserror::Error;
 
 use crate::digest::sha256_hex;
@@ -35,7 +35,7 @@ use crate::host::{CallReport, Hook, LoadedPlugin, PluginHost};
 use crate::limits::Limits;
 
 /// The capability that lets a plan open the tenant's group to the internet.
-pub const PUBLIC_INGRESS: &str = "public-ingress";
+pub const PUBLIC_INGRESS: &str = Capability::PublicIngress.as_str();
 /// Every capability a plugin may declare.
 pub const CAPABILITIES: [&str; 1] = [PUBLIC_INGRESS];
 /// The manifest's file name in a packaged plugin directory.
@@ -74,7 +74,7 @@ impl Declaration {
             version: self.version.clone(),
             sha256: sha256.to_string(),
             // Checked when the manifest is read: every name parses.
-            hooks: self.hooks.iter().filter_map(|h| DomainHook::parse(h)).collect(),
+            hooks: self.hooks.iter().filter_map(|h| Hook::parse(h)).collect(),
             capabilities: self.capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
             enabled_capabilities: self.enabled_capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
         }
@@ -183,7 +183,7 @@ fn check(declaration: &Declaration) -> Result<(), RegistryError> {
     if !plugin_ok {
         return Err(problem(format!("plugin '{}' must be lowercase letters, digits, - and _", declaration.plugin)));
     }
-    let hooks = [Hook::Validate, Hook::OnCreate, Hook::OnDelete, Hook::OnGrantAccess].map(Hook::name);
+    let hooks = Hook::ALL.map(Hook::as_str);
     if let Some(unknown) = declaration.hooks.iter().find(|h| !hooks.contains(&h.as_str())) {
         return Err(problem(format!("unknown hook '{unknown}'; hooks are {}", hooks.join(", "))));
     }
@@ -335,7 +335,7 @@ impl PluginRegistry {
 }
 
 fn implements(registered: &Registered, hook: Hook) -> bool {
-    registered.info.hooks.iter().any(|h| h.as_str() == hook.name())
+    registered.info.hooks.contains(&hook)
 }
 
 /// Refusals in the plugin's words stay refusals (a 422 at the API); everything else is
