@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::tenant::Tenant;
+use crate::tenant::{Operation, Tenant};
 
 /// Event source of everything Tenancy publishes.
 pub const SOURCE: &str = "tenancy";
@@ -38,6 +38,33 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The request that asks the worker to run `operation`.
+    pub fn requested(operation: Operation) -> Self {
+        match operation {
+            Operation::Create => Self::CreateRequested,
+            Operation::Update => Self::UpdateRequested,
+            Operation::Delete => Self::DeleteRequested,
+        }
+    }
+
+    /// The outcome of `operation` when it reached its end.
+    pub fn done(operation: Operation) -> Self {
+        match operation {
+            Operation::Create => Self::Provisioned,
+            Operation::Update => Self::Updated,
+            Operation::Delete => Self::Deleted,
+        }
+    }
+
+    /// The outcome of `operation` when a step failed it.
+    pub fn failed(operation: Operation) -> Self {
+        match operation {
+            Operation::Create => Self::ProvisioningFailed,
+            Operation::Update => Self::UpdateFailed,
+            Operation::Delete => Self::DeletionFailed,
+        }
+    }
+
     /// The `detail-type` string.
     pub fn detail_type(self) -> &'static str {
         match self {

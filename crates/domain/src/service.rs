@@ -445,12 +445,7 @@ impl ControlPlane {
         };
         tenant.request(failure.operation, Requester::from_caller(caller, self.clock.now()))?;
         let tenant = self.save(tenant, None).await?;
-        let kind = match failure.operation {
-            Operation::Create => EventKind::CreateRequested,
-            Operation::Update => EventKind::UpdateRequested,
-            Operation::Delete => EventKind::DeleteRequested,
-        };
-        self.request_work(kind, &tenant).await;
+        self.request_work(EventKind::requested(failure.operation), &tenant).await;
         Ok(tenant)
     }
 

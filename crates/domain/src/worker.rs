@@ -462,12 +462,7 @@ impl Worker {
         if !self.write(&mut tenant).await? {
             return Ok(Outcome::Superseded);
         }
-        let kind = match operation {
-            Operation::Create => EventKind::ProvisioningFailed,
-            Operation::Update => EventKind::UpdateFailed,
-            Operation::Delete => EventKind::DeletionFailed,
-        };
-        self.announce(kind, &tenant).await;
+        self.announce(EventKind::failed(operation), &tenant).await;
         Ok(Outcome::Failed { step, error })
     }
 
@@ -483,13 +478,8 @@ impl Worker {
         if !self.write(&mut tenant).await? {
             return Ok(Outcome::Superseded);
         }
-        let kind = match operation {
-            Operation::Create => EventKind::Provisioned,
-            Operation::Update => EventKind::Updated,
-            Operation::Delete => EventKind::Deleted,
-        };
         tracing::info!(tenant = %tenant.name(), state = %next, "lifecycle finished");
-        self.announce(kind, &tenant).await;
+        self.announce(EventKind::done(operation), &tenant).await;
         Ok(Outcome::Done(next))
     }
 
