@@ -139,23 +139,35 @@ mod tests {
     }
 }
 
-/// How much of a tenant a user may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// A user's role on a tenant. Platform admins hold every role on every tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum AccessLevel {
-    /// Read the tenant.
+pub enum Role {
+    /// Read the tenant, its access list, grants and history.
     ReadOnly,
-    /// Manage the tenant, its settings and who has access.
+    /// What `read-only` may, and get short-lived AWS credentials for the tenant's role.
+    User,
+    /// What `user` may, and manage the tenant: its settings, who has access, its grants.
     Admin,
 }
 
-impl AccessLevel {
-    /// `read-only` or `admin`, as plugins and the API spell it.
+impl Role {
+    /// Every role, least first.
+    pub const ALL: [Role; 3] = [Role::ReadOnly, Role::User, Role::Admin];
+
+    /// `read-only`, `user` or `admin`, as plugins, policies and the API spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ReadOnly => "read-only",
+            Self::User => "user",
             Self::Admin => "admin",
         }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -167,8 +179,8 @@ pub struct GrantRequest {
     pub user_id: String,
     /// The user's e-mail, when known.
     pub user_email: Option<String>,
-    /// The access asked for.
-    pub level: AccessLevel,
+    /// The role asked for.
+    pub level: Role,
 }
 
 /// A tenant type's answer to a grant.

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tenancy_domain::access::{ADMIN_GROUP, AccessLevel, Caller, GrantDecision, GrantRequest, Via};
+use tenancy_domain::access::{ADMIN_GROUP, Role, Caller, GrantDecision, GrantRequest, Via};
 use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
 use tenancy_domain::plan::{

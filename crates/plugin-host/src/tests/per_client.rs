@@ -39,7 +39,7 @@ fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
     let grant = |email: &str, level: &str| GrantRequest {
         user_id: "u".into(),
         user_email: Some(email.into()),
-        level: if level == "admin" { AccessLevel::Admin } else { AccessLevel::ReadOnly },
+        level: if level == "admin" { Role::Admin } else { Role::ReadOnly },
     };
     let decide = |g: GrantRequest| host.on_grant_access(&plugin, &tenant, &g).unwrap().value;
     assert_eq!(decide(grant("joe@acme.com", "admin")), GrantDecision::Allow);
