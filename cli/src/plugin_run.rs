@@ -82,7 +82,13 @@ pub fn run(request: RunRequest<'_>) -> Result<Value, String> {
     let input: TenantInput = serde_json::from_str(request.tenant).map_err(|e| format!("tenant JSON: {e}"))?;
     let name = Name::parse("name", &input.name).map_err(|e| e.to_string())?;
     let infrastructure = Name::parse("infrastructure", &input.infrastructure).map_err(|e| e.to_string())?;
-    let author = Caller { id: "plugin-author".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api };
+    let author = Caller {
+        id: "plugin-author".into(),
+        email: None,
+        groups: vec![ADMIN_GROUP.into()],
+        via: Via::Api,
+        request_id: None,
+    };
     let now = time::OffsetDateTime::now_utc();
     let tenant = Tenant::new(
         name.clone(),

@@ -46,7 +46,7 @@ pub fn caller_from_claims(claims: &GatewayClaims) -> Option<Caller> {
     let sub = claims.get("sub").filter(|sub| valid_subject(sub))?;
     let email = claims.get("email").filter(|email| plausible_email(email)).cloned();
     let groups = claims.get(GROUPS_CLAIM).map(|text| groups_of(text)).unwrap_or_default();
-    Some(Caller { id: sub.clone(), email, groups, via: Via::Api })
+    Some(Caller { id: sub.clone(), email, groups, via: Via::Api, request_id: None })
 }
 
 /// The groups in API Gateway's flattened form of an array claim: one pair of brackets

@@ -17,6 +17,9 @@ use uuid::Uuid;
 
 use std::sync::Arc;
 
+/// Most ended access entries one sweep removes; the next sweep takes the rest.
+pub const EXPIRED_PER_SWEEP: u32 = 100;
+
 /// `detail-type` of EventBridge scheduled events, which trigger the sweep.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 
@@ -213,6 +216,16 @@ impl BusHandler {
             let runs = self.worker.sweep().await?;
             for (name, outcome) in &runs {
                 tracing::info!(tenant = %name, ?outcome, "sweep re-drove tenant");
+            }
+            // Ended access already gives nothing (every request checks the end); this
+            // removes the entries and says so on the bus.
+            let expired = self
+                .tenancy
+                .sweep_expired_access(EXPIRED_PER_SWEEP)
+                .await
+                .map_err(|e| HandlerError::Unavailable(e.to_string()))?;
+            if expired > 0 {
+                tracing::info!(expired, "sweep removed ended access");
             }
             return Ok(Handled::Swept(runs.len()));
         }

@@ -19,8 +19,8 @@ pub struct Problem {
     pub title: &'static str,
     /// What went wrong here and what to do.
     pub detail: String,
-    /// Extra members (e.g. `field`).
-    pub extra: Option<(&'static str, Value)>,
+    /// Extra members (e.g. `field`); boxed, as most problems have none.
+    pub extra: Option<Box<(&'static str, Value)>>,
 }
 
 impl Problem {
@@ -37,7 +37,7 @@ impl Problem {
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
-        if let (Some((key, value)), Some(map)) = (&self.extra, body.as_object_mut()) {
+        if let (Some((key, value)), Some(map)) = (self.extra.as_deref(), body.as_object_mut()) {
             map.insert((*key).to_string(), value.clone());
         }
         body
@@ -49,7 +49,7 @@ impl From<Error> for Problem {
         let detail = error.to_string();
         match error {
             Error::Invalid { field, .. } => Problem {
-                extra: Some(("field", Value::String(field))),
+                extra: Some(Box::new(("field", Value::String(field)))),
                 ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "A field is not valid", detail)
             },
             Error::NotFound { .. } => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail),

@@ -136,6 +136,9 @@ pub enum StartError {
     /// The cloud could not tell the deployment's own account.
     #[error("could not learn the deployment's account: {0}")]
     Account(String),
+    /// The authorization policies do not load or validate.
+    #[error("{0}")]
+    Policies(String),
 }
 
 /// Every adapter and service, wired.
@@ -221,8 +224,9 @@ impl App {
         };
         let producers = Producers::parse(&own_account, &settings.trusted_producers)
             .map_err(|problem| StartError::Setting { name: "TENANCY_TRUSTED_PRODUCERS", problem })?;
+        let authorizer = Arc::new(crate::authz::CedarAuthorizer::shipped().map_err(StartError::Policies)?);
         let control_plane =
-            ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone());
+            ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone(), authorizer);
         let config = WorkerConfig {
             lease: time::Duration::seconds(settings.lease_seconds),
             deployment: settings.deployment.clone(),

@@ -5,7 +5,9 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
+use time::OffsetDateTime;
+
+use crate::names::Name;
 
 /// Members of this group are platform admins: they see and manage every tenant.
 pub const ADMIN_GROUP: &str = "tenancy-admins";
@@ -41,29 +43,26 @@ pub struct Caller {
     pub groups: Vec<String>,
     /// How the request arrived.
     pub via: Via,
+    /// The request's id (API Gateway's, or the event's), for the audit trail.
+    pub request_id: Option<String>,
 }
 
 impl Caller {
     /// A producer of request events on the bus. The bus policy decides who may put
     /// events there, so an admitted producer acts with platform-admin rights.
     pub fn event_producer(source: &str, account: &str) -> Self {
-        Self { id: format!("{source}@{account}"), email: None, groups: vec![ADMIN_GROUP.to_string()], via: Via::Event }
+        Self {
+            id: format!("{source}@{account}"),
+            email: None,
+            groups: vec![ADMIN_GROUP.to_string()],
+            via: Via::Event,
+            request_id: None,
+        }
     }
 
     /// True for members of [`ADMIN_GROUP`].
     pub fn is_platform_admin(&self) -> bool {
         self.groups.iter().any(|g| g == ADMIN_GROUP)
-    }
-
-    /// Refuses anyone who is not a platform admin.
-    pub fn require_admin(&self) -> Result<(), Error> {
-        if self.is_platform_admin() {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "only members of the '{ADMIN_GROUP}' group may manage infrastructures and tenants"
-            )))
-        }
     }
 }
 
@@ -91,7 +90,7 @@ mod tests {
     use super::*;
 
     fn caller(id: &str, via: Via) -> Caller {
-        Caller { id: id.to_string(), email: None, groups: vec![], via }
+        Caller { id: id.to_string(), email: None, groups: vec![], via, request_id: None }
     }
 
     #[test]
@@ -191,4 +190,64 @@ pub enum GrantDecision {
     Allow,
     /// The grant is refused, with the reason.
     Deny(String),
+}
+
+/// Most entries one tenant's access list holds.
+pub const MAX_ACCESS_ENTRIES: usize = 200;
+
+/// A user's role on one tenant incarnation, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessEntry {
+    /// The tenant's name.
+    pub tenant: Name,
+    /// The tenant incarnation the entry belongs to: an entry of an earlier tenant of the
+    /// same name gives nothing on a later one.
+    pub tenant_id: uuid::Uuid,
+    /// The user's subject (`sub` claim).
+    pub user: String,
+    /// The role.
+    pub role: Role,
+    /// When the access ends, if it does.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Who gave it.
+    pub granted_by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub granted_at: OffsetDateTime,
+}
+
+impl AccessEntry {
+    /// True while the entry gives its role: before `expires_at`, if any. Checked on every
+    /// request, so access ends at that instant whatever the sweeper does.
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_none_or(|end| now < end)
+    }
+
+    /// The role, if the entry belongs to the incarnation `tenant_id` and is active `now`.
+    pub fn role_on(&self, tenant_id: uuid::Uuid, now: OffsetDateTime) -> Option<Role> {
+        (self.tenant_id == tenant_id && self.is_active(now)).then_some(self.role)
+    }
+}
+
+/// The body of `PUT /v1/tenants/{name}/access/{user}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessChange {
+    /// The role to give.
+    pub role: Role,
+    /// When the access ends (RFC 3339); it never does when absent.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A user's access to one tenant, with the tenant as it is now (`None` if the record is
+/// gone). Entries of earlier incarnations come back too: the caller checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAccess {
+    /// The entry.
+    pub entry: AccessEntry,
+    /// The tenant of that name.
+    pub tenant: Option<crate::tenant::Tenant>,
 }

@@ -43,7 +43,7 @@ pub fn infrastructure(text: &str) -> Infrastructure {
 }
 
 fn requester(at: OffsetDateTime) -> Requester {
-    let caller = Caller { id: "contract".into(), email: None, groups: vec![], via: Via::Api };
+    let caller = Caller { id: "contract".into(), email: None, groups: vec![], via: Via::Api, request_id: None };
     Requester::from_caller(&caller, at)
 }
 

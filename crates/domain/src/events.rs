@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::error::Error;
 use crate::tenant::{Operation, Tenant};
 
@@ -35,6 +36,8 @@ pub enum EventKind {
     DeleteRejected,
     /// A request from a producer that is not trusted for it was refused.
     RequestRejected,
+    /// An entry of the audit trail (access, grants, credentials, tenants, infrastructures).
+    Audit(AuditAction),
 }
 
 impl EventKind {
@@ -80,13 +83,14 @@ impl EventKind {
             Self::CreateRejected => "Tenant Create Rejected",
             Self::DeleteRejected => "Tenant Delete Rejected",
             Self::RequestRejected => "Tenant Request Rejected",
+            Self::Audit(action) => action.detail_type(),
         }
     }
 
     /// The request kinds the lifecycle worker consumes.
     pub const REQUESTS: [EventKind; 3] = [Self::CreateRequested, Self::UpdateRequested, Self::DeleteRequested];
 
-    /// Every kind.
+    /// Every kind of the lifecycle (audit kinds are [`AuditAction`]'s).
     pub const ALL: [EventKind; 12] = [
         Self::CreateRequested,
         Self::UpdateRequested,
@@ -139,6 +143,19 @@ impl LifecycleEvent {
             kind,
             detail: json!({ "tenant": tenant.name(), "tenantId": tenant.id(), "version": tenant.version() }),
             tenant: Some(tenant.name().to_string()),
+        }
+    }
+
+    /// An entry of the audit trail, as recorded.
+    pub fn audit(entry: &AuditEntry) -> Self {
+        let tenant = match &entry.subject {
+            crate::audit::Subject::Tenant { name, .. } => Some(name.to_string()),
+            crate::audit::Subject::Infrastructure { .. } => None,
+        };
+        Self {
+            kind: EventKind::Audit(entry.action),
+            detail: serde_json::to_value(entry).unwrap_or(Value::Null),
+            tenant,
         }
     }
 

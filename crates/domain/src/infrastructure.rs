@@ -17,6 +17,22 @@ pub enum Environment {
     Nonprod,
 }
 
+impl Environment {
+    /// `prod` or `nonprod`, as the API and the policies spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prod => "prod",
+            Self::Nonprod => "nonprod",
+        }
+    }
+}
+
+impl std::fmt::Display for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A VPC that tenants live in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

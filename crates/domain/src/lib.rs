@@ -3,6 +3,8 @@
 //! in `tenancy-aws` and `tenancy-plugin-host`, entry points in `functions/` and `cli/`.
 
 pub mod access;
+pub mod audit;
+pub mod authorization;
 pub mod boundary;
 pub mod builtin;
 #[cfg(any(test, feature = "test-support"))]

@@ -35,7 +35,8 @@ fn summary(label: &str, mut samples: Vec<Duration>) -> Duration {
 
 fn main() {
     let host = PluginHost::new(Limits::default()).expect("host");
-    let caller = Caller { id: "bench".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api };
+    let caller =
+        Caller { id: "bench".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api, request_id: None };
     let now = time::OffsetDateTime::now_utc();
     let name = Name::parse("n", "lab").unwrap();
     let tenant = Tenant::new(

@@ -103,6 +103,7 @@ mod tests {
             Arc::new(NoPlugins),
             Arc::new(MemoryVpcs::default()),
             Arc::new(SystemClock),
+            Arc::new(tenancy_domain::memory::DefaultPolicies),
         ))
     }
 

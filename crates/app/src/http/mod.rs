@@ -44,9 +44,9 @@ pub struct Api {
     tenancy: ControlPlane,
 }
 
-type Reply = Result<Response, Problem>;
+pub(crate) type Reply = Result<Response, Problem>;
 
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
@@ -58,7 +58,7 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut response = json_response(self.status, &self.body());
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(problem::CONTENT_TYPE));
-        if let Some(("allow", Value::String(allowed))) = &self.extra
+        if let Some(("allow", Value::String(allowed))) = self.extra.as_deref()
             && let Ok(value) = HeaderValue::from_str(allowed)
         {
             response.headers_mut().insert(axum::http::header::ALLOW, value);
@@ -85,7 +85,7 @@ fn tenant_response(status: StatusCode, tenant: &Tenant) -> Response {
     response
 }
 
-fn page_body<T>(page: Page<T>, view: impl Fn(&T) -> Value) -> Value {
+pub(crate) fn page_body<T>(page: Page<T>, view: impl Fn(&T) -> Value) -> Value {
     json!({ "items": page.items.iter().map(view).collect::<Vec<_>>(), "nextCursor": page.next_cursor })
 }
 
@@ -104,7 +104,7 @@ fn not_found_route(path: &str) -> Problem {
 
 fn method_not_allowed(method: &Method, allowed: &str) -> Problem {
     Problem {
-        extra: Some(("allow", Value::String(allowed.to_string()))),
+        extra: Some(Box::new(("allow", Value::String(allowed.to_string())))),
         ..Problem::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
@@ -117,7 +117,11 @@ fn method_not_allowed(method: &Method, allowed: &str) -> Problem {
 /// Parses a JSON body: media type, syntax (400) and shape (422) are each checked with a
 /// message that says what to fix. Unknown fields are refused, not ignored. (The size was
 /// checked as the body was read.)
-fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8], media_types: &[&str]) -> Result<T, Problem> {
+pub(crate) fn parse_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    media_types: &[&str],
+) -> Result<T, Problem> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if !media_types.contains(&essence.as_str()) {
@@ -157,7 +161,7 @@ pub fn payload_too_large(size: usize) -> Problem {
 /// The query's `key=value` pairs, decoded as `application/x-www-form-urlencoded`.
 /// `form_urlencoded` passes a malformed escape through and replaces bytes that are not
 /// UTF-8; both are refused here instead, so that a garbled query never reaches a lookup.
-fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
+pub(crate) fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
     let query = query.unwrap_or("");
     if has_malformed_escape(query) {
         return Err(bad_request("bad percent-encoding in the query"));
@@ -182,13 +186,13 @@ fn has_malformed_escape(query: &str) -> bool {
 }
 
 /// Reads `limit`, `cursor` and the allowed filters; anything else is refused.
-struct ListQuery {
+pub(crate) struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
     infrastructure: Option<String>,
 }
 
-fn list_query(query: Option<&str>, filters: &[&str]) -> Result<ListQuery, Problem> {
+pub(crate) fn list_query(query: Option<&str>, filters: &[&str]) -> Result<ListQuery, Problem> {
     let mut list = ListQuery { limit: None, cursor: None, infrastructure: None };
     for (key, value) in query_params(query)? {
         match key.as_str() {
@@ -258,6 +262,13 @@ impl Api {
                 ),
             )
             .route("/v1/tenants/{name}/retry", allowing("POST", on(MethodFilter::POST, retry_tenant)))
+            .route("/v1/tenants/{name}/access", allowing("GET", on(MethodFilter::GET, access::list_access)))
+            .route(
+                "/v1/tenants/{name}/access/{user}",
+                allowing("PUT, DELETE", on(MethodFilter::PUT, access::put_access).delete(access::delete_access)),
+            )
+            .route("/v1/tenants/{name}/history", allowing("GET", on(MethodFilter::GET, access::history)))
+            .route("/v1/me", allowing("GET", on(MethodFilter::GET, access::me)))
             .fallback(no_route)
             .with_state(self.clone());
         let layers = ServiceBuilder::new()
@@ -284,13 +295,17 @@ fn allowing(allowed: &'static str, route: MethodRouter<Api>) -> MethodRouter<Api
 
 /// The caller that the entry point verified; a `/v1` request without one never gets here
 /// ([`require_caller_under_v1`]).
-struct Authenticated(Caller);
+pub(crate) struct Authenticated(Caller);
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        parts.extensions.get::<Caller>().cloned().map(Authenticated).ok_or_else(unauthenticated)
+        let mut caller = parts.extensions.get::<Caller>().cloned().ok_or_else(unauthenticated)?;
+        // The request's id, for the audit trail.
+        caller.request_id =
+            parts.extensions.get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).map(str::to_string);
+        Ok(Authenticated(caller))
     }
 }
 
@@ -370,7 +385,7 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 /// The request body, read up to [`MAX_BODY_BYTES`] (the body limit layer stops it there
 /// when it arrives without a `Content-Length`).
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
     body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(MAX_BODY_BYTES + 1),
         _ => bad_request(format!("the body could not be read: {rejection}")),
@@ -378,7 +393,7 @@ fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
 }
 
 /// The `{name}` in the path. A name that is not UTF-8 once decoded names nothing.
-fn path_name(name: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+pub(crate) fn path_name(name: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
     name.map(|Path(name)| name).map_err(|rejection| bad_request(format!("the path is malformed: {rejection}")))
 }
 
@@ -521,5 +536,6 @@ fn set_location(response: &mut Response, location: &str) {
     }
 }
 
+mod access;
 #[cfg(test)]
 mod tests;

@@ -14,12 +14,13 @@ fn router() -> Router {
         Arc::new(NoPlugins),
         Arc::new(MemoryVpcs::default()),
         Arc::new(SystemClock),
+        Arc::new(tenancy_domain::memory::DefaultPolicies),
     ))
     .router()
 }
 
 fn admin() -> Caller {
-    Caller { id: "anna".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api }
+    Caller { id: "anna".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api, request_id: None }
 }
 
 fn request(method: Method, uri: &str, caller: Option<Caller>, body: Vec<u8>) -> Request {

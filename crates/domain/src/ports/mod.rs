@@ -10,7 +10,9 @@ pub mod errors;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::access::{GrantDecision, GrantRequest};
+use crate::access::{AccessEntry, GrantDecision, GrantRequest, UserAccess};
+use crate::audit::AuditEntry;
+use crate::authorization::Question;
 use crate::boundary::{Boundary, Remaining};
 use crate::events::LifecycleEvent;
 use crate::idempotency::IdempotencyRecord;
@@ -95,6 +97,59 @@ pub trait IdempotencyGet: Send + Sync {
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 }
 
+/// Reads a tenant and one user's access to it together: what authorising a request on a
+/// tenant needs, in one read of the store.
+#[async_trait]
+pub trait TenantWithAccess: Send + Sync {
+    /// The tenant of that name (deleted ones included) and `user`'s entry on it, if any.
+    /// The entry may belong to an earlier incarnation or have expired: the caller checks.
+    async fn get_tenant_with_access(
+        &self,
+        name: &Name,
+        user: &str,
+    ) -> Result<(Option<Tenant>, Option<AccessEntry>), StoreError>;
+}
+
+/// Records and removes users' access to tenants.
+#[async_trait]
+pub trait AccessWrite: Send + Sync {
+    /// Records `entry`, replacing the user's entry on that tenant, on the condition that
+    /// the tenant incarnation `entry.tenant_id` is stored and not `deleted`
+    /// ([`StoreError::NotFound`] otherwise).
+    async fn put_access(&self, entry: &AccessEntry) -> Result<(), StoreError>;
+    /// Removes `user`'s entry on `tenant` and returns it (`None`: there was none). With
+    /// `expected`, only if the stored entry is still exactly that one
+    /// ([`StoreError::Stale`] otherwise), so that a sweep never removes a renewed entry.
+    async fn delete_access(
+        &self,
+        tenant: &Name,
+        user: &str,
+        expected: Option<&AccessEntry>,
+    ) -> Result<Option<AccessEntry>, StoreError>;
+}
+
+/// Lists access entries.
+#[async_trait]
+pub trait AccessList: Send + Sync {
+    /// Every entry on the tenant of that name (at most
+    /// [`crate::access::MAX_ACCESS_ENTRIES`] plus stale ones), in user order.
+    async fn list_tenant_access(&self, tenant: &Name) -> Result<Vec<AccessEntry>, StoreError>;
+    /// The user's entries, in tenant name order, each with its tenant: a Query on the
+    /// index keyed by user, never a scan.
+    async fn list_user_access(&self, user: &str, page: &PageRequest) -> Result<Page<UserAccess>, StoreError>;
+    /// Entries whose `expires_at` is before `before`, soonest first.
+    async fn expired_access(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<AccessEntry>, StoreError>;
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Records one entry under its trail ([`AuditEntry::trail`]).
+    async fn record(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// A trail's entries, newest first.
+    async fn history(&self, trail: &str, page: &PageRequest) -> Result<Page<AuditEntry>, StoreError>;
+}
+
 /// What the API's operations need of durable state: every store port.
 pub trait Store:
     InfrastructureGet
@@ -106,6 +161,10 @@ pub trait Store:
     + TenantSave
     + StalledTenants
     + IdempotencyGet
+    + TenantWithAccess
+    + AccessWrite
+    + AccessList
+    + AuditLog
 {
 }
 
@@ -119,7 +178,17 @@ impl<T> Store for T where
         + TenantSave
         + StalledTenants
         + IdempotencyGet
+        + TenantWithAccess
+        + AccessWrite
+        + AccessList
+        + AuditLog
 {
+}
+
+/// Decides whether a caller may do something: the policies (Cedar), in one place.
+pub trait Authorizer: Send + Sync {
+    /// True when the policies allow it; anything they do not allow is refused.
+    fn is_allowed(&self, question: &Question<'_>) -> bool;
 }
 
 /// What the lifecycle worker needs of durable state: read and save the tenant it acts on,

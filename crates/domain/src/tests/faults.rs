@@ -89,6 +89,7 @@ async fn fault_world(plugins: Arc<dyn crate::ports::Plugins>) -> FaultWorld {
         plugins.clone(),
         Arc::new(crate::memory::MemoryVpcs::default()),
         clock.clone(),
+        Arc::new(crate::memory::DefaultPolicies),
     );
     let worker = Worker::new(store.clone(), cloud.clone(), events, plugins, clock.clone(), fast_config());
     let w = FaultWorld { store, cloud, clock, plane, worker };
@@ -285,7 +286,14 @@ async fn a_hundred_tenants_at_once_under_twenty_percent_throttling_all_become_ac
     let plugins = Arc::new(StaticPlugins::default());
     let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 00:00 UTC)));
     let vpcs = Arc::new(crate::memory::MemoryVpcs::default());
-    let plane = ControlPlane::new(store.clone(), events.clone(), plugins.clone(), vpcs, clock.clone());
+    let plane = ControlPlane::new(
+        store.clone(),
+        events.clone(),
+        plugins.clone(),
+        vpcs,
+        clock.clone(),
+        Arc::new(crate::memory::DefaultPolicies),
+    );
     let worker = Worker::new(store.clone(), faulty.clone(), events, plugins, clock, fast_config());
     let request = NewInfrastructure {
         name: "nonprod".into(),

@@ -31,6 +31,7 @@ fn admin() -> Caller {
         email: Some("anna@example.com".into()),
         groups: vec![ADMIN_GROUP.into()],
         via: Via::Api,
+        request_id: None,
     }
 }
 
@@ -50,6 +51,7 @@ fn world_with(plugins: StaticPlugins) -> World {
         plugins.clone(),
         Arc::new(crate::memory::MemoryVpcs::default()),
         clock.clone(),
+        Arc::new(crate::memory::DefaultPolicies),
     );
     let worker =
         Worker::new(store.clone(), cloud.clone(), events.clone(), plugins, clock.clone(), WorkerConfig::default());
@@ -86,6 +88,7 @@ async fn active_tenant(w: &World, tenant: &str) {
     assert_eq!(w.worker.drive(&name(tenant), None).await.unwrap(), Outcome::Done(TenantState::Active));
 }
 
+mod access;
 mod faults;
 mod service;
 mod types;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tenancy_domain::access::{ADMIN_GROUP, Role, Caller, GrantDecision, GrantRequest, Via};
+use tenancy_domain::access::{ADMIN_GROUP, Caller, GrantDecision, GrantRequest, Role, Via};
 use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
 use tenancy_domain::plan::{
@@ -32,7 +32,8 @@ fn tenant(attack: &str) -> Tenant {
 
 /// A tenant `lab` of `tenant_type` with `settings`.
 fn typed(tenant_type: &str, settings: BTreeMap<String, String>) -> Tenant {
-    let caller = Caller { id: "t".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api };
+    let caller =
+        Caller { id: "t".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api, request_id: None };
     let now = time::OffsetDateTime::UNIX_EPOCH;
     Tenant::new(
         Name::parse("n", "lab").unwrap(),

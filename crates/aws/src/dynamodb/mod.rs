@@ -5,6 +5,9 @@
 //! | infrastructure | `INFRA`             | name          |                                                     |
 //! | tenant         | `TENANT#<name>`     | `TENANT`      | `by-infrastructure` and `all-tenants` unless deleted; `stalled` while transitional |
 //! | idempotency    | `IDEMPOTENCY#<key>` | `IDEMPOTENCY` | TTL on `expiresAt`                                  |
+//! | access entry   | `TENANT#<name>`     | `ACCESS#<user>` | `by-user`; `expiring` when it has an end          |
+//! | audit entry    | `AUDIT#<trail>`     | `<nanos>#<id>` |                                                    |
+//! | deleted tenant | `ARCHIVE#<name>`    | `<created>#<id>` | kept when the name is reused                     |
 //!
 //! Each item keeps its entity as JSON in `doc`, beside the attributes that keys, indexes
 //! and conditions need (`version`, `state`, `tenantCount`). Every listing is a Query on
@@ -44,6 +47,12 @@ pub const BY_INFRASTRUCTURE: &str = "by-infrastructure";
 pub const ALL_TENANTS: &str = "all-tenants";
 /// Index of tenants in a transitional state, by last write.
 pub const STALLED: &str = "stalled";
+/// Index of access entries by user.
+pub const BY_USER: &str = "by-user";
+/// Index of access entries with an end, by that end.
+pub const EXPIRING: &str = "expiring";
+
+mod access;
 
 const INFRA_PK: &str = "INFRA";
 const TENANT_SK: &str = "TENANT";
@@ -162,16 +171,21 @@ impl DynamoStore {
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
             .set_attribute_definitions(Some(
-                ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]
-                    .iter()
-                    .map(|a| attribute(a).expect("attribute"))
-                    .collect(),
+                [
+                    "pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk",
+                    "gsi5pk", "gsi5sk",
+                ]
+                .iter()
+                .map(|a| attribute(a).expect("attribute"))
+                .collect(),
             ))
             .key_schema(key("pk", KeyType::Hash).expect("key"))
             .key_schema(key("sk", KeyType::Range).expect("key"))
             .global_secondary_indexes(index(BY_INFRASTRUCTURE, "gsi1pk", "gsi1sk"))
             .global_secondary_indexes(index(ALL_TENANTS, "gsi2pk", "gsi2sk"))
             .global_secondary_indexes(index(STALLED, "gsi3pk", "gsi3sk"))
+            .global_secondary_indexes(index(BY_USER, "gsi4pk", "gsi4sk"))
+            .global_secondary_indexes(index(EXPIRING, "gsi5pk", "gsi5sk"))
             .send()
             .await;
         match result {
@@ -451,8 +465,18 @@ impl TenantSave for DynamoStore {
             .map_err(unavailable("build"))?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
         if stored.state() == TenantState::Deleted {
-            // The tenant stops counting against its infrastructure in the same write.
+            // The tenant stops counting against its infrastructure in the same write, and
+            // its final record is archived: a new tenant of the same name replaces the
+            // live item, never this copy.
             items.push(self.infrastructure_count_update(stored.infrastructure(), -1)?);
+            let archive = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(format!("ARCHIVE#{}", stored.name())))
+                .item("sk", s(format!("{}#{}", rfc3339(stored.created_at()), stored.id())))
+                .item("doc", doc(&stored)?)
+                .build()
+                .map_err(unavailable("build"))?;
+            items.push(TransactWriteItem::builder().put(archive).build());
         }
         match self.transact(items).await {
             Ok(()) => Ok(stored),

@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use crate::access::{Caller, Via};
+
+mod access;
+mod authorize;
+mod history;
+
+use crate::audit::{AuditAction, Subject};
+use crate::authorization::{Action, Resource};
 use crate::error::{ConflictReason, Error};
 use crate::events::{EventKind, LifecycleEvent};
 use crate::idempotency::IdempotencyRecord;
@@ -16,9 +23,11 @@ use crate::metadata;
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
 use crate::ports::errors::StoreError;
-use crate::ports::{Clock, Events, Plugins, Store, Vpcs};
+use crate::ports::{Authorizer, Clock, Events, Plugins, Store, Vpcs};
 use crate::tenant::{self, Operation, Requester, Tenant, TenantState};
 use crate::tenant_type::{PluginFailure, TenantTypeInfo};
+pub use access::{AccessRequest, Me, MyTenant, valid_user_id};
+pub use authorize::Authorized;
 
 /// Default and largest page sizes of listings.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -97,6 +106,7 @@ pub struct ControlPlane {
     plugins: Arc<dyn Plugins>,
     vpcs: Arc<dyn Vpcs>,
     clock: Arc<dyn Clock>,
+    authorizer: Arc<dyn Authorizer>,
 }
 
 fn unavailable(error: StoreError) -> Error {
@@ -126,13 +136,14 @@ impl ControlPlane {
         plugins: Arc<dyn Plugins>,
         vpcs: Arc<dyn Vpcs>,
         clock: Arc<dyn Clock>,
+        authorizer: Arc<dyn Authorizer>,
     ) -> Self {
-        Self { store, events, plugins, vpcs, clock }
+        Self { store, events, plugins, vpcs, clock, authorizer }
     }
 
     /// The tenant types beyond `default`, with their plugins.
     pub fn tenant_types(&self, caller: &Caller) -> Result<Vec<TenantTypeInfo>, Error> {
-        caller.require_admin()?;
+        self.authorize_platform(caller, Action::ListTenantTypes)?;
         Ok(self.plugins.types())
     }
 
@@ -159,7 +170,7 @@ impl ControlPlane {
         caller: &Caller,
         request: NewInfrastructure,
     ) -> Result<Infrastructure, Error> {
-        caller.require_admin()?;
+        self.authorize_platform(caller, Action::ManageInfrastructures)?;
         let name = Name::parse("name", &request.name)?;
         infrastructure::validate_region(&request.region)?;
         infrastructure::validate_vpc_id(&request.vpc_id)?;
@@ -187,7 +198,12 @@ impl ControlPlane {
             created_by: caller.id.clone(),
         };
         match self.store.create_infrastructure(&infrastructure).await {
-            Ok(()) => Ok(infrastructure),
+            Ok(()) => {
+                let subject = Subject::Infrastructure { name: infrastructure.name.clone() };
+                let detail = serde_json::json!({ "infrastructure": &infrastructure });
+                self.audit(caller, AuditAction::InfrastructureCreated, subject, detail).await;
+                Ok(infrastructure)
+            }
             Err(StoreError::NameTaken) => {
                 Err(Error::NameTaken { kind: "infrastructure", name: infrastructure.name.to_string() })
             }
@@ -202,14 +218,14 @@ impl ControlPlane {
         limit: Option<u32>,
         cursor: Option<String>,
     ) -> Result<Page<Infrastructure>, Error> {
-        caller.require_admin()?;
+        self.authorize_platform(caller, Action::ManageInfrastructures)?;
         let page = parse_page(limit, cursor)?;
         self.store.list_infrastructures(&page).await.map_err(page_error)
     }
 
     /// Reads one infrastructure.
     pub async fn get_infrastructure(&self, caller: &Caller, name: &str) -> Result<Infrastructure, Error> {
-        caller.require_admin()?;
+        self.authorize_platform(caller, Action::ManageInfrastructures)?;
         let not_found = || Error::NotFound { kind: "infrastructure", name: name.to_string() };
         let name = Name::parse("name", name).map_err(|_| not_found())?;
         self.store.get_infrastructure(&name).await.map_err(unavailable)?.ok_or_else(not_found)
@@ -219,7 +235,11 @@ impl ControlPlane {
     pub async fn delete_infrastructure(&self, caller: &Caller, name: &str) -> Result<(), Error> {
         let infrastructure = self.get_infrastructure(caller, name).await?;
         match self.store.delete_infrastructure(&infrastructure.name).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                let subject = Subject::Infrastructure { name: infrastructure.name.clone() };
+                self.audit(caller, AuditAction::InfrastructureDeleted, subject, serde_json::json!({})).await;
+                Ok(())
+            }
             Err(StoreError::InfrastructureInUse) => Err(Error::conflict(
                 ConflictReason::InfrastructureInUse,
                 format!(
@@ -239,7 +259,6 @@ impl ControlPlane {
         request: NewTenant,
         idempotency_key: Option<&str>,
     ) -> Result<Created, Error> {
-        caller.require_admin()?;
         let canonical = serde_json::to_string(&request).map_err(|e| Error::invalid("body", e.to_string()))?;
         let scoped_key = idempotency_key.map(|key| crate::access::idempotency_scope(caller, key));
         if let Some(key) = &scoped_key
@@ -262,6 +281,11 @@ impl ControlPlane {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| Error::NotFound { kind: "infrastructure", name: request.infrastructure.clone() })?;
+        self.authorize(
+            caller,
+            Action::CreateTenant,
+            Resource::Infrastructure { name: infrastructure.name.clone(), environment: infrastructure.environment },
+        )?;
 
         let now = self.clock.now();
         let tenant = Tenant::new(
@@ -299,6 +323,12 @@ impl ControlPlane {
             }
             Err(other) => return Err(unavailable(other)),
         }
+        self.audit_tenant(caller, AuditAction::TenantCreated, &tenant, serde_json::json!({
+            "infrastructure": tenant.infrastructure(), "type": tenant.tenant_type(),
+            "settings": tenant.settings(), "tags": tenant.tags(), "deletionProtection": tenant.deletion_protection(),
+        }))
+            .await;
+        self.make_creator_admin(caller, &tenant).await;
         self.request_work(EventKind::CreateRequested, &tenant).await;
         Ok(Created { tenant, replayed: false })
     }
@@ -318,10 +348,7 @@ impl ControlPlane {
 
     /// Reads one tenant.
     pub async fn get_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
-        caller.require_admin()?;
-        let not_found = || Error::NotFound { kind: "tenant", name: name.to_string() };
-        let name = Name::parse("name", name).map_err(|_| not_found())?;
-        self.store.get_tenant(&name).await.map_err(unavailable)?.ok_or_else(not_found)
+        Ok(self.tenant_for(caller, name, Action::ReadTenant).await?.tenant)
     }
 
     /// Lists tenants that are not deleted, optionally of one infrastructure.
@@ -332,8 +359,10 @@ impl ControlPlane {
         limit: Option<u32>,
         cursor: Option<String>,
     ) -> Result<Page<Tenant>, Error> {
-        caller.require_admin()?;
         let page = parse_page(limit, cursor)?;
+        if !self.allowed(caller, Action::ListAllTenants, Resource::Platform) {
+            return self.list_own_tenants(caller, infrastructure, page).await;
+        }
         let infrastructure = match infrastructure {
             Some(raw) => match Name::parse("infrastructure", raw) {
                 Ok(name) => Some(name),
@@ -357,7 +386,7 @@ impl ControlPlane {
         patch: TenantPatch,
         if_match: Option<u64>,
     ) -> Result<Tenant, Error> {
-        let mut tenant = self.get_tenant(caller, name).await?;
+        let mut tenant = self.tenant_for(caller, name, Action::UpdateTenant).await?.tenant;
         if let Some(expected) = if_match
             && expected != tenant.version()
         {
@@ -387,6 +416,10 @@ impl ControlPlane {
             self.check_with_type(&tenant).await?;
         }
         let tenant = self.save(tenant, if_match).await?;
+        let detail = serde_json::json!({
+            "settings": tenant.settings(), "tags": tenant.tags(), "deletionProtection": tenant.deletion_protection(),
+        });
+        self.audit_tenant(caller, AuditAction::TenantUpdated, &tenant, detail).await;
         if needs_work {
             self.request_work(EventKind::UpdateRequested, &tenant).await;
         }
@@ -396,7 +429,7 @@ impl ControlPlane {
     /// Asks for a tenant's deletion. Deleting a tenant that is already being deleted
     /// answers as the first request did.
     pub async fn delete_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
-        let mut tenant = self.get_tenant(caller, name).await?;
+        let mut tenant = self.tenant_for(caller, name, Action::DeleteTenant).await?.tenant;
         match tenant.state() {
             TenantState::Deleting => return Ok(tenant),
             TenantState::Deleted => {
@@ -430,13 +463,14 @@ impl ControlPlane {
         }
         tenant.request(Operation::Delete, Requester::from_caller(caller, self.clock.now()))?;
         let tenant = self.save(tenant, None).await?;
+        self.audit_tenant(caller, AuditAction::TenantDeletionRequested, &tenant, serde_json::json!({})).await;
         self.request_work(EventKind::DeleteRequested, &tenant).await;
         Ok(tenant)
     }
 
     /// Runs a failed tenant's failed operation again.
     pub async fn retry_tenant(&self, caller: &Caller, name: &str) -> Result<Tenant, Error> {
-        let mut tenant = self.get_tenant(caller, name).await?;
+        let mut tenant = self.tenant_for(caller, name, Action::RetryTenant).await?.tenant;
         let Some(failure) = tenant.failure().clone().filter(|_| tenant.state() == TenantState::Failed) else {
             return Err(Error::conflict(
                 ConflictReason::State,
@@ -445,6 +479,8 @@ impl ControlPlane {
         };
         tenant.request(failure.operation, Requester::from_caller(caller, self.clock.now()))?;
         let tenant = self.save(tenant, None).await?;
+        let detail = serde_json::json!({ "operation": failure.operation, "failedStep": failure.step });
+        self.audit_tenant(caller, AuditAction::TenantRetried, &tenant, detail).await;
         self.request_work(EventKind::requested(failure.operation), &tenant).await;
         Ok(tenant)
     }

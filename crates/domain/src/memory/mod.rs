@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::access::{GrantDecision, GrantRequest};
 use crate::boundary::{Boundary, Remaining};
-use crate::events::LifecycleEvent;
+use crate::events::{EventKind, LifecycleEvent};
 use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
@@ -23,11 +23,19 @@ use crate::ports::{
 use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
 use crate::tenant_type::{Hook, PluginFailure, Proposal, TenantTypeInfo};
 
+mod access;
+
+pub use access::DefaultPolicies;
+
 #[derive(Default)]
 struct Tables {
     infrastructures: BTreeMap<Name, Infrastructure>,
     tenants: BTreeMap<Name, Tenant>,
     idempotency: BTreeMap<String, IdempotencyRecord>,
+    /// By tenant name, then user.
+    access: BTreeMap<Name, BTreeMap<String, crate::access::AccessEntry>>,
+    /// By trail, oldest first.
+    audit: BTreeMap<String, Vec<crate::audit::AuditEntry>>,
 }
 
 /// A [`Store`] in a mutex.
@@ -194,9 +202,16 @@ pub struct RecordingEvents {
 }
 
 impl RecordingEvents {
-    /// The `detail-type`s published so far, in order.
+    /// The `detail-type`s of the lifecycle published so far, in order (audit entries left out).
     pub fn detail_types(&self) -> Vec<&'static str> {
-        self.published.lock().unwrap().iter().map(|e| e.kind.detail_type()).collect()
+        let published = self.published.lock().unwrap();
+        published.iter().filter(|e| !matches!(e.kind, EventKind::Audit(_))).map(|e| e.kind.detail_type()).collect()
+    }
+
+    /// The `detail-type`s of audit entries published so far, in order.
+    pub fn audit_detail_types(&self) -> Vec<&'static str> {
+        let published = self.published.lock().unwrap();
+        published.iter().filter(|e| matches!(e.kind, EventKind::Audit(_))).map(|e| e.kind.detail_type()).collect()
     }
 }
 
