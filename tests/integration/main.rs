@@ -2,6 +2,7 @@
 //! the AWS emulator, checking AWS state with the SDK. Run with `make test`, which starts
 //! the emulator and sets `TENANCY_AWS_ENDPOINT`.
 
+mod access;
 mod api_errors;
 mod boundary;
 mod bus;
