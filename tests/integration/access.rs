@@ -14,8 +14,17 @@ use tenancy_tests::{Harness, Options, Reply, SECRET, token, unique};
 use time::Duration;
 
 /// The kinds of caller of the matrix, in its column order.
-const CALLERS: [&str; 9] =
-    ["platform-admin", "tenant-admin", "tenant-user", "read-only", "expired", "other-tenant", "no-token", "expired-token", "bad-signature"];
+const CALLERS: [&str; 9] = [
+    "platform-admin",
+    "tenant-admin",
+    "tenant-user",
+    "read-only",
+    "expired",
+    "other-tenant",
+    "no-token",
+    "expired-token",
+    "bad-signature",
+];
 
 fn minted(sub: &str, exp_offset: i64, secret: &str) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -92,16 +101,7 @@ async fn world() -> World {
         (id("admin"), Some(minted(&id("admin"), -60, SECRET))),
         (String::from("admin"), Some(minted("admin", 3600, "not-the-secret-0123456789abcdef"))),
     ];
-    World {
-        tenant_id: shown["id"].as_str().unwrap().to_string(),
-        h,
-        clock,
-        infra,
-        tenant,
-        secret_tag,
-        other,
-        users,
-    }
+    World { tenant_id: shown["id"].as_str().unwrap().to_string(), h, clock, infra, tenant, secret_tag, other, users }
 }
 
 struct Row {
@@ -123,7 +123,8 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
     let w = world().await;
     let (t, i) = (&w.tenant, &w.infra);
     let new_tenant = || json!({ "name": unique("made"), "infrastructure": i });
-    let new_infra = || json!({ "name": unique("infra"), "region": "us-east-1", "vpcId": w.h.vpc_id, "environment": "nonprod" });
+    let new_infra =
+        || json!({ "name": unique("infra"), "region": "us-east-1", "vpcId": w.h.vpc_id, "environment": "nonprod" });
     // Columns: platform admin, tenant admin, tenant user, read-only, expired access,
     // another tenant's admin, no token, an expired token, a bad signature.
     let mut rows = vec![
@@ -156,7 +157,12 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
         row(Method::GET, "/v1/me".into(), None, [200, 200, 200, 200, 200, 200, 401, 401, 401]),
         row(Method::GET, "/v1/tenant-types".into(), None, [200, 200, 200, 200, 200, 200, 401, 401, 401]),
         row(Method::GET, "/v1/infrastructures".into(), None, [200, 403, 403, 403, 403, 403, 401, 401, 401]),
-        row(Method::POST, "/v1/infrastructures".into(), Some(new_infra()), [201, 403, 403, 403, 403, 403, 401, 401, 401]),
+        row(
+            Method::POST,
+            "/v1/infrastructures".into(),
+            Some(new_infra()),
+            [201, 403, 403, 403, 403, 403, 401, 401, 401],
+        ),
         row(Method::GET, format!("/v1/infrastructures/{i}"), None, [200, 403, 403, 403, 403, 403, 401, 401, 401]),
         row(Method::DELETE, format!("/v1/infrastructures/{i}"), None, [409, 403, 403, 403, 403, 403, 401, 401, 401]),
     ];
@@ -224,20 +230,20 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
 async fn an_authorised_request_on_a_tenant_reads_dynamodb_once() {
     let w = world().await;
     let path = format!("/v1/tenants/{}", w.tenant);
-    for (label, token) in [("platform admin", &w.users[0].1), ("tenant user", &w.users[2].1), ("read-only", &w.users[3].1)]
+    for (label, token) in
+        [("platform admin", &w.users[0].1), ("tenant user", &w.users[2].1), ("read-only", &w.users[3].1)]
     {
         w.h.app.calls.reset();
         let reply = call_as(&w.h, token.as_deref(), Method::GET, &path, None).await;
         assert_eq!(reply.status, StatusCode::OK);
-        let reads: u64 = w
-            .h
-            .app
-            .calls
-            .snapshot()
-            .iter()
-            .filter(|(op, _)| op.starts_with("DynamoDB.") && !op.ends_with("PutItem") && !op.contains("Write"))
-            .map(|(_, n)| n)
-            .sum();
+        let reads: u64 =
+            w.h.app
+                .calls
+                .snapshot()
+                .iter()
+                .filter(|(op, _)| op.starts_with("DynamoDB.") && !op.ends_with("PutItem") && !op.contains("Write"))
+                .map(|(_, n)| n)
+                .sum();
         println!("DynamoDB reads for GET {path} as {label}: {reads}");
         assert_eq!(reads, 1, "{label}: {:?}", w.h.app.calls.snapshot());
     }
@@ -279,7 +285,8 @@ async fn a_user_lists_only_their_tenants_page_by_page_and_sees_them_in_me() {
     let me = call_as(&h, Some(&dana), Method::GET, "/v1/me", None).await;
     assert_eq!(me.body["id"], user.as_str());
     assert_eq!(me.body["platformAdmin"], false);
-    let listed: Vec<&str> = me.body["tenants"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let listed: Vec<&str> =
+        me.body["tenants"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(listed, mine.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(me.body["tenants"].as_array().unwrap().iter().all(|t| t["role"] == "user"));
     // Someone else's cursor is refused, not followed.
@@ -312,12 +319,14 @@ async fn ended_access_stops_at_once_and_the_sweep_removes_it_with_an_event() {
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1, "listed until swept: {:?}", listed.body);
     clock.advance(Duration::seconds(2));
     let handler = h.app.bus_handler();
-    let schedule = bus_event("sweep-1", "Scheduled Event", "aws.events", Some(tenancy_tests::ACCOUNT.into()), json!({}));
+    let schedule =
+        bus_event("sweep-1", "Scheduled Event", "aws.events", Some(tenancy_tests::ACCOUNT.into()), json!({}));
     assert!(matches!(handler.handle(schedule).await.unwrap(), Handled::Swept(_)));
     let listed = h.call(Method::GET, &format!("{path}/access"), None).await;
     assert!(listed.body["items"].as_array().unwrap().is_empty(), "{:?}", listed.body);
     let history = h.call(Method::GET, &format!("{path}/history"), None).await;
-    let actions: Vec<&str> = history.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        history.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["access.expired", "access.granted", "tenant.created"], "{:?}", history.body);
     h.stop().await;
 }

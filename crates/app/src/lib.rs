@@ -3,7 +3,6 @@
 //! local runner (`tenancy dev`) each translate their trigger into one call here.
 
 pub mod auth;
-pub mod authz;
 pub mod bus;
 pub mod http;
 pub mod problem;

@@ -224,7 +224,7 @@ impl App {
         };
         let producers = Producers::parse(&own_account, &settings.trusted_producers)
             .map_err(|problem| StartError::Setting { name: "TENANCY_TRUSTED_PRODUCERS", problem })?;
-        let authorizer = Arc::new(crate::authz::CedarAuthorizer::shipped().map_err(StartError::Policies)?);
+        let authorizer = Arc::new(tenancy_policy::CedarAuthorizer::shipped().map_err(StartError::Policies)?);
         let control_plane =
             ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone(), authorizer);
         let config = WorkerConfig {

@@ -1,15 +1,14 @@
-//! The time of one Cedar decision with the shipped policies: `cargo bench -p tenancy-app
-//! --bench authz`. Prints the median of 2,000 decisions of each kind (no assertion: these
+//! The time of one Cedar decision with the shipped policies: `cargo bench -p tenancy-policy`. Prints the median of 2,000 decisions of each kind (no assertion: these
 //! machines are shared).
 
 use std::time::Instant;
 
-use tenancy_app::authz::CedarAuthorizer;
 use tenancy_domain::access::{ADMIN_GROUP, Caller, Role, Via};
 use tenancy_domain::authorization::{Action, Question, Resource, TenantFacts};
 use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
 use tenancy_domain::ports::Authorizer;
+use tenancy_policy::CedarAuthorizer;
 
 fn median_micros(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -30,8 +29,10 @@ fn main() {
         },
         role,
     };
-    let user = Caller { id: "dana".into(), email: None, groups: vec!["developers".into()], via: Via::Api, request_id: None };
-    let admin = Caller { id: "anna".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api, request_id: None };
+    let user =
+        Caller { id: "dana".into(), email: None, groups: vec!["developers".into()], via: Via::Api, request_id: None };
+    let admin =
+        Caller { id: "anna".into(), email: None, groups: vec![ADMIN_GROUP.into()], via: Via::Api, request_id: None };
     let cases = [
         ("tenant user reads the tenant (allow)", &user, Action::ReadTenant, tenant(Some(Role::User))),
         ("read-only asks for credentials (deny)", &user, Action::IssueCredentials, tenant(Some(Role::ReadOnly))),

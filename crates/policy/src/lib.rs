@@ -1,5 +1,5 @@
-//! The [`Authorizer`] on Cedar: the policies and schema in `policies/` (shipped inside
-//! the functions), validated strictly when they are loaded. A request is built from the
+//! Tenancy's authorization adapter: the [`Authorizer`] port on Cedar, with the policies
+//! and schema in `policies/` (built into the functions), validated strictly when they are loaded. A request is built from the
 //! question alone (the caller with their groups, the action, the tenant or
 //! infrastructure with its attributes, the caller's role as context), so a decision
 //! reads nothing: the store was read once, before, for the tenant and the caller's entry.
@@ -15,11 +15,11 @@ use tenancy_domain::authorization::{Action, Question, Resource};
 use tenancy_domain::ports::Authorizer;
 
 /// The policies shipped with the deployment.
-pub const POLICIES: &str = include_str!("../../../../policies/tenancy.cedar");
+pub const POLICIES: &str = include_str!("../../../policies/tenancy.cedar");
 /// The schema they are validated against.
-pub const SCHEMA: &str = include_str!("../../../../policies/tenancy.cedarschema");
+pub const SCHEMA: &str = include_str!("../../../policies/tenancy.cedarschema");
 /// Example changes, validated in CI like the shipped policies.
-pub const EXAMPLES: &str = include_str!("../../../../policies/examples.cedar");
+pub const EXAMPLES: &str = include_str!("../../../policies/examples.cedar");
 
 /// What the policies call the caller's role when they have none.
 pub const NO_ROLE: &str = "none";
