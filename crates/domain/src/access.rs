@@ -231,6 +231,16 @@ impl AccessEntry {
     }
 }
 
+/// An entry as the API shows it: with whether it still gives its role now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessView {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: AccessEntry,
+    /// False once `expiresAt` has passed (the sweep removes the entry later).
+    pub active: bool,
+}
+
 /// The body of `PUT /v1/tenants/{name}/access/{user}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

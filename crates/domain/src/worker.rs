@@ -479,8 +479,29 @@ impl Worker {
             return Ok(Outcome::Superseded);
         }
         tracing::info!(tenant = %tenant.name(), state = %next, "lifecycle finished");
+        if next == TenantState::Deleted {
+            self.forget_access(&tenant).await;
+        }
         self.announce(EventKind::done(operation), &tenant).await;
         Ok(Outcome::Done(next))
+    }
+
+    /// Removes a deleted tenant's access entries. They already give nothing (an entry
+    /// names its incarnation, and a deleted tenant is read by no one but platform admins),
+    /// so a failure here is tidying left for later, not a failed deletion.
+    async fn forget_access(&self, tenant: &Tenant) {
+        let entries = match self.store.list_tenant_access(tenant.name()).await {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::warn!(tenant = %tenant.name(), %error, "access entries of a deleted tenant left");
+                return;
+            }
+        };
+        for entry in entries.iter().filter(|entry| entry.tenant_id == tenant.id()) {
+            if let Err(error) = self.store.delete_access(tenant.name(), &entry.user, Some(entry)).await {
+                tracing::warn!(tenant = %tenant.name(), user = %entry.user, %error, "access entry of a deleted tenant left");
+            }
+        }
     }
 
     /// Publishes an outcome. The state is already stored, so a lost outcome event is

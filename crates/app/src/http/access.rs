@@ -5,23 +5,13 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
-use tenancy_domain::access::AccessEntry;
+use serde_json::json;
 use tenancy_domain::service::AccessRequest;
 
 use super::{
     Api, Authenticated, Reply, bad_request, json_response, list_query, page_body, parse_body, path_name, read_body,
 };
 use crate::problem::Problem;
-
-/// An entry as the API shows it: whether it still gives its role now.
-fn entry_view(entry: &AccessEntry, now: time::OffsetDateTime) -> Value {
-    let mut view = json!(entry);
-    if let Some(map) = view.as_object_mut() {
-        map.insert("active".into(), Value::Bool(entry.is_active(now)));
-    }
-    view
-}
 
 /// `{name}` and `{user}` of the path.
 fn tenant_and_user(path: Result<Path<(String, String)>, PathRejection>) -> Result<(String, String), Problem> {
@@ -34,9 +24,7 @@ pub(super) async fn list_access(
     name: Result<Path<String>, PathRejection>,
 ) -> Reply {
     let name = path_name(name)?;
-    let entries = api.tenancy.list_access(&caller, &name).await?;
-    let now = time::OffsetDateTime::now_utc();
-    let items: Vec<Value> = entries.iter().map(|entry| entry_view(entry, now)).collect();
+    let items = api.tenancy.list_access(&caller, &name).await?;
     Ok(json_response(StatusCode::OK, &json!({ "items": items })))
 }
 
@@ -50,8 +38,8 @@ pub(super) async fn put_access(
     let (name, user) = tenant_and_user(path)?;
     let body = read_body(body)?;
     let request: AccessRequest = parse_body(&headers, &body, &["application/json"])?;
-    let entry = api.tenancy.put_access(&caller, &name, &user, request).await?;
-    Ok(json_response(StatusCode::OK, &entry_view(&entry, time::OffsetDateTime::now_utc())))
+    let view = api.tenancy.put_access(&caller, &name, &user, request).await?;
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 pub(super) async fn delete_access(

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::{ControlPlane, page_error, parse_page, unavailable};
 use crate::access::{
-    AccessChange, AccessEntry, Caller, GrantDecision, GrantRequest, MAX_ACCESS_ENTRIES, Role, UserAccess,
+    AccessChange, AccessEntry, AccessView, Caller, GrantDecision, GrantRequest, MAX_ACCESS_ENTRIES, Role, UserAccess,
 };
 use crate::audit::{Actor, AuditAction, AuditEntry, Subject};
 use crate::authorization::Action;
@@ -121,7 +121,7 @@ impl ControlPlane {
         name: &str,
         user: &str,
         request: AccessRequest,
-    ) -> Result<AccessEntry, Error> {
+    ) -> Result<AccessView, Error> {
         let tenant = self.tenant_for(caller, name, Action::ManageAccess).await?.tenant;
         if !valid_user_id(user) {
             return Err(Error::invalid(
@@ -165,7 +165,7 @@ impl ControlPlane {
             Err(other) => return Err(unavailable(other)),
         }
         self.audit_tenant(caller, AuditAction::AccessGranted, &tenant, entry_detail(&entry)).await;
-        Ok(entry)
+        Ok(AccessView { active: entry.is_active(now), entry })
     }
 
     /// The tenant type's answer to a grant; the default type allows every grant.
@@ -213,10 +213,15 @@ impl ControlPlane {
 
     /// Who has access to the tenant: its current entries, expired ones included until the
     /// sweep removes them (each says when it ended).
-    pub async fn list_access(&self, caller: &Caller, name: &str) -> Result<Vec<AccessEntry>, Error> {
+    pub async fn list_access(&self, caller: &Caller, name: &str) -> Result<Vec<AccessView>, Error> {
         let tenant = self.tenant_for(caller, name, Action::ReadAccess).await?.tenant;
         let entries = self.store.list_tenant_access(tenant.name()).await.map_err(unavailable)?;
-        Ok(entries.into_iter().filter(|entry| entry.tenant_id == tenant.id()).collect())
+        let now = self.clock.now();
+        Ok(entries
+            .into_iter()
+            .filter(|entry| entry.tenant_id == tenant.id())
+            .map(|entry| AccessView { active: entry.is_active(now), entry })
+            .collect())
     }
 
     /// The caller, their groups and one page of their tenants.

@@ -116,6 +116,8 @@ async fn access_to_a_deleted_tenant_gives_nothing_on_a_new_one_of_the_same_name(
     w.plane.put_access(&admin(), "dev", "old", role(Role::Admin)).await.unwrap();
     w.plane.delete_tenant(&admin(), "dev").await.unwrap();
     w.worker.drive(&name("dev"), None).await.unwrap();
+    let left = crate::ports::AccessList::list_tenant_access(w.store.as_ref(), &name("dev")).await.unwrap();
+    assert!(left.is_empty(), "the deleted tenant's entries are removed: {left:?}");
     active_tenant(&w, "dev").await;
     let old = user("old");
     assert!(matches!(w.plane.get_tenant(&old, "dev").await.unwrap_err(), Error::NotFound { .. }));
