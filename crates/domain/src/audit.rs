@@ -48,6 +48,13 @@ pub enum AuditAction {
     /// A failed operation was run again.
     #[serde(rename = "tenant.retried")]
     TenantRetried,
+    /// The lifecycle finished an operation: the tenant is active (after a creation or a
+    /// change) or deleted.
+    #[serde(rename = "tenant.operation-succeeded")]
+    TenantOperationSucceeded,
+    /// The lifecycle stopped an operation at a step.
+    #[serde(rename = "tenant.operation-failed")]
+    TenantOperationFailed,
     /// Access was given or changed.
     #[serde(rename = "access.granted")]
     AccessGranted,
@@ -81,6 +88,8 @@ impl AuditAction {
             Self::TenantUpdated => "Tenant Changed",
             Self::TenantDeletionRequested => "Tenant Deletion Requested",
             Self::TenantRetried => "Tenant Retried",
+            Self::TenantOperationSucceeded => "Tenant Operation Succeeded",
+            Self::TenantOperationFailed => "Tenant Operation Failed",
             Self::AccessGranted => "Tenant Access Granted",
             Self::AccessRevoked => "Tenant Access Revoked",
             Self::AccessExpired => "Tenant Access Expired",

@@ -14,6 +14,7 @@ use futures::future::join_all;
 use time::Duration;
 use uuid::Uuid;
 
+use crate::audit::{Actor, AuditAction, AuditEntry, Subject};
 use crate::boundary::Boundary;
 use crate::events::{EventKind, LifecycleEvent};
 use crate::infrastructure::Infrastructure;
@@ -486,6 +487,29 @@ impl Worker {
         Ok(Outcome::Done(next))
     }
 
+    /// Writes an outcome in the tenant's history (the outcome event itself is the bus's
+    /// record of it). A lost entry is logged: the tenant's state is already stored.
+    async fn write_history(&self, kind: EventKind, tenant: &Tenant) {
+        let (action, detail) = match tenant.failure() {
+            Some(failure) if tenant.state() == TenantState::Failed => (
+                AuditAction::TenantOperationFailed,
+                serde_json::json!({
+                    "outcome": kind.detail_type(), "operation": failure.operation, "step": failure.step,
+                    "error": failure.error,
+                }),
+            ),
+            _ => (
+                AuditAction::TenantOperationSucceeded,
+                serde_json::json!({ "outcome": kind.detail_type(), "state": tenant.state() }),
+            ),
+        };
+        let subject = Subject::Tenant { name: tenant.name().clone(), id: tenant.id() };
+        let entry = AuditEntry::new(self.clock.now(), Actor::tenancy(), action, subject, detail);
+        if let Err(error) = self.store.record(&entry).await {
+            tracing::error!(tenant = %tenant.name(), %error, "outcome not written in the tenant's history");
+        }
+    }
+
     /// Removes a deleted tenant's access entries. They already give nothing (an entry
     /// names its incarnation, and a deleted tenant is read by no one but platform admins),
     /// so a failure here is tidying left for later, not a failed deletion.
@@ -507,6 +531,7 @@ impl Worker {
     /// Publishes an outcome. The state is already stored, so a lost outcome event is
     /// logged, not retried into a second transition.
     async fn announce(&self, kind: EventKind, tenant: &Tenant) {
+        self.write_history(kind, tenant).await;
         if let Err(error) = self.events.publish(&LifecycleEvent::outcome(kind, tenant)).await {
             tracing::warn!(tenant = %tenant.name(), %error, "outcome event not published");
         }

@@ -193,11 +193,16 @@ pub trait Authorizer: Send + Sync {
 
 /// What the lifecycle worker needs of durable state: read and save the tenant it acts on,
 /// read its infrastructure, find stalled tenants to re-drive, and remove a deleted
-/// tenant's access entries.
-pub trait WorkerStore: TenantGet + TenantSave + StalledTenants + InfrastructureGet + AccessList + AccessWrite {}
+/// tenant's access entries, and write the outcome of an operation in the tenant's history.
+pub trait WorkerStore:
+    TenantGet + TenantSave + StalledTenants + InfrastructureGet + AccessList + AccessWrite + AuditLog
+{
+}
 
-impl<T> WorkerStore for T where T: TenantGet + TenantSave + StalledTenants + InfrastructureGet + AccessList + AccessWrite
-{}
+impl<T> WorkerStore for T where
+    T: TenantGet + TenantSave + StalledTenants + InfrastructureGet + AccessList + AccessWrite + AuditLog
+{
+}
 
 /// The cloud a tenant's boundary lives in. Every method is idempotent: it looks at what
 /// exists and makes only the missing difference, so a repeated or resumed call is harmless.

@@ -134,12 +134,13 @@ async fn every_change_is_in_the_tenant_history_newest_first_with_its_request() {
     let bob = user("bob");
     let history = w.plane.tenant_history(&bob, "dev", None, None).await.unwrap();
     let actions: Vec<_> = history.items.iter().map(|e| e.action.detail_type()).collect();
-    assert_eq!(actions, ["Tenant Access Granted", "Tenant Created"]);
+    assert_eq!(actions, ["Tenant Access Granted", "Tenant Operation Succeeded", "Tenant Created"]);
     assert_eq!(history.items[0].detail["user"], "bob");
     let first = w.plane.tenant_history(&bob, "dev", Some(1), None).await.unwrap();
     assert_eq!(first.items.len(), 1);
     let second = w.plane.tenant_history(&bob, "dev", Some(1), first.next_cursor).await.unwrap();
-    assert_eq!(second.items[0].action.detail_type(), "Tenant Created");
+    assert_eq!(second.items[0].action.detail_type(), "Tenant Operation Succeeded");
+    assert_eq!(second.items[0].detail["state"], "active");
     w.plane.put_access(&admin(), "dev", "bob", role(Role::Admin)).await.unwrap();
     w.plane.update_tenant(&bob, "dev", TenantPatch::default(), None).await.unwrap();
     let latest = w.plane.tenant_history(&admin(), "dev", Some(1), None).await.unwrap();
