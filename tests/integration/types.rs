@@ -240,3 +240,34 @@ async fn wait_until_failed(h: &Harness, tenant: &str) -> Value {
     }
     panic!("{tenant} did not fail within 30 s");
 }
+
+#[tokio::test]
+async fn the_grant_access_hook_decides_and_a_refusal_writes_nothing() {
+    let h = Harness::with(tenancy_tests::Options { run_worker: false, ..Default::default() }).await;
+    let infra = h.infrastructure("nonprod").await;
+    let tenant = unique("client");
+    let settings = json!({ "client": "acme", "client-domain": "acme.com", "expires": "2027-06-30" });
+    let body = json!({ "name": tenant, "infrastructure": infra, "type": "per-client", "settings": settings });
+    assert_eq!(create_typed(&h, body).await.status, StatusCode::ACCEPTED);
+    let access = |user: &str| format!("/v1/tenants/{tenant}/access/{user}");
+
+    let refused = h.call(Method::PUT, &access("eve"), Some(json!({ "role": "admin", "email": "eve@evil.com" }))).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(detail.contains("per-client") && detail.contains("acme.com"), "the plugin's reason: {detail}");
+    let listed = h.call(Method::GET, &format!("/v1/tenants/{tenant}/access"), None).await;
+    assert!(listed.body["items"].as_array().unwrap().is_empty(), "nothing written: {:?}", listed.body);
+    let history = h.call(Method::GET, &format!("/v1/tenants/{tenant}/history"), None).await;
+    assert!(history.body["items"].as_array().unwrap().iter().all(|e| e["action"] != "access.granted"));
+
+    let allowed = h.call(Method::PUT, &access("joe"), Some(json!({ "role": "admin", "email": "joe@acme.com" }))).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{:?}", allowed.body);
+    assert_eq!(allowed.body["role"], "admin");
+    let read_only = h.call(Method::PUT, &access("eve"), Some(json!({ "role": "read-only" }))).await;
+    assert_eq!(read_only.status, StatusCode::OK, "{:?}", read_only.body);
+    let listed = h.call(Method::GET, &format!("/v1/tenants/{tenant}/access"), None).await;
+    let users: Vec<&str> =
+        listed.body["items"].as_array().unwrap().iter().map(|e| e["user"].as_str().unwrap()).collect();
+    assert_eq!(users, ["eve", "joe"]);
+    h.stop().await;
+}
