@@ -129,6 +129,9 @@ async fn the_lifecycle_function_may_make_exactly_the_calls_its_code_makes() {
     handler.handle(drive("Tenant Update Requested", &changed)).await.unwrap();
     called.extend(h.app.calls.snapshot().into_keys());
 
+    // Access given on the tenant: its deletion removes the entries.
+    let reply = h.call(Method::PUT, &format!("{path}/access/dana"), Some(json!({ "role": "user" }))).await;
+    assert_eq!(reply.status, reqwest::StatusCode::OK, "{:?}", reply.body);
     let deleting = h.call(Method::DELETE, &path, None).await.body;
     h.app.calls.reset();
     handler.handle(drive("Tenant Delete Requested", &deleting)).await.unwrap();
