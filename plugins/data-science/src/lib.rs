@@ -2,7 +2,7 @@
 // The bindings wit-bindgen generates for WIT functions take many arguments.
 #![allow(clippy::too_many_arguments)]
 
-wit_bindgen::generate!({ path: "../wit/v1", world: "tenant-type" });
+wit_bindgen::generate!({ path: "../wit/v1.1", world: "tenant-type" });
 
 use tenancy::plugin::host::log;
 use tenancy::plugin::types::{CatalogueResource, IngressRule, PolicyStatement};

@@ -7,7 +7,7 @@
 // The bindings wit-bindgen generates for WIT functions take many arguments.
 #![allow(clippy::too_many_arguments)]
 
-wit_bindgen::generate!({ path: "../wit/v1", world: "tenant-type" });
+wit_bindgen::generate!({ path: "../wit/v1.1", world: "tenant-type" });
 
 struct PerClient;
 
@@ -63,6 +63,8 @@ impl Guest for PerClient {
     }
 
     fn on_grant_access(tenant: Tenant, grant: Grant) -> Decision {
+        // Anyone may read; `user` (credentials for the tenant's role) and `admin` are for
+        // the client's own addresses only.
         if grant.level == "read-only" {
             return Decision::Allow;
         }
@@ -72,7 +74,7 @@ impl Guest for PerClient {
         if !domain.is_empty() && user_domain.as_deref() == Some(domain.as_str()) {
             Decision::Allow
         } else {
-            Decision::Deny(format!("write access to this client's tenant is only for {domain} addresses"))
+            Decision::Deny(format!("the role '{}' on this client's tenant is only for {domain} addresses", grant.level))
         }
     }
 }

@@ -25,22 +25,27 @@ fn bad_binaries_are_refused_at_load() {
 #[test]
 fn the_shipped_plugins_are_called_through_the_bindings_of_the_version_they_import() {
     let Shared { host, data_science, .. } = shared();
-    assert_eq!(data_science.interface_version(), crate::wit::since_v1_0::VERSION);
-    assert_eq!(data_science.interface_version(), WitVersion::new(1, 0, 0));
-    assert_eq!(crate::supported_versions().collect::<Vec<_>>(), [WitVersion::new(1, 0, 0)]);
+    assert_eq!(data_science.interface_version(), crate::wit::since_v1_1::VERSION);
+    assert_eq!(data_science.interface_version(), WitVersion::new(1, 1, 0));
+    assert_eq!(crate::supported_versions().collect::<Vec<_>>(), [WitVersion::new(1, 1, 0), WitVersion::new(1, 0, 0)]);
 
     let per_client = load(host, "per_client");
-    assert_eq!(per_client.interface_version(), WitVersion::new(1, 0, 0));
+    assert_eq!(per_client.interface_version(), WitVersion::new(1, 1, 0));
     let refused = host.validate(&per_client, &client_tenant(&[])).unwrap().value;
-    assert!(refused.is_err(), "the call went through the v1.0 bindings and back: {refused:?}");
+    assert!(refused.is_err(), "the call went through the v1.1 bindings and back: {refused:?}");
+    // The test plugins are still built against 1.0.0, and still load through its bindings.
+    assert_eq!(load(host, "hostile").interface_version(), WitVersion::new(1, 0, 0));
+    assert_eq!(load(host, "empty").interface_version(), WitVersion::new(1, 0, 0));
 }
 
 #[test]
-fn the_version_constant_is_the_one_its_wit_declares() {
-    let path = format!("{}/../../plugins/wit/v1/plugin.wit", env!("CARGO_MANIFEST_DIR"));
-    let wit = std::fs::read_to_string(&path).unwrap();
-    let package = format!("package {}@{};", crate::wit::PACKAGE, crate::wit::since_v1_0::VERSION);
-    assert!(wit.lines().any(|line| line == package), "{path} does not declare {package}");
+fn the_version_constants_are_the_ones_their_wit_declares() {
+    for (folder, version) in [("v1", crate::wit::since_v1_0::VERSION), ("v1.1", crate::wit::since_v1_1::VERSION)] {
+        let path = format!("{}/../../plugins/wit/{folder}/plugin.wit", env!("CARGO_MANIFEST_DIR"));
+        let wit = std::fs::read_to_string(&path).unwrap();
+        let package = format!("package {}@{version};", crate::wit::PACKAGE);
+        assert!(wit.lines().any(|line| line == package), "{path} does not declare {package}");
+    }
 }
 
 #[test]
@@ -51,7 +56,7 @@ fn a_plugin_built_against_a_version_the_host_does_not_serve_is_refused_naming_bo
     assert!(matches!(error, PluginError::Incompatible { .. }), "{error}");
     assert_eq!(
         error.to_string(),
-        "plugin 'future': not a tenancy:plugin@1.0.0 tenant-type component: built against tenancy:plugin@2.0.0"
+        "plugin 'future': not a tenancy:plugin@1.1.0 or tenancy:plugin@1.0.0 tenant-type component: built against tenancy:plugin@2.0.0"
     );
 }
 

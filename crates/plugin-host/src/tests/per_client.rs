@@ -39,7 +39,11 @@ fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
     let grant = |email: &str, level: &str| GrantRequest {
         user_id: "u".into(),
         user_email: Some(email.into()),
-        level: if level == "admin" { Role::Admin } else { Role::ReadOnly },
+        level: match level {
+            "admin" => Role::Admin,
+            "user" => Role::User,
+            _ => Role::ReadOnly,
+        },
     };
     let decide = |g: GrantRequest| host.on_grant_access(&plugin, &tenant, &g).unwrap().value;
     assert_eq!(decide(grant("joe@acme.com", "admin")), GrantDecision::Allow);
@@ -48,4 +52,10 @@ fn the_per_client_plugin_tags_the_client_and_keeps_writes_to_its_domain() {
         matches!(decide(grant("eve@evil.com", "admin")), GrantDecision::Deny(reason) if reason.contains("acme.com"))
     );
     assert!(matches!(decide(grant("eve@acme.com.evil.com", "admin")), GrantDecision::Deny(_)));
+    // Built against 1.1.0, it is passed `user` as such, and names it in its refusal.
+    assert_eq!(decide(grant("joe@acme.com", "user")), GrantDecision::Allow);
+    assert!(matches!(
+        decide(grant("eve@evil.com", "user")),
+        GrantDecision::Deny(reason) if reason.contains("'user'") && reason.contains("acme.com")
+    ));
 }

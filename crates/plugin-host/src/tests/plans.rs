@@ -84,9 +84,13 @@ fn validate_and_grant_hooks_answer_through_the_same_limits() {
     let Shared { host, hostile: plugin, .. } = shared();
     assert_eq!(host.validate(plugin, &tenant("refuse")).unwrap().value, Err("this tenant is refused".into()));
     assert_eq!(host.validate(plugin, &tenant("none")).unwrap().value, Ok(()));
-    let grant = GrantRequest { user_id: "eve".into(), user_email: None, level: Role::Admin };
-    assert_eq!(
-        host.on_grant_access(plugin, &tenant("none"), &grant).unwrap().value,
-        GrantDecision::Deny("eve may not".into())
-    );
+    // A plugin built against 1.0.0 knows `read-only` and `admin` only: `user` reaches it
+    // as `admin`, the strictest level that covers it.
+    for (role, seen) in [(Role::ReadOnly, "read-only"), (Role::User, "admin"), (Role::Admin, "admin")] {
+        let grant = GrantRequest { user_id: "eve".into(), user_email: None, level: role };
+        assert_eq!(
+            host.on_grant_access(plugin, &tenant("none"), &grant).unwrap().value,
+            GrantDecision::Deny(format!("eve may not be {seen}"))
+        );
+    }
 }

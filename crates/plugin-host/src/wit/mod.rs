@@ -17,6 +17,7 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use crate::sandbox::State;
 
 pub(crate) mod since_v1_0;
+pub(crate) mod since_v1_1;
 
 /// The WIT package every version of the plugin interface belongs to.
 pub const PACKAGE: &str = "tenancy:plugin";
@@ -27,8 +28,10 @@ pub const WORLD: &str = "tenant-type";
 type Link = fn(InstancePre<State>) -> wasmtime::Result<PluginPre>;
 
 /// Every version of the interface the host serves, newest first, with its bindings.
-const BINDINGS: [(WitVersion, Link); 1] =
-    [(since_v1_0::VERSION, |pre| since_v1_0::TenantTypePre::new(pre).map(PluginPre::V1_0))];
+const BINDINGS: [(WitVersion, Link); 2] = [
+    (since_v1_1::VERSION, |pre| since_v1_1::TenantTypePre::new(pre).map(PluginPre::V1_1)),
+    (since_v1_0::VERSION, |pre| since_v1_0::TenantTypePre::new(pre).map(PluginPre::V1_0)),
+];
 
 /// Every version of the interface the host serves, newest first.
 pub fn supported_versions() -> impl Iterator<Item = WitVersion> {
@@ -83,7 +86,8 @@ pub fn supported_packages() -> String {
 
 /// Offers plugins the host's interfaces of every supported version.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    since_v1_0::add_to_linker(linker)
+    since_v1_0::add_to_linker(linker)?;
+    since_v1_1::add_to_linker(linker)
 }
 
 /// The version of `tenancy:plugin` a component was built against: that of the package's
@@ -113,18 +117,24 @@ fn declared_version(component: &Component) -> Result<Option<WitVersion>, String>
 /// instantiate.
 pub(crate) enum PluginPre {
     V1_0(since_v1_0::TenantTypePre<State>),
+    V1_1(since_v1_1::TenantTypePre<State>),
 }
 
 impl PluginPre {
-    /// Links `component` against the bindings of the newest supported version that serves
-    /// the version it imports; its exports must then type-check. A component importing no
-    /// version is tried against each, newest first.
+    /// Links `component` against the bindings of the oldest supported version that serves
+    /// the version it imports (its own, when the host has it: what the plugin is passed
+    /// depends on the version it was built against); its exports must then type-check. A
+    /// component importing no version is tried against each, newest first.
     pub(crate) fn new(linker: &Linker<State>, component: &Component) -> wasmtime::Result<Self> {
         let declared = declared_version(component).map_err(wasmtime::Error::msg)?;
-        let mut candidates = BINDINGS
+        let mut serving: Vec<(WitVersion, Link)> = BINDINGS
             .into_iter()
             .filter(|(version, _)| declared.is_none_or(|declared| version.serves(declared)))
-            .peekable();
+            .collect();
+        if declared.is_some() {
+            serving.reverse();
+        }
+        let mut candidates = serving.into_iter().peekable();
         if let (Some(declared), None) = (declared, candidates.peek()) {
             return Err(wasmtime::Error::msg(format!("built against {PACKAGE}@{declared}")));
         }
@@ -145,6 +155,7 @@ impl PluginPre {
     pub(crate) fn version(&self) -> WitVersion {
         match self {
             Self::V1_0(_) => since_v1_0::VERSION,
+            Self::V1_1(_) => since_v1_1::VERSION,
         }
     }
 
@@ -152,6 +163,7 @@ impl PluginPre {
     pub(crate) fn instantiate(&self, store: &mut Store<State>) -> wasmtime::Result<PluginInstance> {
         Ok(match self {
             Self::V1_0(pre) => PluginInstance::V1_0(pre.instantiate(store)?),
+            Self::V1_1(pre) => PluginInstance::V1_1(pre.instantiate(store)?),
         })
     }
 }
@@ -160,6 +172,7 @@ impl PluginPre {
 /// domain's.
 pub(crate) enum PluginInstance {
     V1_0(since_v1_0::TenantType),
+    V1_1(since_v1_1::TenantType),
 }
 
 impl PluginInstance {
@@ -171,6 +184,7 @@ impl PluginInstance {
     ) -> wasmtime::Result<Result<(), String>> {
         match self {
             Self::V1_0(bindings) => bindings.call_validate(store, &since_v1_0::tenant(tenant)),
+            Self::V1_1(bindings) => bindings.call_validate(store, &since_v1_0::tenant(tenant)),
         }
     }
 
@@ -182,6 +196,7 @@ impl PluginInstance {
     ) -> wasmtime::Result<Result<(), String>> {
         match self {
             Self::V1_0(bindings) => bindings.call_on_delete(store, &since_v1_0::tenant(tenant)),
+            Self::V1_1(bindings) => bindings.call_on_delete(store, &since_v1_0::tenant(tenant)),
         }
     }
 
@@ -189,6 +204,8 @@ impl PluginInstance {
     pub(crate) fn call_on_create(&self, store: &mut Store<State>, tenant: &Tenant) -> wasmtime::Result<PlanReply> {
         match self {
             Self::V1_0(bindings) => bindings.call_on_create(store, &since_v1_0::tenant(tenant)).map(PlanReply::V1_0),
+            // 1.1.0 has 1.0.0's types: its answers are read as 1.0.0's.
+            Self::V1_1(bindings) => bindings.call_on_create(store, &since_v1_0::tenant(tenant)).map(PlanReply::V1_0),
         }
     }
 
@@ -202,6 +219,9 @@ impl PluginInstance {
         match self {
             Self::V1_0(bindings) => bindings
                 .call_on_grant_access(store, &since_v1_0::tenant(tenant), &since_v1_0::grant(grant))
+                .map(DecisionReply::V1_0),
+            Self::V1_1(bindings) => bindings
+                .call_on_grant_access(store, &since_v1_0::tenant(tenant), &since_v1_0::grant_since_v1_1(grant))
                 .map(DecisionReply::V1_0),
         }
     }

@@ -1,7 +1,7 @@
 //! `tenancy:plugin@1.0.0` (`plugins/wit/v1`): its bindings, what the host gives a plugin
 //! of this version, and the conversions between its types and the domain's.
 
-use tenancy_domain::access::{GrantDecision, GrantRequest};
+use tenancy_domain::access::{GrantDecision, GrantRequest, Role};
 use tenancy_domain::infrastructure::Environment as DomainEnvironment;
 use tenancy_domain::plan::{CatalogueResource as DomainResource, IngressRule, Plan, PolicyStatement};
 use tenancy_domain::tenant::Tenant as DomainTenant;
@@ -12,7 +12,7 @@ use crate::sandbox::State;
 
 /// Generated in a module of their own: the world's `use` of `tenant` and `plan` would
 /// clash with the domain's names here.
-mod bindings {
+pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../../plugins/wit/v1",
         world: "tenant-type",
@@ -58,8 +58,19 @@ pub(crate) fn tenant(tenant: &DomainTenant) -> wit::Tenant {
     }
 }
 
-/// A grant as plugins see it.
+/// A grant as a plugin built against 1.0.0 sees it: `read-only` or `admin`, the only
+/// levels 1.0.0 documents. A `user` grant is passed as `admin`, the strictest level that
+/// covers it, so that a plugin refusing `admin` to someone refuses `user` too.
 pub(crate) fn grant(grant: &GrantRequest) -> wit::Grant {
+    let level = match grant.level {
+        Role::ReadOnly => Role::ReadOnly,
+        Role::User | Role::Admin => Role::Admin,
+    };
+    wit::Grant { user_id: grant.user_id.clone(), user_email: grant.user_email.clone(), level: level.as_str().into() }
+}
+
+/// A grant as a plugin built against 1.1.0 sees it: `read-only`, `user` or `admin`.
+pub(crate) fn grant_since_v1_1(grant: &GrantRequest) -> wit::Grant {
     wit::Grant {
         user_id: grant.user_id.clone(),
         user_email: grant.user_email.clone(),

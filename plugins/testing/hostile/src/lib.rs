@@ -199,7 +199,8 @@ impl Guest for Hostile {
     }
 
     fn on_grant_access(_tenant: Tenant, grant: Grant) -> Decision {
-        Decision::Deny(format!("{} may not", grant.user_id))
+        // Built against 1.0.0 on purpose: it says which level the host passed it.
+        Decision::Deny(format!("{} may not be {}", grant.user_id, grant.level))
     }
 }
 
