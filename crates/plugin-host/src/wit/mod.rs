@@ -113,6 +113,12 @@ fn declared_version(component: &Component) -> Result<Option<WitVersion>, String>
     Ok(declared)
 }
 
+/// The bindings a component built against `declared` (`None`: it imports no version) may
+/// be called through, in the order they are tried: oldest first.
+fn candidates(declared: Option<WitVersion>) -> impl Iterator<Item = (WitVersion, Link)> {
+    BINDINGS.into_iter().rev().filter(move |(version, _)| declared.is_none_or(|declared| version.serves(declared)))
+}
+
 /// A plugin linked against the bindings of the version it was built against, ready to
 /// instantiate.
 pub(crate) enum PluginPre {
@@ -124,17 +130,11 @@ impl PluginPre {
     /// Links `component` against the bindings of the oldest supported version that serves
     /// the version it imports (its own, when the host has it: what the plugin is passed
     /// depends on the version it was built against); its exports must then type-check. A
-    /// component importing no version is tried against each, newest first.
+    /// component importing no version is tried against each, oldest first, so that it is
+    /// never passed what an older version does not document.
     pub(crate) fn new(linker: &Linker<State>, component: &Component) -> wasmtime::Result<Self> {
         let declared = declared_version(component).map_err(wasmtime::Error::msg)?;
-        let mut serving: Vec<(WitVersion, Link)> = BINDINGS
-            .into_iter()
-            .filter(|(version, _)| declared.is_none_or(|declared| version.serves(declared)))
-            .collect();
-        if declared.is_some() {
-            serving.reverse();
-        }
-        let mut candidates = serving.into_iter().peekable();
+        let mut candidates = candidates(declared).peekable();
         if let (Some(declared), None) = (declared, candidates.peek()) {
             return Err(wasmtime::Error::msg(format!("built against {PACKAGE}@{declared}")));
         }
@@ -283,6 +283,17 @@ mod tests {
         for bad in ["", "1", "1.0", "1.0.0.0", "1.0.0-rc1", "v1.0.0", "1.x.0"] {
             assert_eq!(WitVersion::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_component_is_called_through_the_oldest_bindings_that_serve_it() {
+        let tried = |declared| super::candidates(declared).map(|(version, _)| version).collect::<Vec<_>>();
+        let (v1_0, v1_1) = (WitVersion::new(1, 0, 0), WitVersion::new(1, 1, 0));
+        assert_eq!(tried(Some(v1_0)), [v1_0, v1_1], "its own first: a 1.0.0 plugin is never passed `user`");
+        assert_eq!(tried(Some(v1_1)), [v1_1]);
+        assert_eq!(tried(None), [v1_0, v1_1], "naming no version, it is given what 1.0.0 documents");
+        assert_eq!(tried(Some(WitVersion::new(1, 2, 0))), []);
+        assert_eq!(tried(Some(WitVersion::new(2, 0, 0))), []);
     }
 
     #[test]
