@@ -10,7 +10,7 @@ use tenancy_domain::infrastructure::Environment;
 use tenancy_domain::names::Name;
 use tenancy_domain::plan::{self, Allowances, PlanContext};
 use tenancy_domain::tenant::{Requester, Tenant};
-use tenancy_plugin_host::{CallReport, Limits, PluginHost, sha256_hex};
+use tenancy_plugin_host::{CallReport, Limits, PluginHost, WitVersion, sha256_hex};
 
 /// The tenant a hook is run for, as a plugin author writes it.
 #[derive(Debug, Deserialize)]
@@ -64,10 +64,19 @@ pub struct RunRequest<'a> {
 /// The VPC `tenancy plugin run` checks plans against when `--vpc-cidr` is not given.
 pub const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
 
-fn report<T>(hook: &str, plugin: &str, digest: &str, report: &CallReport<T>, result: Value) -> Value {
+/// What identifies the plugin run: its name, digest and the version of the interface it
+/// was built against (and called through: a 1.0.0 plugin is passed `admin` for `user`).
+struct Ran<'a> {
+    plugin: &'a str,
+    digest: &'a str,
+    interface_version: WitVersion,
+}
+
+fn report<T>(hook: &str, ran: &Ran<'_>, report: &CallReport<T>, result: Value) -> Value {
     json!({
-        "plugin": plugin,
-        "sha256": digest,
+        "plugin": ran.plugin,
+        "sha256": ran.digest,
+        "interfaceVersion": ran.interface_version.to_string(),
         "hook": hook,
         "result": result,
         "fuelUsed": report.fuel_used,
@@ -105,6 +114,7 @@ pub fn run(request: RunRequest<'_>) -> Result<Value, String> {
     let host = PluginHost::new(Limits::default()).map_err(|e| format!("starting the host: {e}"))?;
     let digest = sha256_hex(request.wasm);
     let plugin = host.load(request.plugin, "local", request.wasm, &digest).map_err(|e| e.to_string())?;
+    let ran = Ran { plugin: request.plugin, digest: &digest, interface_version: plugin.interface_version() };
     let hook = request.hook;
     match hook {
         "validate" => host.validate(&plugin, &tenant).map(|r| {
@@ -112,7 +122,7 @@ pub fn run(request: RunRequest<'_>) -> Result<Value, String> {
                 Ok(()) => json!({ "accepted": true }),
                 Err(message) => json!({ "accepted": false, "message": message }),
             };
-            report(hook, request.plugin, &digest, &r, result)
+            report(hook, &ran, &r, result)
         }),
         "on-create" => host.on_create(&plugin, &tenant).map(|r| {
             let context = PlanContext {
@@ -125,17 +135,17 @@ pub fn run(request: RunRequest<'_>) -> Result<Value, String> {
                 Ok(()) => json!({ "passed": true }),
                 Err(refusal) => json!({ "passed": false, "rule": refusal.rule, "detail": refusal.detail }),
             };
-            report(hook, request.plugin, &digest, &r, json!({ "plan": r.value, "validation": validation }))
+            report(hook, &ran, &r, json!({ "plan": r.value, "validation": validation }))
         }),
         "on-delete" => host.on_delete(&plugin, &tenant).map(|r| {
             let result = json!({ "ok": r.value.is_ok(), "message": r.value.as_ref().err() });
-            report(hook, request.plugin, &digest, &r, result)
+            report(hook, &ran, &r, result)
         }),
         "on-grant-access" => {
             let grant = request.grant.ok_or("on-grant-access needs --grant grant.json")?;
             let grant: GrantRequest = serde_json::from_str(grant).map_err(|e| format!("grant JSON: {e}"))?;
             host.on_grant_access(&plugin, &tenant, &grant)
-                .map(|r| report(hook, request.plugin, &digest, &r, json!({ "decision": r.value })))
+                .map(|r| report(hook, &ran, &r, json!({ "decision": r.value })))
         }
         other => return Err(format!("unknown hook '{other}': use validate, on-create, on-delete or on-grant-access")),
     }
@@ -188,6 +198,34 @@ mod tests {
         assert_eq!(out["result"]["validation"]["passed"], false, "{out:#}");
         assert!(out["result"]["validation"]["rule"].is_string(), "{out:#}");
         assert_eq!(out["result"]["plan"]["policyStatements"][0]["actions"][0], "iam:PassRole");
+    }
+
+    #[test]
+    fn the_runner_names_the_interface_version_and_passes_the_grant_as_that_version_sees_it() {
+        let vpc = [DEFAULT_VPC_CIDR.to_string()];
+        let grant = r#"{"userId": "eve", "userEmail": null, "level": "user"}"#;
+        let run_on = |name: &str| {
+            let path = format!("{}/../plugins/target/wasm32-wasip2/release/{name}.wasm", env!("CARGO_MANIFEST_DIR"));
+            let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            run(RunRequest {
+                wasm: &wasm,
+                plugin: name,
+                hook: "on-grant-access",
+                tenant: r#"{"name": "lab", "settings": {"client-domain": "acme.com"}}"#,
+                grant: Some(grant),
+                allowances: Allowances::default(),
+                vpc_cidrs: &vpc,
+            })
+            .unwrap()
+        };
+        // The hostile test plugin is built against 1.0.0: `user` reaches it as `admin`.
+        let old = run_on("hostile");
+        assert_eq!(old["interfaceVersion"], "1.0.0", "{old:#}");
+        assert_eq!(old["result"]["decision"]["deny"], "eve may not be admin", "{old:#}");
+        let new = run_on("per_client");
+        assert_eq!(new["interfaceVersion"], "1.1.0", "{new:#}");
+        let reason = new["result"]["decision"]["deny"].as_str().unwrap_or_default();
+        assert!(reason.contains("'user'"), "{new:#}");
     }
 
     #[test]
