@@ -1,7 +1,7 @@
 //! Runs tenant-type plugins: WebAssembly components exporting the `tenant-type` world of
 //! a version of the plugin interface the host serves ([`supported_versions`]; today
-//! `plugins/wit/v1`, `tenancy:plugin@1.0.0`), in wasmtime, with no ambient authority and
-//! hard limits on every call.
+//! `plugins/wit/v1.1`, `tenancy:plugin@1.1.0`, and `plugins/wit/v1`, `tenancy:plugin@1.0.0`),
+//! in wasmtime, with no ambient authority and hard limits on every call.
 //!
 //! One [`Engine`] per process with an explicit configuration, one linker, an
 //! `InstancePre` per plugin built once and reused, and a fresh store per hook call with its
