@@ -213,20 +213,20 @@ impl BusHandler {
             return Err(HandlerError::Malformed("the event has no id".into()));
         };
         if envelope.detail_type == SCHEDULED_EVENT {
+            // Ended access already gives nothing (every request checks the end); this
+            // removes the entries and says so on the bus. First, and whatever the rest of
+            // the sweep does.
+            let expired = self.tenancy.sweep_expired_access(EXPIRED_PER_SWEEP).await;
+            match &expired {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(expired = count, "sweep removed ended access"),
+                Err(error) => tracing::warn!(%error, "sweep could not remove ended access; the next one will"),
+            }
             let runs = self.worker.sweep().await?;
             for (name, outcome) in &runs {
                 tracing::info!(tenant = %name, ?outcome, "sweep re-drove tenant");
             }
-            // Ended access already gives nothing (every request checks the end); this
-            // removes the entries and says so on the bus.
-            let expired = self
-                .tenancy
-                .sweep_expired_access(EXPIRED_PER_SWEEP)
-                .await
-                .map_err(|e| HandlerError::Unavailable(e.to_string()))?;
-            if expired > 0 {
-                tracing::info!(expired, "sweep removed ended access");
-            }
+            expired.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
             return Ok(Handled::Swept(runs.len()));
         }
         let Some(kind) = EventKind::from_detail_type(&envelope.detail_type).filter(|k| EventKind::REQUESTS.contains(k))

@@ -208,6 +208,12 @@ pub struct AccessEntry {
     pub user: String,
     /// The role.
     pub role: Role,
+    /// The user's e-mail as the granter stated it to the tenant type's `on-grant-access`
+    /// hook. When present, the entry gives its role only to a caller whose verified token
+    /// carries this address: a granter cannot get past a hook that decides by e-mail by
+    /// stating someone else's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// When the access ends, if it does.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<OffsetDateTime>,
@@ -225,9 +231,16 @@ impl AccessEntry {
         self.expires_at.is_none_or(|end| now < end)
     }
 
-    /// The role, if the entry belongs to the incarnation `tenant_id` and is active `now`.
-    pub fn role_on(&self, tenant_id: uuid::Uuid, now: OffsetDateTime) -> Option<Role> {
-        (self.tenant_id == tenant_id && self.is_active(now)).then_some(self.role)
+    /// The role it gives `caller` on the incarnation `tenant_id` at `now`: none if it
+    /// names another incarnation, has ended, or names an e-mail the caller's token does not
+    /// carry (compared without regard to case).
+    pub fn role_for(&self, caller: &Caller, tenant_id: uuid::Uuid, now: OffsetDateTime) -> Option<Role> {
+        let email_matches = self
+            .email
+            .as_deref()
+            .is_none_or(|stated| caller.email.as_deref().is_some_and(|verified| verified.eq_ignore_ascii_case(stated)));
+        (self.tenant_id == tenant_id && self.is_active(now) && email_matches && self.user == caller.id)
+            .then_some(self.role)
     }
 }
 

@@ -284,7 +284,12 @@ impl AuditLog for DynamoStore {
         Ok(())
     }
 
-    async fn history(&self, trail: &str, page: &PageRequest) -> Result<Page<AuditEntry>, StoreError> {
+    async fn history(
+        &self,
+        trail: &str,
+        since: Option<OffsetDateTime>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError> {
         let start = decode_cursor(page.cursor.as_deref(), &["pk", "sk"])?;
         let partition = format!("AUDIT#{trail}");
         // A cursor names a position in this trail only.
@@ -295,8 +300,12 @@ impl AuditLog for DynamoStore {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
+            .key_condition_expression("pk = :pk AND sk >= :since")
             .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(
+                ":since",
+                s(format!("{:024}", since.map_or(0, |at| at.unix_timestamp_nanos().max(0)))),
+            )
             .scan_index_forward(false)
             .limit(page.limit as i32)
             .set_exclusive_start_key(start)

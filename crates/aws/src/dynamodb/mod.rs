@@ -140,6 +140,11 @@ fn decode_cursor(
     if keys != wanted {
         return Err(StoreError::BadCursor);
     }
+    // DynamoDB refuses empty key values and longer ones than it stores: a forged cursor
+    // with either is a bad cursor, not an unavailable store.
+    if plain.values().any(|value| value.is_empty() || value.len() > 1024) {
+        return Err(StoreError::BadCursor);
+    }
     Ok(Some(plain.into_iter().map(|(k, v)| (k, s(v))).collect()))
 }
 

@@ -102,9 +102,15 @@ impl AuditLog for MemoryStore {
         Ok(())
     }
 
-    async fn history(&self, trail: &str, page: &PageRequest) -> Result<Page<AuditEntry>, StoreError> {
+    async fn history(
+        &self,
+        trail: &str,
+        since: Option<OffsetDateTime>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError> {
         let tables = self.tables.lock().unwrap();
-        let entries = tables.audit.get(trail).cloned().unwrap_or_default();
+        let mut entries = tables.audit.get(trail).cloned().unwrap_or_default();
+        entries.retain(|entry| since.is_none_or(|since| entry.at >= since));
         // Newest first; keys that sort the same way, so that cursors follow.
         let count = entries.len();
         let items = entries

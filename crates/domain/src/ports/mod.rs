@@ -146,8 +146,14 @@ pub trait AccessList: Send + Sync {
 pub trait AuditLog: Send + Sync {
     /// Records one entry under its trail ([`AuditEntry::trail`]).
     async fn record(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-    /// A trail's entries, newest first.
-    async fn history(&self, trail: &str, page: &PageRequest) -> Result<Page<AuditEntry>, StoreError>;
+    /// A trail's entries, newest first; with `since`, only those recorded at or after it
+    /// (a later tenant of a name sees nothing, not even a cursor, of an earlier one).
+    async fn history(
+        &self,
+        trail: &str,
+        since: Option<OffsetDateTime>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError>;
 }
 
 /// What the API's operations need of durable state: every store port.

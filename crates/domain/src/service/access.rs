@@ -18,22 +18,37 @@ use crate::ports::errors::StoreError;
 use crate::tenant::{self, Tenant, TenantState};
 use crate::tenant_type::PluginFailure;
 
-/// Longest user id, in characters (as a token's `sub`).
+/// Longest user id, in bytes of UTF-8 (Cognito's `sub` and user names fit; every key an
+/// entry is kept under stays within DynamoDB's 1024 bytes).
 pub const MAX_USER_ID: usize = 255;
 
-/// True for a user id a token could carry as its `sub`: 1 to 255 characters, no control
-/// characters, no leading or trailing whitespace.
+/// Longest e-mail, in bytes.
+pub const MAX_EMAIL: usize = 320;
+
+/// True for a user id an entry can be kept for: 1 to 255 bytes, no control characters,
+/// no leading or trailing whitespace.
 pub fn valid_user_id(user: &str) -> bool {
-    let count = user.chars().count();
-    (1..=MAX_USER_ID).contains(&count)
+    (1..=MAX_USER_ID).contains(&user.len())
         && !user.chars().any(char::is_control)
         && !user.starts_with(char::is_whitespace)
         && !user.ends_with(char::is_whitespace)
 }
 
+/// One `@` between a non-empty local part and a non-empty domain, at most 320 bytes, no
+/// whitespace or control characters.
+fn plausible_email(email: &str) -> bool {
+    email.len() <= MAX_EMAIL
+        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !domain.starts_with('.')
+        })
+}
+
 /// The audit and event detail of an entry.
 pub(super) fn entry_detail(entry: &AccessEntry) -> Value {
-    json!({ "user": entry.user, "role": entry.role, "expiresAt": entry.expires_at.map(rfc3339) })
+    json!({
+        "user": entry.user, "role": entry.role, "email": entry.email, "expiresAt": entry.expires_at.map(rfc3339),
+    })
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
@@ -50,7 +65,8 @@ pub struct AccessRequest {
     /// When the access ends (RFC 3339); never when absent.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-    /// The user's e-mail, passed to the tenant type's `on-grant-access` hook.
+    /// The user's e-mail, passed to the tenant type's `on-grant-access` hook and kept on
+    /// the entry: the role then goes only to a caller whose verified token carries it.
     #[serde(default)]
     pub email: Option<String>,
 }
@@ -99,13 +115,13 @@ pub struct Me {
 }
 
 /// The entries of a page that still give a role, with their live tenant.
-fn live(page: Page<UserAccess>, now: OffsetDateTime) -> Page<(AccessEntry, Tenant)> {
+fn live(page: Page<UserAccess>, caller: &Caller, now: OffsetDateTime) -> Page<(AccessEntry, Tenant)> {
     let items = page
         .items
         .into_iter()
         .filter_map(|UserAccess { entry, tenant }| {
             let tenant = tenant?;
-            (tenant.state() != TenantState::Deleted && entry.role_on(tenant.id(), now).is_some())
+            (tenant.state() != TenantState::Deleted && entry.role_for(caller, tenant.id(), now).is_some())
                 .then_some((entry, tenant))
         })
         .collect();
@@ -122,18 +138,40 @@ impl ControlPlane {
         user: &str,
         request: AccessRequest,
     ) -> Result<AccessView, Error> {
-        let tenant = self.tenant_for(caller, name, Action::ManageAccess).await?.tenant;
+        let granter = self.tenant_for(caller, name, Action::ManageAccess).await?;
+        let tenant = granter.tenant;
         if !valid_user_id(user) {
             return Err(Error::invalid(
                 "user",
                 format!(
-                    "must be a user's subject: 1 to {MAX_USER_ID} characters, no control characters, no surrounding spaces"
+                    "must be a user's subject: 1 to {MAX_USER_ID} bytes, no control characters, no surrounding spaces"
                 ),
             ));
+        }
+        if request.email.as_deref().is_some_and(|email| !plausible_email(email)) {
+            return Err(Error::invalid("email", "must be an e-mail address"));
         }
         let now = self.clock.now();
         if request.expires_at.is_some_and(|end| end <= now) {
             return Err(Error::invalid("expiresAt", "must be in the future"));
+        }
+        // Someone acting through an entry (not a platform admin) passes on no more than it
+        // gives them: nothing to themselves, and nothing beyond its own end.
+        if granter.role.is_some() {
+            if user == caller.id {
+                return Err(Error::Forbidden(format!(
+                    "'{}' may not change their own access to tenant '{name}'; ask another admin",
+                    caller.id
+                )));
+            }
+            if let Some(own_end) = granter.role_ends
+                && request.expires_at.is_none_or(|end| end > own_end)
+            {
+                return Err(Error::invalid(
+                    "expiresAt",
+                    format!("your own access ends at {}; access you give must end by then", rfc3339(own_end)),
+                ));
+            }
         }
         if matches!(tenant.state(), TenantState::Deleting | TenantState::Deleted) {
             return Err(Error::conflict(
@@ -155,6 +193,7 @@ impl ControlPlane {
             tenant_id: tenant.id(),
             user: user.to_string(),
             role: request.role,
+            email: request.email.clone(),
             expires_at: request.expires_at,
             granted_by: caller.id.clone(),
             granted_at: now,
@@ -250,7 +289,7 @@ impl ControlPlane {
 
     async fn own_access(&self, caller: &Caller, page: &PageRequest) -> Result<Page<(AccessEntry, Tenant)>, Error> {
         let page = self.store.list_user_access(&caller.id, page).await.map_err(page_error)?;
-        Ok(live(page, self.clock.now()))
+        Ok(live(page, caller, self.clock.now()))
     }
 
     /// The tenants the caller has a role on: a Query on the index keyed by user, one page

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::access::valid_user_id;
 use super::{ControlPlane, unavailable};
 use crate::access::{AccessEntry, Caller, Role};
 use crate::audit::{Actor, AuditAction, AuditEntry, Subject};
@@ -14,7 +15,7 @@ use crate::error::Error;
 use crate::events::LifecycleEvent;
 use crate::names::Name;
 use crate::ports::errors::StoreError;
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, TenantState};
 
 /// A tenant the caller may act on, with their role on it (`None` for a platform admin,
 /// who holds every role without an entry).
@@ -24,6 +25,8 @@ pub struct Authorized {
     pub tenant: Tenant,
     /// The caller's active role on it, from their entry.
     pub role: Option<Role>,
+    /// When that role ends, if it does.
+    pub role_ends: Option<time::OffsetDateTime>,
 }
 
 fn facts(tenant: &Tenant) -> TenantFacts {
@@ -61,17 +64,23 @@ impl ControlPlane {
     pub(super) async fn tenant_for(&self, caller: &Caller, name: &str, action: Action) -> Result<Authorized, Error> {
         let not_found = || Error::NotFound { kind: "tenant", name: name.to_string() };
         let name = Name::parse("name", name).map_err(|_| not_found())?;
-        let (tenant, entry) = if caller.is_platform_admin() {
+        let (tenant, entry) = if caller.is_platform_admin() || !valid_user_id(&caller.id) {
+            // A platform admin needs no entry; a subject no entry can be kept under has none.
             (self.store.get_tenant(&name).await.map_err(unavailable)?, None)
         } else {
             self.store.get_tenant_with_access(&name, &caller.id).await.map_err(unavailable)?
         };
         let tenant = tenant.ok_or_else(not_found)?;
         let now = self.clock.now();
-        let role = entry.and_then(|entry| entry.role_on(tenant.id(), now));
+        // A deleted tenant is read by platform admins only: the roles on it ended with it.
+        let entry = entry
+            .filter(|_| tenant.state() != TenantState::Deleted)
+            .filter(|entry| entry.role_for(caller, tenant.id(), now).is_some());
+        let role = entry.as_ref().map(|entry| entry.role);
+        let role_ends = entry.and_then(|entry| entry.expires_at);
         let resource = |role| Resource::Tenant { tenant: facts(&tenant), role };
         if self.allowed(caller, action, resource(role)) {
-            return Ok(Authorized { tenant, role });
+            return Ok(Authorized { tenant, role, role_ends });
         }
         if action != Action::ReadTenant && self.allowed(caller, Action::ReadTenant, resource(role)) {
             return Err(Error::Forbidden(format!(
@@ -118,6 +127,7 @@ impl ControlPlane {
             tenant_id: tenant.id(),
             user: caller.id.clone(),
             role: Role::Admin,
+            email: None,
             expires_at: None,
             granted_by: caller.id.clone(),
             granted_at: self.clock.now(),

@@ -268,8 +268,17 @@ impl ControlPlane {
         }
 
         let name = Name::parse("name", &request.name)?;
-        let infrastructure_name = Name::parse("infrastructure", &request.infrastructure)
-            .map_err(|_| Error::NotFound { kind: "infrastructure", name: request.infrastructure.clone() })?;
+        // Only those who may see infrastructures learn that one does not exist; to anyone
+        // else a missing one is refused as an existing one they may not use would be.
+        let no_infrastructure = || {
+            if self.allowed(caller, Action::ManageInfrastructures, Resource::Platform) {
+                Error::NotFound { kind: "infrastructure", name: request.infrastructure.clone() }
+            } else {
+                Error::Forbidden(format!("'{}' may not {}", caller.id, Action::CreateTenant.describe()))
+            }
+        };
+        let infrastructure_name =
+            Name::parse("infrastructure", &request.infrastructure).map_err(|_| no_infrastructure())?;
         let tenant_type = request.tenant_type.clone().unwrap_or_else(|| tenant::DEFAULT_TYPE.to_string());
         let known: Vec<String> = self.plugins.types().into_iter().map(|t| t.name).collect();
         tenant::validate_type(&tenant_type, &known)?;
@@ -280,7 +289,7 @@ impl ControlPlane {
             .get_infrastructure(&infrastructure_name)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| Error::NotFound { kind: "infrastructure", name: request.infrastructure.clone() })?;
+            .ok_or_else(no_infrastructure)?;
         self.authorize(
             caller,
             Action::CreateTenant,

@@ -146,3 +146,66 @@ async fn every_change_is_in_the_tenant_history_newest_first_with_its_request() {
     let latest = w.plane.tenant_history(&admin(), "dev", Some(1), None).await.unwrap();
     assert_eq!(latest.items[0].actor.request_id.as_deref(), Some("req-bob"));
 }
+
+#[tokio::test]
+async fn an_entry_given_for_an_email_goes_only_to_a_caller_whose_token_carries_it() {
+    let w = world();
+    with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
+    active_tenant(&w, "dev").await;
+    let stated = AccessRequest { role: Role::Admin, expires_at: None, email: Some("joe@acme.com".into()) };
+    w.plane.put_access(&admin(), "dev", "joe", stated).await.unwrap();
+    let mut joe = user("joe");
+    assert!(matches!(w.plane.get_tenant(&joe, "dev").await.unwrap_err(), Error::NotFound { .. }), "no e-mail");
+    joe.email = Some("joe@evil.com".into());
+    assert!(matches!(w.plane.get_tenant(&joe, "dev").await.unwrap_err(), Error::NotFound { .. }), "another one");
+    assert!(w.plane.list_tenants(&joe, None, None, None).await.unwrap().items.is_empty());
+    joe.email = Some("Joe@ACME.com".into());
+    w.plane.get_tenant(&joe, "dev").await.unwrap();
+    let bad = AccessRequest { role: Role::User, expires_at: None, email: Some("not an address".into()) };
+    let err = w.plane.put_access(&admin(), "dev", "kim", bad).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid { ref field, .. } if field == "email"), "{err}");
+}
+
+#[tokio::test]
+async fn an_admin_through_an_entry_passes_on_no_more_than_it_gives_them() {
+    let w = world();
+    with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
+    active_tenant(&w, "dev").await;
+    let end = w.clock.now() + Duration::days(7);
+    let contractor = AccessRequest { role: Role::Admin, expires_at: Some(end), email: None };
+    w.plane.put_access(&admin(), "dev", "cora", contractor).await.unwrap();
+    let cora = user("cora");
+    let forever = w.plane.put_access(&cora, "dev", "cora", role(Role::Admin)).await.unwrap_err();
+    assert!(matches!(forever, Error::Forbidden(_)), "not their own entry: {forever}");
+    let err = w.plane.put_access(&cora, "dev", "friend", role(Role::Admin)).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid { ref field, .. } if field == "expiresAt"), "no end: {err}");
+    let later = AccessRequest { role: Role::User, expires_at: Some(end + Duration::days(1)), email: None };
+    assert!(w.plane.put_access(&cora, "dev", "friend", later).await.is_err(), "beyond their own end");
+    let within = AccessRequest { role: Role::User, expires_at: Some(end), email: None };
+    w.plane.put_access(&cora, "dev", "friend", within).await.unwrap();
+    // A platform admin is bound by no entry.
+    w.plane.put_access(&admin(), "dev", "friend", role(Role::User)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_later_tenant_of_a_name_shows_its_users_nothing_of_the_earlier_ones_history() {
+    let w = world();
+    with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
+    active_tenant(&w, "dev").await;
+    w.plane.put_access(&admin(), "dev", "old", role(Role::Admin)).await.unwrap();
+    w.plane.delete_tenant(&admin(), "dev").await.unwrap();
+    w.worker.drive(&name("dev"), None).await.unwrap();
+    w.clock.advance(Duration::seconds(1));
+    active_tenant(&w, "dev").await;
+    let dev = w.store.get_tenant(&name("dev")).await.unwrap().unwrap();
+    w.plane.put_access(&admin(), "dev", "new", role(Role::ReadOnly)).await.unwrap();
+    let seen = w.plane.tenant_history(&user("new"), "dev", Some(100), None).await.unwrap();
+    assert!(!seen.items.is_empty());
+    assert!(
+        seen.items.iter().all(|e| matches!(e.subject, crate::audit::Subject::Tenant { id, .. } if id == dev.id())),
+        "{:?}",
+        seen.items
+    );
+    let everything = w.plane.tenant_history(&admin(), "dev", Some(100), None).await.unwrap();
+    assert!(everything.items.len() > seen.items.len(), "platform admins see every tenant of the name");
+}
