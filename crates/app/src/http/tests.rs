@@ -15,6 +15,7 @@ fn router() -> Router {
         Arc::new(MemoryVpcs::default()),
         Arc::new(SystemClock),
         Arc::new(tenancy_domain::memory::DefaultPolicies),
+        Arc::new(tenancy_domain::memory::MemorySessions::new(Arc::new(SystemClock))),
     ))
     .router()
 }
