@@ -98,7 +98,15 @@ pub struct Options {
     /// Puts a proxy between every AWS client and the emulator that answers this share of
     /// IAM, EC2 and KMS calls with those services' own throttling errors.
     pub throttling_proxy: Option<f64>,
+    /// The API function's role that tenant roles trust (`TENANCY_API_ROLE_ARN`); by
+    /// default [`API_ROLE_ARN`].
+    pub api_role_arn: Option<String>,
 }
+
+/// The API function's role the harness plays: every tenant role's trust names it. The
+/// emulator, unlike IAM, does not check that a trust policy's principal exists, so the
+/// harness does not make it.
+pub const API_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenancy-tests-api";
 
 /// The emulator's account.
 pub const ACCOUNT: &str = "123456789012";
@@ -115,6 +123,7 @@ impl Default for Options {
             trusted_producers: format!("{PRODUCER}@{ACCOUNT}"),
             cloud_faults: None,
             throttling_proxy: None,
+            api_role_arn: Some(API_ROLE_ARN.into()),
         }
     }
 }
@@ -218,6 +227,8 @@ impl Harness {
             tenant_boundary_arn: None,
             account_id: None,
             trusted_producers: options.trusted_producers.clone(),
+            credentials_seconds: 900,
+            api_role_arn: options.api_role_arn.clone(),
         };
         let mut app = App::new(settings, options.clock).await.expect("wired");
         if let Some((throttled, lost)) = options.cloud_faults {

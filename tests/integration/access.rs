@@ -152,6 +152,7 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
             victim: true,
         },
         row(Method::GET, format!("/v1/tenants/{t}/history"), None, [200, 200, 200, 200, 404, 404, 401, 401, 401]),
+        row(Method::POST, format!("/v1/tenants/{t}/credentials"), None, [200, 200, 200, 403, 404, 404, 401, 401, 401]),
         row(Method::GET, "/v1/tenants".into(), None, [200, 200, 200, 200, 200, 200, 401, 401, 401]),
         row(Method::POST, "/v1/tenants".into(), Some(new_tenant()), [202, 403, 403, 403, 403, 403, 401, 401, 401]),
         row(Method::GET, "/v1/me".into(), None, [200, 200, 200, 200, 200, 200, 401, 401, 401]),

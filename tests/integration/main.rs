@@ -8,6 +8,7 @@ mod boundary;
 mod bus;
 mod concurrency;
 mod contracts;
+mod credentials;
 mod lifecycle;
 mod permissions;
 mod types;

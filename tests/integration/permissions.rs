@@ -32,8 +32,9 @@ fn actions_of(service: &str, operation: &str) -> Vec<String> {
         "Resource Groups Tagging API" => "tag",
         "DynamoDB" => "dynamodb",
         "EventBridge" => "events",
-        // GetCallerIdentity needs no permission.
-        "STS" => return vec![],
+        // GetCallerIdentity needs no permission; AssumeRole with session tags needs both.
+        "STS" if operation == "GetCallerIdentity" => return vec![],
+        "STS" if operation == "AssumeRole" => return vec!["sts:AssumeRole".into(), "sts:TagSession".into()],
         other => panic!("a call to an unexpected service: {other}.{operation}"),
     };
     let renamed: &[&str] = match (prefix, operation) {
@@ -53,10 +54,18 @@ fn actions_of(service: &str, operation: &str) -> Vec<String> {
     }
 }
 
-/// The actions the lifecycle function's `Allow` statements name.
-fn allowed_by_template() -> BTreeSet<String> {
-    let start = TEMPLATE.find("  LifecycleFunction:").expect("the lifecycle function");
-    let end = TEMPLATE[start..].find("\nOutputs:").map_or(TEMPLATE.len(), |e| start + e);
+/// The actions the `Allow` statements of `function` (a resource of the template) name.
+fn allowed_by_template(function: &str) -> BTreeSet<String> {
+    let start = TEMPLATE.find(&format!("\n  {function}:")).expect("the function") + 1;
+    // Up to the next resource (two spaces of indent), or the end of the resources.
+    let end = TEMPLATE[start..]
+        .match_indices('\n')
+        .map(|(at, _)| start + at + 1)
+        .find(|&line| {
+            let rest = &TEMPLATE[line..];
+            rest.starts_with("Outputs:") || (rest.starts_with("  ") && !rest[2..].starts_with([' ', '#', '\n']))
+        })
+        .unwrap_or(TEMPLATE.len());
     let mut allowed = BTreeSet::new();
     let (mut effect, mut in_list, mut list_indent) = ("Allow".to_string(), false, 0);
     let mut pending: Vec<String> = Vec::new();
@@ -123,6 +132,15 @@ async fn the_lifecycle_function_may_make_exactly_the_calls_its_code_makes() {
     called.extend(h.app.calls.snapshot().into_keys());
 
     let path = format!("/v1/tenants/{tenant}");
+    // As a role made before the deployment issued credentials: its update brings the trust in step.
+    h.aws
+        .iam
+        .update_assume_role_policy()
+        .role_name(format!("tenancy-{tenant}"))
+        .policy_document(tenancy_domain::policy::role_trust_policy(None).to_string())
+        .send()
+        .await
+        .unwrap();
     let patch = json!({ "tags": { "team": "ai", "drop": null } });
     let changed = h.call(Method::PATCH, &path, Some(patch)).await.body;
     h.app.calls.reset();
@@ -151,11 +169,44 @@ async fn the_lifecycle_function_may_make_exactly_the_calls_its_code_makes() {
             actions_of(service, operation)
         })
         .collect();
-    let allowed = allowed_by_template();
+    let allowed = allowed_by_template("LifecycleFunction");
     let missing: Vec<&String> = needed.iter().filter(|a| !allowed.contains(*a)).collect();
     assert!(missing.is_empty(), "the code calls what template.yaml does not allow: {missing:?}");
     let kept: BTreeSet<&str> = KEPT_UNEXERCISED.iter().map(|(action, _)| *action).collect();
     let unused: Vec<&String> = allowed.iter().filter(|a| !needed.contains(*a) && !kept.contains(a.as_str())).collect();
     assert!(unused.is_empty(), "template.yaml allows what the code never calls: {unused:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_api_function_may_assume_tenant_roles_with_session_tags_and_no_other_sts_action() {
+    let h = Harness::with(Options { run_worker: true, ..Default::default() }).await;
+    let infra = h.infrastructure("nonprod").await;
+    let tenant = unique("permc");
+    h.create_tenant(&infra, &tenant, json!({})).await;
+    h.wait_for_state(&tenant, "active").await;
+    h.app.calls.reset();
+    let reply = h.call(Method::POST, &format!("/v1/tenants/{tenant}/credentials"), None).await;
+    assert_eq!(reply.status, reqwest::StatusCode::OK, "{:?}", reply.body);
+    let needed: BTreeSet<String> = h
+        .app
+        .calls
+        .snapshot()
+        .into_keys()
+        .flat_map(|key| {
+            let (service, operation) = key.split_once('.').expect("Service.Operation");
+            actions_of(service, operation)
+        })
+        .collect();
+    let allowed = allowed_by_template("ApiFunction");
+    let missing: Vec<&String> = needed.iter().filter(|a| !allowed.contains(*a)).collect();
+    assert!(missing.is_empty(), "the code calls what template.yaml does not allow the API: {missing:?}");
+    let sts = |set: &BTreeSet<String>| set.iter().filter(|a| a.starts_with("sts:")).cloned().collect::<Vec<_>>();
+    assert_eq!(sts(&allowed), sts(&needed));
+    assert_eq!(sts(&needed), ["sts:AssumeRole", "sts:TagSession"]);
+    // Only on tenant roles.
+    let api = &TEMPLATE[TEMPLATE.find("- Sid: IssueTenantCredentials").unwrap()..];
+    let resource = api.lines().find(|l| l.trim_start().starts_with("Resource:")).unwrap();
+    assert!(resource.contains(":role/tenancy/*"), "{resource}");
     h.stop().await;
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tenancy_aws::{AwsCloud, AwsSettings, CallCounter, DynamoStore, EventBridgeEvents};
 use tenancy_domain::builtin::SystemClock;
+use tenancy_domain::credentials;
 use tenancy_domain::ports::{Clock, Cloud, Plugins};
 use tenancy_domain::service::ControlPlane;
 use tenancy_domain::worker::{Worker, WorkerConfig};
@@ -39,10 +40,17 @@ pub struct Settings {
     /// Producers trusted to put tenant requests on the bus, `source@account` pairs,
     /// comma-separated (`TENANCY_TRUSTED_PRODUCERS`).
     pub trusted_producers: String,
+    /// How long issued credentials last, in seconds (`TENANCY_CREDENTIALS_SECONDS`, default
+    /// 3600, from 900 to 3600: see [`tenancy_domain::credentials::SESSION_SECONDS`]).
+    pub credentials_seconds: i64,
+    /// The API function's own role (`TENANCY_API_ROLE_ARN`): every tenant role's trust lets
+    /// it assume the role and tag the session, and nothing else. Unset (locally): the trust
+    /// names the workload services only.
+    pub api_role_arn: Option<String>,
 }
 
 /// The variables [`Settings`] reads (besides the AWS ones).
-const SETTING_NAMES: [&str; 8] = [
+const SETTING_NAMES: [&str; 10] = [
     "TENANCY_TABLE",
     "TENANCY_EVENT_BUS",
     "TENANCY_LEASE_SECONDS",
@@ -51,6 +59,8 @@ const SETTING_NAMES: [&str; 8] = [
     "TENANCY_TENANT_BOUNDARY_ARN",
     "TENANCY_ACCOUNT_ID",
     "TENANCY_TRUSTED_PRODUCERS",
+    "TENANCY_CREDENTIALS_SECONDS",
+    "TENANCY_API_ROLE_ARN",
 ];
 
 impl Settings {
@@ -79,6 +89,13 @@ impl Settings {
             tenant_boundary_arn: var("TENANCY_TENANT_BOUNDARY_ARN"),
             account_id: var("TENANCY_ACCOUNT_ID"),
             trusted_producers: text("TENANCY_TRUSTED_PRODUCERS", ""),
+            credentials_seconds: bounded_seconds(
+                "TENANCY_CREDENTIALS_SECONDS",
+                var("TENANCY_CREDENTIALS_SECONDS"),
+                credentials::DEFAULT_SESSION_SECONDS,
+                credentials::SESSION_SECONDS,
+            )?,
+            api_role_arn: var("TENANCY_API_ROLE_ARN"),
         })
     }
 }
@@ -116,6 +133,21 @@ fn is_policy_arn(arn: &str) -> bool {
         && account.chars().all(|c| c.is_ascii_digit())
         && resource.strip_prefix("policy/").is_some_and(|name| {
             !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
+        }))
+}
+
+/// True for `arn:<partition>:iam::<12 digits>:role/<path and name>`: the API function's
+/// role, as a trust policy's principal names it.
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+    if partition.starts_with("aws")
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && resource.strip_prefix("role/").is_some_and(|name| {
+            !name.is_empty()
+                && !name.ends_with('/')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
         }))
 }
 
@@ -205,6 +237,26 @@ impl App {
                 ),
             });
         }
+        if let Some(arn) = &settings.api_role_arn
+            && !is_role_arn(arn)
+        {
+            return Err(StartError::Setting {
+                name: "TENANCY_API_ROLE_ARN",
+                problem: format!("'{arn}' is not an IAM role ARN (arn:<partition>:iam::<account>:role/<path><name>)"),
+            });
+        }
+        if !credentials::SESSION_SECONDS.contains(&settings.credentials_seconds) {
+            let range = credentials::SESSION_SECONDS;
+            return Err(StartError::Setting {
+                name: "TENANCY_CREDENTIALS_SECONDS",
+                problem: format!(
+                    "'{}' is not a whole number of seconds from {} to {}",
+                    settings.credentials_seconds,
+                    range.start(),
+                    range.end()
+                ),
+            });
+        }
         let plugins = load_plugins(&settings).await?;
         let sdk = settings.aws.load().await;
         let calls = CallCounter::default();
@@ -216,8 +268,11 @@ impl App {
         );
         let store = Arc::new(DynamoStore::new(dynamodb, &settings.table));
         let events = Arc::new(EventBridgeEvents::new(eventbridge, &settings.bus));
-        let cloud =
-            Arc::new(AwsCloud::new(&sdk, calls.clone()).with_tenant_boundary(settings.tenant_boundary_arn.clone()));
+        let cloud = Arc::new(
+            AwsCloud::new(&sdk, calls.clone())
+                .with_tenant_boundary(settings.tenant_boundary_arn.clone())
+                .with_api_role(settings.api_role_arn.clone()),
+        );
         let own_account = match &settings.account_id {
             Some(account) => account.clone(),
             None => cloud.account_id().await.map_err(|e| StartError::Account(e.message))?,
@@ -225,8 +280,16 @@ impl App {
         let producers = Producers::parse(&own_account, &settings.trusted_producers)
             .map_err(|problem| StartError::Setting { name: "TENANCY_TRUSTED_PRODUCERS", problem })?;
         let authorizer = Arc::new(tenancy_policy::CedarAuthorizer::shipped().map_err(StartError::Policies)?);
-        let control_plane =
-            ControlPlane::new(store.clone(), events.clone(), plugins.clone(), cloud.clone(), clock.clone(), authorizer);
+        let control_plane = ControlPlane::new(
+            store.clone(),
+            events.clone(),
+            plugins.clone(),
+            cloud.clone(),
+            clock.clone(),
+            authorizer,
+            cloud.clone(),
+        )
+        .with_session_seconds(settings.credentials_seconds);
         let config = WorkerConfig {
             lease: time::Duration::seconds(settings.lease_seconds),
             deployment: settings.deployment.clone(),
@@ -317,6 +380,35 @@ mod tests {
             "arn:aws:iam::123456789012:policy/x y",
         ] {
             assert!(!is_policy_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_an_iam_role_arn_may_name_the_api_role() {
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/tenancy-prod-api"));
+        assert!(is_role_arn("arn:aws-cn:iam::123456789012:role/service-role/api"));
+        for bad in [
+            "",
+            "tenancy-prod-api",
+            "arn:aws:iam::123456789012:policy/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/x/",
+            "arn:aws:iam::12345678901:role/x",
+            "arn:aws:sts::123456789012:assumed-role/x/y",
+            "arn:aws:iam::123456789012:role/x y",
+            "arn:aws:iam::123456789012:role/*",
+        ] {
+            assert!(!is_role_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_credentials_duration_is_bounded_and_defaults_to_an_hour() {
+        assert_eq!(settings(&[]).unwrap().credentials_seconds, 3600);
+        assert_eq!(settings(&[("TENANCY_CREDENTIALS_SECONDS", "900")]).unwrap().credentials_seconds, 900);
+        for bad in ["899", "3601", "43200", "0", "1h", "-900"] {
+            let error = settings(&[("TENANCY_CREDENTIALS_SECONDS", bad)]).expect_err(bad).to_string();
+            assert!(error.contains("TENANCY_CREDENTIALS_SECONDS") && error.contains(&format!("'{bad}'")), "{error}");
         }
     }
 

@@ -9,6 +9,7 @@ pub mod boundary;
 pub mod builtin;
 #[cfg(any(test, feature = "test-support"))]
 pub mod contract;
+pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod idempotency;

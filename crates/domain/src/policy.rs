@@ -58,17 +58,29 @@ pub const TENANT_SCOPED_ACTIONS: [&str; 22] = [
 /// Name of the tenant role's inline policy.
 pub const ROLE_POLICY_NAME: &str = "tenancy-tenant-access";
 
-/// Trust policy of the tenant role.
-pub fn role_trust_policy() -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "TenantWorkloads",
+/// What the API's role may do with a tenant role: assume it, with the session tags that
+/// name the tenant and the user (`sts:TagSession`), to issue a person's credentials.
+pub const ISSUER_ACTIONS: [&str; 2] = ["sts:AssumeRole", "sts:TagSession"];
+
+/// Trust policy of the tenant role: the services that run its workloads and, when the
+/// deployment issues credentials (`api_role` is the API function's role ARN), exactly that
+/// role, with [`ISSUER_ACTIONS`]. Nothing else may assume it.
+pub fn role_trust_policy(api_role: Option<&str>) -> Value {
+    let mut statements = vec![json!({
+        "Sid": "TenantWorkloads",
+        "Effect": "Allow",
+        "Principal": { "Service": TRUSTED_SERVICES },
+        "Action": "sts:AssumeRole"
+    })];
+    if let Some(api_role) = api_role {
+        statements.push(json!({
+            "Sid": "TenancyIssuesCredentials",
             "Effect": "Allow",
-            "Principal": { "Service": TRUSTED_SERVICES },
-            "Action": "sts:AssumeRole"
-        }]
-    })
+            "Principal": { "AWS": api_role },
+            "Action": ISSUER_ACTIONS
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
 /// Most characters of a role's inline policies, as IAM counts them (whitespace outside
@@ -205,7 +217,8 @@ mod tests {
     #[test]
     fn no_policy_grants_every_action() {
         for doc in [
-            role_trust_policy(),
+            role_trust_policy(None),
+            role_trust_policy(Some("arn:aws:iam::123456789012:role/tenancy-prod-api")),
             role_access_policy("dev", "123456789012", &[]),
             key_policy("aws", "123456789012", "arn:r"),
         ] {
@@ -220,6 +233,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_trust_names_the_api_role_only_when_there_is_one() {
+        assert_eq!(statements(&role_trust_policy(None)).len(), 1);
+        let api = "arn:aws:iam::123456789012:role/tenancy-prod-api";
+        let trust = role_trust_policy(Some(api));
+        let issuer = &statements(&trust)[1];
+        assert_eq!(issuer["Principal"], json!({ "AWS": api }));
+        assert_eq!(issuer["Action"], json!(["sts:AssumeRole", "sts:TagSession"]));
     }
 
     #[test]

@@ -104,6 +104,7 @@ mod tests {
             Arc::new(MemoryVpcs::default()),
             Arc::new(SystemClock),
             Arc::new(tenancy_domain::memory::DefaultPolicies),
+            Arc::new(tenancy_domain::memory::MemorySessions::new(Arc::new(SystemClock))),
         ))
     }
 

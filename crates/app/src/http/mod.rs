@@ -267,6 +267,7 @@ impl Api {
                 "/v1/tenants/{name}/access/{user}",
                 allowing("PUT, DELETE", on(MethodFilter::PUT, access::put_access).delete(access::delete_access)),
             )
+            .route("/v1/tenants/{name}/credentials", allowing("POST", on(MethodFilter::POST, credentials::issue)))
             .route("/v1/tenants/{name}/history", allowing("GET", on(MethodFilter::GET, access::history)))
             .route("/v1/me", allowing("GET", on(MethodFilter::GET, access::me)))
             .fallback(no_route)
@@ -537,5 +538,6 @@ fn set_location(response: &mut Response, location: &str) {
 }
 
 mod access;
+mod credentials;
 #[cfg(test)]
 mod tests;

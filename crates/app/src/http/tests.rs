@@ -15,6 +15,7 @@ fn router() -> Router {
         Arc::new(MemoryVpcs::default()),
         Arc::new(SystemClock),
         Arc::new(tenancy_domain::memory::DefaultPolicies),
+        Arc::new(tenancy_domain::memory::MemorySessions::new(Arc::new(SystemClock))),
     ))
     .router()
 }
@@ -50,6 +51,7 @@ async fn a_method_a_route_does_not_take_is_refused_with_its_allow_list() {
         (Method::HEAD, "/v1/tenants", "GET, POST"),
         (Method::POST, "/v1/tenants/t1", "GET, PATCH, DELETE"),
         (Method::GET, "/v1/tenants/t1/retry", "POST"),
+        (Method::GET, "/v1/tenants/t1/credentials", "POST"),
         (Method::DELETE, "/v1/tenant-types", "GET"),
         (Method::PATCH, "/v1/infrastructures/i1", "GET, DELETE"),
     ] {

@@ -53,10 +53,36 @@ fn check_ours(
     Ok(())
 }
 
+/// A policy document as IAM returns it: URL-encoded (RFC 3986, so `+` is itself).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escaped = (bytes[at] == b'%')
+            .then(|| bytes.get(at + 1..at + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                at += 3;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 impl AwsCloud {
     pub(super) async fn ensure_role(&self, boundary: &Boundary) -> Result<ResourceRef, CloudError> {
         let name = &boundary.names.role;
         let permissions_boundary = self.tenant_boundary_arn(&boundary.deployment).await?;
+        let trust = policy::role_trust_policy(self.api_role.as_deref());
         let role = match self.iam.get_role().role_name(name).send().await {
             Ok(output) => output.role().cloned(),
             Err(error) if code(&error) == NO_SUCH_ENTITY => None,
@@ -71,7 +97,7 @@ impl AwsCloud {
                     .role_name(name)
                     .path(&boundary.names.iam_path)
                     .description(format!("Workloads of Tenancy tenant {}", boundary.tenant))
-                    .assume_role_policy_document(policy::role_trust_policy().to_string())
+                    .assume_role_policy_document(trust.to_string())
                     .permissions_boundary(&permissions_boundary)
                     .set_tags(Some(iam_tags(&boundary.tags)))
                     .send()
@@ -102,6 +128,22 @@ impl AwsCloud {
                  is used only with the tenant boundary; put it back (iam put-role-permissions-boundary) and retry",
                 carried.unwrap_or("(none)")
             )));
+        }
+
+        // The trust as the deployment wants it now: a role made before the API's role was
+        // set (or with another) is brought in step; one that already is costs no call.
+        let stored = role.assume_role_policy_document().map(|document| {
+            let decoded = percent_decode(document);
+            serde_json::from_str::<serde_json::Value>(&decoded).unwrap_or(serde_json::Value::String(decoded))
+        });
+        if stored.as_ref() != Some(&trust) {
+            self.iam
+                .update_assume_role_policy()
+                .role_name(name)
+                .policy_document(trust.to_string())
+                .send()
+                .await
+                .map_err(|e| cloud_error("UpdateAssumeRolePolicy", e))?;
         }
 
         // Written every time: it is one call, it repairs any drift in the document, and it

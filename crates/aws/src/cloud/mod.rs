@@ -8,6 +8,7 @@ mod ec2;
 mod iam;
 mod kms;
 mod s3;
+mod sts;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -54,6 +55,7 @@ pub struct AwsCloud {
     regional: Mutex<HashMap<String, Arc<Regional>>>,
     account: OnceCell<Account>,
     tenant_boundary: Option<String>,
+    api_role: Option<String>,
 }
 
 /// A resource found by tag, with its tags.
@@ -82,6 +84,7 @@ impl AwsCloud {
             regional: Mutex::default(),
             account: OnceCell::new(),
             tenant_boundary: None,
+            api_role: None,
         }
     }
 
@@ -90,6 +93,14 @@ impl AwsCloud {
     /// in this account, as `template.yaml` and the local setup name it.
     pub fn with_tenant_boundary(mut self, arn: Option<String>) -> Self {
         self.tenant_boundary = arn;
+        self
+    }
+
+    /// Sets the API function's role (`TENANCY_API_ROLE_ARN`): every tenant role's trust
+    /// lets it assume the role and tag the session, to issue people's credentials. Without
+    /// one (locally), the trust names the workload services only.
+    pub fn with_api_role(mut self, arn: Option<String>) -> Self {
+        self.api_role = arn;
         self
     }
 

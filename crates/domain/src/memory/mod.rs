@@ -9,6 +9,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::access::{GrantDecision, GrantRequest};
 use crate::boundary::{Boundary, Remaining};
+use crate::credentials::{Session, SessionRequest};
 use crate::events::{EventKind, LifecycleEvent};
 use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
@@ -18,7 +19,7 @@ use crate::plan::{Allowances, CatalogueResource, Plan, bucket_name};
 use crate::ports::errors::{CloudError, EventsError, StoreError};
 use crate::ports::{
     Clock, Cloud, Events, IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite, Plugins,
-    StalledTenants, TenantCreate, TenantGet, TenantList, TenantSave, Vpcs,
+    SessionIssuer, StalledTenants, TenantCreate, TenantGet, TenantList, TenantSave, Vpcs,
 };
 use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
 use crate::tenant_type::{Hook, PluginFailure, Proposal, TenantTypeInfo};
@@ -496,5 +497,51 @@ impl Vpcs for MemoryVpcs {
             return Ok(None);
         }
         Ok(Some(vec![Self::CIDR.to_string()]))
+    }
+}
+
+/// [`SessionIssuer`] that makes up credentials (`ASIA` and a counter) lasting from the
+/// epoch of its clock, and remembers every request. A role ARN told to refuse is refused
+/// as a role whose trust does not admit Tenancy.
+pub struct MemorySessions {
+    clock: std::sync::Arc<dyn Clock>,
+    requests: Mutex<Vec<SessionRequest>>,
+    refused: Mutex<BTreeSet<String>>,
+}
+
+impl MemorySessions {
+    /// Sessions that start at `clock`'s now.
+    pub fn new(clock: std::sync::Arc<dyn Clock>) -> Self {
+        Self { clock, requests: Mutex::default(), refused: Mutex::default() }
+    }
+
+    /// Every request it was sent, oldest first.
+    pub fn requests(&self) -> Vec<SessionRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Makes the role of that ARN refuse to be assumed.
+    pub fn refuse(&self, role_arn: &str) {
+        self.refused.lock().unwrap().insert(role_arn.to_string());
+    }
+}
+
+#[async_trait]
+impl SessionIssuer for MemorySessions {
+    async fn assume_tenant_role(&self, request: &SessionRequest) -> Result<Session, CloudError> {
+        if self.refused.lock().unwrap().contains(&request.role_arn) {
+            return Err(CloudError::permanent(format!(
+                "AssumeRole: AccessDenied: not authorized to perform sts:AssumeRole on {}",
+                request.role_arn
+            )));
+        }
+        let mut requests = self.requests.lock().unwrap();
+        requests.push(request.clone());
+        Ok(Session {
+            access_key_id: format!("ASIAMEMORY{:010}", requests.len()),
+            secret_access_key: format!("secret-{}", requests.len()),
+            session_token: format!("token-{}", requests.len()),
+            expiration: self.clock.now() + Duration::seconds(i64::from(request.duration_seconds)),
+        })
     }
 }

@@ -14,6 +14,7 @@ use crate::access::{AccessEntry, GrantDecision, GrantRequest, UserAccess};
 use crate::audit::AuditEntry;
 use crate::authorization::Question;
 use crate::boundary::{Boundary, Remaining};
+use crate::credentials::{Session, SessionRequest};
 use crate::events::LifecycleEvent;
 use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
@@ -257,6 +258,15 @@ pub trait Plugins: Send + Sync {
 pub trait Events: Send + Sync {
     /// Publishes one event.
     async fn publish(&self, event: &LifecycleEvent) -> Result<(), EventsError>;
+}
+
+/// The cloud's token service: sessions of a tenant's role, for people.
+#[async_trait]
+pub trait SessionIssuer: Send + Sync {
+    /// Assumes the role `request.role_arn` names, with its session name, tags and
+    /// duration, and answers the session's credentials. A role whose trust does not admit
+    /// Tenancy is a permanent error.
+    async fn assume_tenant_role(&self, request: &SessionRequest) -> Result<Session, CloudError>;
 }
 
 /// The time. A port so that tests can move it (lease expiry, stalled tenants) without sleeping.

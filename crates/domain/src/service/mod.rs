@@ -11,6 +11,7 @@ use crate::access::{Caller, Via};
 
 mod access;
 mod authorize;
+mod credentials;
 mod history;
 
 use crate::audit::{AuditAction, Subject};
@@ -23,7 +24,7 @@ use crate::metadata;
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
 use crate::ports::errors::StoreError;
-use crate::ports::{Authorizer, Clock, Events, Plugins, Store, Vpcs};
+use crate::ports::{Authorizer, Clock, Events, Plugins, SessionIssuer, Store, Vpcs};
 use crate::tenant::{self, Operation, Requester, Tenant, TenantState};
 use crate::tenant_type::{PluginFailure, TenantTypeInfo};
 pub use access::{AccessRequest, Me, MyTenant, valid_user_id};
@@ -107,6 +108,8 @@ pub struct ControlPlane {
     vpcs: Arc<dyn Vpcs>,
     clock: Arc<dyn Clock>,
     authorizer: Arc<dyn Authorizer>,
+    sessions: Arc<dyn SessionIssuer>,
+    session_seconds: i32,
 }
 
 fn unavailable(error: StoreError) -> Error {
@@ -137,8 +140,18 @@ impl ControlPlane {
         vpcs: Arc<dyn Vpcs>,
         clock: Arc<dyn Clock>,
         authorizer: Arc<dyn Authorizer>,
+        sessions: Arc<dyn SessionIssuer>,
     ) -> Self {
-        Self { store, events, plugins, vpcs, clock, authorizer }
+        let session_seconds = crate::credentials::DEFAULT_SESSION_SECONDS as i32;
+        Self { store, events, plugins, vpcs, clock, authorizer, sessions, session_seconds }
+    }
+
+    /// Sets how long the credentials it issues last, in seconds (clamped to
+    /// [`crate::credentials::SESSION_SECONDS`]; settings refuse anything outside at start-up).
+    pub fn with_session_seconds(mut self, seconds: i64) -> Self {
+        let range = crate::credentials::SESSION_SECONDS;
+        self.session_seconds = seconds.clamp(*range.start(), *range.end()) as i32;
+        self
     }
 
     /// The tenant types beyond `default`, with their plugins.

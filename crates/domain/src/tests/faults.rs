@@ -90,6 +90,7 @@ async fn fault_world(plugins: Arc<dyn crate::ports::Plugins>) -> FaultWorld {
         Arc::new(crate::memory::MemoryVpcs::default()),
         clock.clone(),
         Arc::new(crate::memory::DefaultPolicies),
+        Arc::new(crate::memory::MemorySessions::new(clock.clone())),
     );
     let worker = Worker::new(store.clone(), cloud.clone(), events, plugins, clock.clone(), fast_config());
     let w = FaultWorld { store, cloud, clock, plane, worker };
@@ -293,6 +294,7 @@ async fn a_hundred_tenants_at_once_under_twenty_percent_throttling_all_become_ac
         vpcs,
         clock.clone(),
         Arc::new(crate::memory::DefaultPolicies),
+        Arc::new(crate::memory::MemorySessions::new(clock.clone())),
     );
     let worker = Worker::new(store.clone(), faulty.clone(), events, plugins, clock, fast_config());
     let request = NewInfrastructure {

@@ -8,7 +8,9 @@ use time::{Duration, macros::datetime};
 use crate::access::{ADMIN_GROUP, Caller, Via};
 use crate::error::{ConflictReason, Error};
 use crate::infrastructure::Environment;
-use crate::memory::{ManualClock, MemoryCloud, MemoryStore, RecordingEvents, StaticPlugins, StaticType};
+use crate::memory::{
+    ManualClock, MemoryCloud, MemorySessions, MemoryStore, RecordingEvents, StaticPlugins, StaticType,
+};
 use crate::names::Name;
 use crate::plan::{CatalogueResource, Plan, PolicyStatement};
 use crate::ports::{Clock, TenantGet, TenantSave};
@@ -21,6 +23,7 @@ struct World {
     cloud: Arc<MemoryCloud>,
     events: Arc<RecordingEvents>,
     clock: Arc<ManualClock>,
+    sessions: Arc<MemorySessions>,
     plane: ControlPlane,
     worker: Worker,
 }
@@ -45,6 +48,7 @@ fn world_with(plugins: StaticPlugins) -> World {
     let events = Arc::new(RecordingEvents::default());
     let plugins = Arc::new(plugins);
     let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 00:00 UTC)));
+    let sessions = Arc::new(MemorySessions::new(clock.clone()));
     let plane = ControlPlane::new(
         store.clone(),
         events.clone(),
@@ -52,10 +56,11 @@ fn world_with(plugins: StaticPlugins) -> World {
         Arc::new(crate::memory::MemoryVpcs::default()),
         clock.clone(),
         Arc::new(crate::memory::DefaultPolicies),
+        sessions.clone(),
     );
     let worker =
         Worker::new(store.clone(), cloud.clone(), events.clone(), plugins, clock.clone(), WorkerConfig::default());
-    World { store, cloud, events, clock, plane, worker }
+    World { store, cloud, events, clock, sessions, plane, worker }
 }
 
 fn name(raw: &str) -> Name {
@@ -89,6 +94,7 @@ async fn active_tenant(w: &World, tenant: &str) {
 }
 
 mod access;
+mod credentials;
 mod faults;
 mod service;
 mod types;
