@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod contract;
 pub mod error;
 pub mod events;
+pub mod grant;
 pub mod idempotency;
 pub mod infrastructure;
 #[cfg(any(test, feature = "test-support"))]

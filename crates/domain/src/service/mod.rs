@@ -11,6 +11,7 @@ use crate::access::{Caller, Via};
 
 mod access;
 mod authorize;
+mod grants;
 mod history;
 
 use crate::audit::{AuditAction, Subject};

@@ -90,6 +90,7 @@ async fn active_tenant(w: &World, tenant: &str) {
 
 mod access;
 mod faults;
+mod grants;
 mod service;
 mod types;
 
