@@ -208,6 +208,8 @@ fn tag_changes(boundary: &Boundary, current: &BTreeMap<String, String>) -> (BTre
     (add, remove)
 }
 
+use tenancy_domain::grant::{Grant, GrantKind};
+
 #[async_trait]
 impl Cloud for AwsCloud {
     async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
@@ -228,6 +230,32 @@ impl Cloud for AwsCloud {
             ResourceKind::InstanceProfile => self.remove_instance_profiles(boundary).await,
             ResourceKind::Key => self.remove_keys(boundary).await,
             ResourceKind::Bucket => self.remove_buckets(boundary).await,
+        }
+    }
+
+    async fn apply_grant(&self, grant: &Grant, granter: &Boundary, grantee: &Boundary) -> Result<(), CloudError> {
+        match &grant.kind {
+            GrantKind::Network { protocol, ports } => {
+                self.apply_network_grant(grant, protocol, *ports, granter, grantee).await
+            }
+            GrantKind::Iam { .. } => {
+                Err(CloudError::permanent(format!("grant {}: IAM grants are not applied yet", grant.id)))
+            }
+        }
+    }
+
+    async fn revoke_grant(
+        &self,
+        grant: &Grant,
+        granter: &Boundary,
+        grantee: Option<&Boundary>,
+    ) -> Result<(), CloudError> {
+        match &grant.kind {
+            GrantKind::Network { protocol, ports } => {
+                self.revoke_network_grant(grant, protocol, *ports, granter, grantee).await
+            }
+            // Never applied (see apply_grant): nothing to take out.
+            GrantKind::Iam { .. } => Ok(()),
         }
     }
 
