@@ -8,6 +8,7 @@ mod boundary;
 mod bus;
 mod concurrency;
 mod contracts;
+mod grants;
 mod lifecycle;
 mod permissions;
 mod types;

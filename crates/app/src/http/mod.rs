@@ -267,6 +267,11 @@ impl Api {
                 "/v1/tenants/{name}/access/{user}",
                 allowing("PUT, DELETE", on(MethodFilter::PUT, access::put_access).delete(access::delete_access)),
             )
+            .route(
+                "/v1/tenants/{name}/grants",
+                allowing("GET, POST", on(MethodFilter::GET, grants::list_grants).post(grants::create_grant)),
+            )
+            .route("/v1/tenants/{name}/grants/{id}", allowing("DELETE", on(MethodFilter::DELETE, grants::revoke_grant)))
             .route("/v1/tenants/{name}/history", allowing("GET", on(MethodFilter::GET, access::history)))
             .route("/v1/me", allowing("GET", on(MethodFilter::GET, access::me)))
             .fallback(no_route)
@@ -537,5 +542,6 @@ fn set_location(response: &mut Response, location: &str) {
 }
 
 mod access;
+mod grants;
 #[cfg(test)]
 mod tests;

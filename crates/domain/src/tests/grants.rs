@@ -156,7 +156,10 @@ async fn grants_are_checked_and_hide_the_other_tenant() {
         w.plane.create_grant(&alice, "alpha", network("nope", serde_json::json!(1))).await.unwrap_err(),
         hidden("nope")
     );
-    assert_eq!(w.plane.create_grant(&alice, "alpha", network("gamma", serde_json::json!(1))).await.unwrap_err(), hidden("gamma"));
+    assert_eq!(
+        w.plane.create_grant(&alice, "alpha", network("gamma", serde_json::json!(1))).await.unwrap_err(),
+        hidden("gamma")
+    );
     assert_eq!(
         w.plane.create_grant(&alice, "alpha", network("NOT A NAME", serde_json::json!(1))).await.unwrap_err(),
         hidden("NOT A NAME")
