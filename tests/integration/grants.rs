@@ -159,3 +159,69 @@ async fn a_network_grant_opens_the_group_only_while_it_stands() {
     assert_eq!(listed.body["items"], json!([]), "{:?}", listed.body);
     h.stop().await;
 }
+
+/// The inline policy names on the tenant's role.
+async fn role_policies(h: &Harness, tenant: &str) -> (String, Vec<String>) {
+    let roles = h.aws.inventory(tenant).await.roles;
+    assert_eq!(roles.len(), 1, "{tenant}: {roles:?}");
+    let listed = h.aws.iam.list_role_policies().role_name(&roles[0]).send().await.expect("ListRolePolicies");
+    (roles[0].clone(), listed.policy_names().to_vec())
+}
+
+#[tokio::test]
+async fn an_iam_grant_puts_a_tag_bound_policy_on_the_other_role_only_while_it_stands() {
+    let h = Harness::with(Options { run_worker: false, ..Default::default() }).await;
+    let infra = h.infrastructure("nonprod").await;
+    let (a, b) = (unique("owner"), unique("reader"));
+    h.create_tenant(&infra, &a, json!({})).await;
+    h.create_tenant(&infra, &b, json!({})).await;
+    assert_eq!(drive(&h, &a).await, Outcome::Done(TenantState::Active));
+    assert_eq!(drive(&h, &b).await, Outcome::Done(TenantState::Active));
+    let (_, before) = role_policies(&h, &b).await;
+    assert!(before.iter().all(|p| !p.starts_with("tenancy-grant-")), "{before:?}");
+
+    // Unknown area, and an area with no write actions: refused, nothing recorded.
+    for body in [
+        json!({ "toTenant": b, "area": "s3", "access": "read" }),
+        json!({ "toTenant": b, "area": "ssm", "access": "write" }),
+    ] {
+        let reply = h.call(Method::POST, &format!("/v1/tenants/{a}/grants"), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+    }
+
+    let given = grant(&h, &a, json!({ "toTenant": b, "area": "sqs", "access": "write" })).await;
+    applied(deliver(&h, "Grant Apply Requested", &a, &given).await);
+    let policy_name = format!("tenancy-grant-{}", given["id"].as_str().unwrap());
+    let (role, after) = role_policies(&h, &b).await;
+    assert!(after.contains(&policy_name), "{after:?}");
+    let document = h.aws.iam.get_role_policy().role_name(&role).policy_name(&policy_name).send().await.unwrap();
+    let document = tenancy_tests::policy_document(document.policy_document());
+    let statement = &document["Statement"][0];
+    assert_eq!(statement["Condition"]["StringEquals"]["aws:ResourceTag/tenancy:tenant"], json!(a));
+    assert_eq!(
+        statement["Action"],
+        json!(["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:SendMessage", "sqs:DeleteMessage"])
+    );
+    // a's own role got nothing.
+    let (_, own) = role_policies(&h, &a).await;
+    assert!(own.iter().all(|p| !p.starts_with("tenancy-grant-")), "{own:?}");
+
+    let id = given["id"].as_str().unwrap();
+    let reply = h.call(Method::DELETE, &format!("/v1/tenants/{a}/grants/{id}"), None).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    removed(deliver(&h, "Grant Revoke Requested", &a, &given).await);
+    assert!(!role_policies(&h, &b).await.1.contains(&policy_name));
+
+    // Deleting the granting tenant takes its grant off the other's role first.
+    let standing = grant(&h, &a, json!({ "toTenant": b, "area": "kms", "access": "read" })).await;
+    applied(deliver(&h, "Grant Apply Requested", &a, &standing).await);
+    let standing_name = format!("tenancy-grant-{}", standing["id"].as_str().unwrap());
+    assert!(role_policies(&h, &b).await.1.contains(&standing_name));
+    let reply = h.call(Method::DELETE, &format!("/v1/tenants/{a}"), None).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    assert_eq!(drive(&h, &a).await, Outcome::Done(TenantState::Deleted));
+    assert!(!role_policies(&h, &b).await.1.contains(&standing_name));
+    let listed = h.call(Method::GET, &format!("/v1/tenants/{b}/grants"), None).await;
+    assert_eq!(listed.body["items"], json!([]), "{:?}", listed.body);
+    h.stop().await;
+}

@@ -238,8 +238,14 @@ impl Cloud for AwsCloud {
             GrantKind::Network { protocol, ports } => {
                 self.apply_network_grant(grant, protocol, *ports, granter, grantee).await
             }
-            GrantKind::Iam { .. } => {
-                Err(CloudError::permanent(format!("grant {}: IAM grants are not applied yet", grant.id)))
+            GrantKind::Iam { area, access } => {
+                let Some(actions) = tenancy_domain::grant::iam_actions(area, *access) else {
+                    return Err(CloudError::permanent(format!(
+                        "grant {}: no {access:?} actions for '{area}'",
+                        grant.id
+                    )));
+                };
+                self.apply_iam_grant(grant, &actions, granter, grantee).await
             }
         }
     }
@@ -254,8 +260,7 @@ impl Cloud for AwsCloud {
             GrantKind::Network { protocol, ports } => {
                 self.revoke_network_grant(grant, protocol, *ports, granter, grantee).await
             }
-            // Never applied (see apply_grant): nothing to take out.
-            GrantKind::Iam { .. } => Ok(()),
+            GrantKind::Iam { .. } => self.revoke_iam_grant(grant, grantee).await,
         }
     }
 

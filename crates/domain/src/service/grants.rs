@@ -15,7 +15,7 @@ use crate::audit::{Actor, AuditAction, AuditEntry, Subject};
 use crate::authorization::Action;
 use crate::error::{ConflictReason, Error};
 use crate::events::{EventKind, LifecycleEvent};
-use crate::grant::{Grant, GrantRequest, GrantStatus, IAM_AREAS, MAX_GRANTS_PER_TENANT};
+use crate::grant::{Grant, GrantRequest, GrantStatus, MAX_GRANTS_PER_TENANT};
 use crate::names::Name;
 use crate::tenant::TenantState;
 
@@ -34,7 +34,7 @@ impl ControlPlane {
     /// the lifecycle function to apply it.
     pub async fn create_grant(&self, caller: &Caller, name: &str, request: GrantRequest) -> Result<Grant, Error> {
         let tenant = self.tenant_for(caller, name, Action::ManageGrants).await?.tenant;
-        let kind = request.kind(&IAM_AREAS)?;
+        let kind = request.kind()?;
         let now = self.clock.now();
         if request.expires_at.is_some_and(|end| end <= now) {
             return Err(Error::invalid("expiresAt", "must be in the future"));

@@ -201,3 +201,16 @@ async fn grants_are_checked_and_hide_the_other_tenant() {
     ));
     assert!(w.events.detail_types().iter().all(|t| *t != "Grant Revoke Requested"));
 }
+
+#[tokio::test]
+async fn an_iam_grant_is_applied_and_revoked_like_a_network_one() {
+    let w = two_tenants().await;
+    let request: GrantRequest =
+        serde_json::from_value(serde_json::json!({ "toTenant": "beta", "area": "kms", "access": "read" })).unwrap();
+    let grant = w.plane.create_grant(&user("alice"), "alpha", request).await.unwrap();
+    assert_eq!(w.worker.settle_grant(&name("alpha"), grant.id).await.unwrap(), GrantOutcome::Applied);
+    assert_eq!(w.plane.list_grants(&user("bob"), "beta").await.unwrap()[0].status, GrantStatus::Applied);
+    w.plane.revoke_grant(&user("alice"), "alpha", &grant.id.to_string()).await.unwrap();
+    assert_eq!(w.worker.settle_grant(&name("alpha"), grant.id).await.unwrap(), GrantOutcome::Removed);
+    assert!(w.cloud.applied_grants().is_empty());
+}
