@@ -55,6 +55,19 @@ impl ControlPlane {
             .filter(|other| live(other.state()) && other.infrastructure() == tenant.infrastructure())
             .ok_or_else(hidden)?;
         let existing = self.store.list_grants(tenant.name()).await.map_err(unavailable)?;
+        // The same opening twice would share one rule in the cloud, and revoking either
+        // would close both: refused.
+        if let Some(twin) = existing.iter().find(|g| {
+            g.from_tenant_id == tenant.id()
+                && g.to_tenant_id == other.id()
+                && g.kind == kind
+                && g.status != GrantStatus::Removing
+        }) {
+            return Err(Error::conflict(
+                ConflictReason::State,
+                format!("grant {} already gives '{}' this; revoke it first or change it", twin.id, other.name()),
+            ));
+        }
         let given = existing.iter().filter(|g| g.from_tenant_id == tenant.id()).count();
         if given >= MAX_GRANTS_PER_TENANT {
             return Err(Error::conflict(

@@ -179,6 +179,12 @@ async fn grants_are_checked_and_hide_the_other_tenant() {
             other => panic!("{field}: {other}"),
         }
     }
+    // The same opening twice is refused.
+    w.plane.create_grant(&alice, "alpha", network("beta", serde_json::json!(7))).await.unwrap();
+    assert!(matches!(
+        w.plane.create_grant(&alice, "alpha", network("beta", serde_json::json!("7"))).await.unwrap_err(),
+        Error::Conflict { .. }
+    ));
     let mut past = network("beta", serde_json::json!(1));
     past.expires_at = Some(w.clock.now());
     assert!(matches!(w.plane.create_grant(&alice, "alpha", past).await.unwrap_err(), Error::Invalid { .. }));
@@ -192,7 +198,7 @@ async fn grants_are_checked_and_hide_the_other_tenant() {
         Error::NotFound { kind: "tenant", name: "alpha".into() }
     );
     // The limit.
-    for port in 1..=crate::grant::MAX_GRANTS_PER_TENANT {
+    for port in 100..99 + crate::grant::MAX_GRANTS_PER_TENANT {
         w.plane.create_grant(&alice, "alpha", network("beta", serde_json::json!(port))).await.unwrap();
     }
     assert!(matches!(
