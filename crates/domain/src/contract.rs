@@ -98,8 +98,14 @@ async fn grants_are_found_from_both_sides_and_when_ended(store: &dyn Store) {
     let taken = grant("api", "web", None);
     let unrelated = grant("api", "db", Some(T0 + Duration::hours(2)));
     for g in [&given, &taken, &unrelated] {
-        store.put_grant(g).await.unwrap();
+        store.put_grant(g, None).await.unwrap();
     }
+    assert_eq!(store.put_grant(&given, None).await, Err(StoreError::Stale { current: 0 }), "an id is given once");
+    assert_eq!(
+        store.put_grant(&given, Some(GrantStatus::Applied)).await,
+        Err(StoreError::Stale { current: 0 }),
+        "only over the status read"
+    );
     assert_eq!(store.get_grant(&name("web"), given.id).await.unwrap(), Some(given.clone()), "reads back as written");
     assert_eq!(store.get_grant(&name("db"), given.id).await.unwrap(), None, "found under its granting tenant only");
     assert_eq!(store.list_grants(&name("web")).await.unwrap(), [given.clone(), taken.clone()], "given, then taken");
@@ -110,8 +116,12 @@ async fn grants_are_found_from_both_sides_and_when_ended(store: &dyn Store) {
     assert_eq!(ended, [given.clone(), unrelated.clone()], "soonest first");
     let mut removing = given.clone();
     removing.status = GrantStatus::Removing;
-    store.put_grant(&removing).await.unwrap();
-    assert_eq!(store.expired_grants(T0 + Duration::hours(3), 10).await.unwrap(), [unrelated.clone()], "not twice");
+    store.put_grant(&removing, Some(GrantStatus::Pending)).await.unwrap();
+    assert_eq!(
+        store.expired_grants(T0 + Duration::hours(3), 10).await.unwrap(),
+        std::slice::from_ref(&unrelated),
+        "not twice"
+    );
     assert_eq!(store.get_grant(&name("web"), given.id).await.unwrap().map(|g| g.status), Some(GrantStatus::Removing));
 
     store.delete_grant(&name("web"), given.id).await.unwrap();

@@ -650,20 +650,19 @@ impl Worker {
                 let Some(grantee) = &grantee else {
                     grant.status = GrantStatus::Failed;
                     grant.error = Some(format!("tenant '{}' is gone", grant.to_tenant));
-                    self.store.put_grant(&grant).await.map_err(WorkerError::Store)?;
-                    return Ok(GrantOutcome::Failed(grant.error.unwrap_or_default()));
+                    return match self.store.put_grant(&grant, Some(GrantStatus::Pending)).await {
+                        Ok(()) => Ok(GrantOutcome::Failed(grant.error.unwrap_or_default())),
+                        Err(StoreError::Stale { .. }) => Ok(GrantOutcome::NothingToDo),
+                        Err(error) => Err(WorkerError::Store(error)),
+                    };
                 };
                 self.cloud.apply_grant(&grant, &granter_boundary, grantee).await
             }
             GrantStatus::Removing => self.cloud.revoke_grant(&grant, &granter_boundary, grantee.as_ref()).await,
             GrantStatus::Applied | GrantStatus::Failed => return Ok(GrantOutcome::NothingToDo),
         };
-        // Revoked while it was being applied: leave the record to the revocation.
-        let current = self.store.get_grant(from, id).await.map_err(WorkerError::Store)?;
-        if current.as_ref().map(|g| g.status) != Some(grant.status) {
-            return Ok(GrantOutcome::NothingToDo);
-        }
-        match (grant.status, result) {
+        let read = grant.status;
+        match (read, result) {
             (GrantStatus::Removing, Ok(())) => {
                 self.store.delete_grant(from, id).await.map_err(WorkerError::Store)?;
                 Ok(GrantOutcome::Removed)
@@ -671,8 +670,13 @@ impl Worker {
             (_, Ok(())) => {
                 grant.status = GrantStatus::Applied;
                 grant.error = None;
-                self.store.put_grant(&grant).await.map_err(WorkerError::Store)?;
-                Ok(GrantOutcome::Applied)
+                match self.store.put_grant(&grant, Some(read)).await {
+                    Ok(()) => Ok(GrantOutcome::Applied),
+                    Err(StoreError::Stale { .. }) => {
+                        self.undo_if_unwanted(&grant, &granter_boundary, grantee.as_ref()).await
+                    }
+                    Err(error) => Err(WorkerError::Store(error)),
+                }
             }
             (status, Err(error)) => {
                 tracing::warn!(grant = %id, ?status, error = %error.message, "grant not settled");
@@ -682,13 +686,37 @@ impl Worker {
                 if !error.transient && status == GrantStatus::Pending {
                     grant.status = GrantStatus::Failed;
                 }
-                self.store.put_grant(&grant).await.map_err(WorkerError::Store)?;
+                match self.store.put_grant(&grant, Some(read)).await {
+                    Ok(()) => {}
+                    // Changed meanwhile: whoever changed it asked for the next step.
+                    Err(StoreError::Stale { .. }) => return Ok(GrantOutcome::NothingToDo),
+                    Err(error) => return Err(WorkerError::Store(error)),
+                }
                 if error.transient {
                     Ok(GrantOutcome::RetryLater(error.message))
                 } else {
                     Ok(GrantOutcome::Failed(error.message))
                 }
             }
+        }
+    }
+
+    /// The grant was applied, but changed while it was: applied by a twin run (fine), or
+    /// revoked, expired or forgotten, whose removal may have run before this application
+    /// reached the cloud. Then what this run applied is taken out again.
+    async fn undo_if_unwanted(
+        &self,
+        grant: &crate::grant::Grant,
+        granter: &Boundary,
+        grantee: Option<&Boundary>,
+    ) -> Result<GrantOutcome, WorkerError> {
+        let current = self.store.get_grant(&grant.from_tenant, grant.id).await.map_err(WorkerError::Store)?;
+        if current.is_some_and(|g| g.status == GrantStatus::Applied) {
+            return Ok(GrantOutcome::NothingToDo);
+        }
+        match self.cloud.revoke_grant(grant, granter, grantee).await {
+            Ok(()) => Ok(GrantOutcome::Removed),
+            Err(error) => Ok(GrantOutcome::RetryLater(error.message)),
         }
     }
 

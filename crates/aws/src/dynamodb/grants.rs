@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{BY_USER, DynamoStore, EXPIRING, doc, from_doc, s, sdk_unavailable, tenant_key};
+use super::{BY_USER, DynamoStore, EXPIRING, doc, from_doc, is_condition_failure, s, sdk_unavailable, tenant_key};
 use tenancy_domain::grant::{Grant, GrantStatus};
 use tenancy_domain::names::Name;
 use tenancy_domain::ports::GrantStore;
@@ -22,6 +22,10 @@ const EXPIRING_GRANT: &str = "GRANT";
 
 fn grant_sk(id: Uuid) -> String {
     format!("GRANT#{id}")
+}
+
+fn status_text(status: GrantStatus) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 fn grantee_key(to: &Name) -> String {
@@ -70,13 +74,14 @@ impl DynamoStore {
 
 #[async_trait]
 impl GrantStore for DynamoStore {
-    async fn put_grant(&self, grant: &Grant) -> Result<(), StoreError> {
+    async fn put_grant(&self, grant: &Grant, expected: Option<GrantStatus>) -> Result<(), StoreError> {
         let mut item = HashMap::from([
             ("pk".to_string(), s(tenant_key(&grant.from_tenant))),
             ("sk".to_string(), s(grant_sk(grant.id))),
             ("doc".to_string(), doc(grant)?),
             ("gsi4pk".to_string(), s(grantee_key(&grant.to_tenant))),
             ("gsi4sk".to_string(), s(format!("{}#{}", grant.from_tenant, grant.id))),
+            ("grantStatus".to_string(), s(status_text(grant.status))),
         ]);
         if let Some(end) = grant.expires_at
             && grant.status != GrantStatus::Removing
@@ -84,14 +89,18 @@ impl GrantStore for DynamoStore {
             item.insert("gsi5pk".into(), s(EXPIRING_GRANT));
             item.insert("gsi5sk".into(), s(expiry_key(grant, end)));
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_unavailable("PutItem", e))?;
-        Ok(())
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(status) => request
+                .condition_expression("grantStatus = :expected")
+                .expression_attribute_values(":expected", s(status_text(status))),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Err(StoreError::Stale { current: 0 }),
+            Err(error) => Err(sdk_unavailable("PutItem", error)),
+        }
     }
 
     async fn get_grant(&self, from: &Name, id: Uuid) -> Result<Option<Grant>, StoreError> {

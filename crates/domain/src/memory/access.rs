@@ -120,8 +120,12 @@ impl AuditLog for MemoryStore {
 
 #[async_trait]
 impl GrantStore for MemoryStore {
-    async fn put_grant(&self, grant: &Grant) -> Result<(), StoreError> {
+    async fn put_grant(&self, grant: &Grant, expected: Option<GrantStatus>) -> Result<(), StoreError> {
         let mut tables = self.tables.lock().unwrap();
+        let stored = tables.grants.get(&(grant.from_tenant.clone(), grant.id)).map(|g| g.status);
+        if stored != expected {
+            return Err(StoreError::Stale { current: 0 });
+        }
         tables.grants.insert((grant.from_tenant.clone(), grant.id), grant.clone());
         Ok(())
     }

@@ -15,7 +15,7 @@ use crate::audit::AuditEntry;
 use crate::authorization::Question;
 use crate::boundary::{Boundary, Remaining};
 use crate::events::LifecycleEvent;
-use crate::grant::Grant;
+use crate::grant::{Grant, GrantStatus};
 use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
@@ -155,8 +155,11 @@ pub trait AuditLog: Send + Sync {
 /// tenant and found from either side.
 #[async_trait]
 pub trait GrantStore: Send + Sync {
-    /// Records `grant` (replacing the stored one of its id).
-    async fn put_grant(&self, grant: &Grant) -> Result<(), StoreError>;
+    /// Records `grant`: a new one when `expected` is `None` (the id must be free), else
+    /// over the stored one only while its status is still `expected`
+    /// ([`StoreError::Stale`] otherwise, also when there is none), so that of an
+    /// application and a revocation racing, the later never undoes the earlier unseen.
+    async fn put_grant(&self, grant: &Grant, expected: Option<GrantStatus>) -> Result<(), StoreError>;
     /// The grant `id` given by the tenant `from`.
     async fn get_grant(&self, from: &Name, id: uuid::Uuid) -> Result<Option<Grant>, StoreError>;
     /// Forgets the grant `id` given by `from` (nothing if there is none).

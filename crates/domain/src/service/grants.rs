@@ -17,6 +17,7 @@ use crate::error::{ConflictReason, Error};
 use crate::events::{EventKind, LifecycleEvent};
 use crate::grant::{Grant, GrantRequest, GrantStatus, MAX_GRANTS_PER_TENANT};
 use crate::names::Name;
+use crate::ports::errors::StoreError;
 use crate::tenant::TenantState;
 
 /// The audit and event detail of a grant.
@@ -88,7 +89,7 @@ impl ControlPlane {
             created_by: caller.id.clone(),
             created_at: now,
         };
-        self.store.put_grant(&grant).await.map_err(unavailable)?;
+        self.store.put_grant(&grant, None).await.map_err(unavailable)?;
         self.audit_tenant(caller, AuditAction::GrantCreated, &tenant, grant_detail(&grant)).await;
         self.request_grant_work(EventKind::GrantApplyRequested, &grant).await?;
         Ok(grant)
@@ -119,9 +120,19 @@ impl ControlPlane {
         let grant = self.store.get_grant(tenant.name(), id).await.map_err(unavailable)?;
         let mut grant = grant.filter(|g| g.from_tenant_id == tenant.id()).ok_or_else(not_found)?;
         if grant.status != GrantStatus::Removing {
+            let read = grant.status;
             grant.status = GrantStatus::Removing;
             grant.error = None;
-            self.store.put_grant(&grant).await.map_err(unavailable)?;
+            match self.store.put_grant(&grant, Some(read)).await {
+                Ok(()) => {}
+                Err(StoreError::Stale { .. }) => {
+                    return Err(Error::conflict(
+                        ConflictReason::State,
+                        format!("grant {id} changed meanwhile (the lifecycle settled it); revoke it again"),
+                    ));
+                }
+                Err(other) => return Err(unavailable(other)),
+            }
             self.audit_tenant(caller, AuditAction::GrantRevoked, &tenant, grant_detail(&grant)).await;
         }
         self.request_grant_work(EventKind::GrantRevokeRequested, &grant).await?;
@@ -136,9 +147,15 @@ impl ControlPlane {
         let expired = self.store.expired_grants(now, limit).await.map_err(unavailable)?;
         let mut revoked = 0;
         for mut grant in expired {
+            let read = grant.status;
             grant.status = GrantStatus::Removing;
             grant.error = None;
-            self.store.put_grant(&grant).await.map_err(unavailable)?;
+            match self.store.put_grant(&grant, Some(read)).await {
+                Ok(()) => {}
+                // Settled or revoked meanwhile: the next sweep sees it as it now is.
+                Err(StoreError::Stale { .. }) => continue,
+                Err(other) => return Err(unavailable(other)),
+            }
             let subject = Subject::Tenant { name: grant.from_tenant.clone(), id: grant.from_tenant_id };
             let entry =
                 AuditEntry::new(now, Actor::tenancy(), AuditAction::GrantExpired, subject, grant_detail(&grant));
