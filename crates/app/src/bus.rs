@@ -246,6 +246,11 @@ impl BusHandler {
             if grants > 0 {
                 tracing::info!(grants, "sweep revoked ended grants");
             }
+            // Grants whose request was lost or ran out of retries (the revocations just
+            // asked for included: settling twice is harmless).
+            for (grant, outcome) in self.worker.sweep_grants().await? {
+                tracing::info!(%grant, ?outcome, "sweep settled grant");
+            }
             return Ok(Handled::Swept(runs.len()));
         }
         let Some(kind) = EventKind::from_detail_type(&envelope.detail_type)

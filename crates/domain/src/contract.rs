@@ -124,9 +124,17 @@ async fn grants_are_found_from_both_sides_and_when_ended(store: &dyn Store) {
     );
     assert_eq!(store.get_grant(&name("web"), given.id).await.unwrap().map(|g| g.status), Some(GrantStatus::Removing));
 
+    let mut applied = taken.clone();
+    applied.status = GrantStatus::Applied;
+    store.put_grant(&applied, Some(GrantStatus::Pending)).await.unwrap();
+    let mut unsettled: Vec<uuid::Uuid> = store.unsettled_grants(10).await.unwrap().iter().map(|g| g.id).collect();
+    unsettled.sort();
+    let mut expected = vec![given.id, unrelated.id];
+    expected.sort();
+    assert_eq!(unsettled, expected, "pending and removing ones, not applied ones");
     store.delete_grant(&name("web"), given.id).await.unwrap();
     store.delete_grant(&name("web"), given.id).await.unwrap();
-    assert_eq!(store.list_grants(&name("web")).await.unwrap(), [taken]);
+    assert_eq!(store.list_grants(&name("web")).await.unwrap(), [applied]);
 }
 
 async fn infrastructures_are_created_once_listed_in_order_and_deleted_when_empty(store: &dyn Store) {

@@ -720,6 +720,18 @@ impl Worker {
         }
     }
 
+    /// Settles grants whose request was lost or ran out of retries: every `pending` or
+    /// `removing` grant (at most [`WorkerConfig::sweep_batch`]). Settling is idempotent
+    /// and conditional, so one whose request is being handled right now is harmless.
+    pub async fn sweep_grants(&self) -> Result<Vec<(Uuid, Result<GrantOutcome, WorkerError>)>, WorkerError> {
+        let grants = self.store.unsettled_grants(self.config.sweep_batch).await.map_err(WorkerError::Store)?;
+        let mut runs = Vec::new();
+        for grant in grants {
+            runs.push((grant.id, self.settle_grant(&grant.from_tenant, grant.id).await));
+        }
+        Ok(runs)
+    }
+
     /// Re-drives tenants left in a transitional state with no live worker: requests whose
     /// events were lost, workers that died, retries that ran out. Returns what each run did.
     pub async fn sweep(&self) -> Result<Vec<(Name, Result<Outcome, WorkerError>)>, WorkerError> {

@@ -3,7 +3,8 @@
 //! A grant lives in the granting tenant's partition (`TENANT#<from>` / `GRANT#<id>`). The
 //! `by-user` index (keyed `GRANTEE#<to>`, never a user's `USER#...`) finds the grants given
 //! to a tenant; the `expiring` index (keyed `GRANT`) finds ended ones for the sweep while
-//! they are not yet being removed.
+//! they are not yet being removed; the `stalled` index (keyed `GRANT`) finds those the
+//! lifecycle has yet to settle, for the sweep.
 
 use std::collections::HashMap;
 
@@ -12,13 +13,18 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{BY_USER, DynamoStore, EXPIRING, doc, from_doc, is_condition_failure, s, sdk_unavailable, tenant_key};
+use super::{
+    BY_USER, DynamoStore, EXPIRING, STALLED, doc, from_doc, is_condition_failure, s, sdk_unavailable, tenant_key,
+};
 use tenancy_domain::grant::{Grant, GrantStatus};
 use tenancy_domain::names::Name;
 use tenancy_domain::ports::GrantStore;
 use tenancy_domain::ports::errors::StoreError;
 
 const EXPIRING_GRANT: &str = "GRANT";
+/// The `stalled` index's partition of grants the lifecycle has yet to settle (tenants use
+/// `PENDING` there).
+const UNSETTLED_GRANT: &str = "GRANT";
 
 fn grant_sk(id: Uuid) -> String {
     format!("GRANT#{id}")
@@ -83,6 +89,10 @@ impl GrantStore for DynamoStore {
             ("gsi4sk".to_string(), s(format!("{}#{}", grant.from_tenant, grant.id))),
             ("grantStatus".to_string(), s(status_text(grant.status))),
         ]);
+        if matches!(grant.status, GrantStatus::Pending | GrantStatus::Removing) {
+            item.insert("gsi3pk".into(), s(UNSETTLED_GRANT));
+            item.insert("gsi3sk".into(), s(format!("{}#{}", grant.from_tenant, grant.id)));
+        }
         if let Some(end) = grant.expires_at
             && grant.status != GrantStatus::Removing
         {
@@ -147,6 +157,21 @@ impl GrantStore for DynamoStore {
             }
         }
         Ok(grants)
+    }
+
+    async fn unsettled_grants(&self, limit: u32) -> Result<Vec<Grant>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(STALLED)
+            .key_condition_expression("gsi3pk = :grant")
+            .expression_attribute_values(":grant", s(UNSETTLED_GRANT))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_unavailable("Query", e))?;
+        output.items().iter().map(from_doc).collect()
     }
 
     async fn expired_grants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Grant>, StoreError> {

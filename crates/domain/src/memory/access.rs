@@ -146,6 +146,17 @@ impl GrantStore for MemoryStore {
         Ok(given.chain(taken).cloned().collect())
     }
 
+    async fn unsettled_grants(&self, limit: u32) -> Result<Vec<Grant>, StoreError> {
+        let tables = self.tables.lock().unwrap();
+        Ok(tables
+            .grants
+            .values()
+            .filter(|g| matches!(g.status, GrantStatus::Pending | GrantStatus::Removing))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
     async fn expired_grants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Grant>, StoreError> {
         let tables = self.tables.lock().unwrap();
         let mut expired: Vec<Grant> = tables

@@ -170,6 +170,8 @@ pub trait GrantStore: Send + Sync {
     /// Grants whose `expires_at` is before `before` and that are not being removed,
     /// soonest first.
     async fn expired_grants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Grant>, StoreError>;
+    /// Grants the lifecycle has yet to settle (`pending` or `removing`), for the sweep.
+    async fn unsettled_grants(&self, limit: u32) -> Result<Vec<Grant>, StoreError>;
 }
 
 /// What the API's operations need of durable state: every store port.
