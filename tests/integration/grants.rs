@@ -3,6 +3,12 @@
 //! after expiry (with the manual clock) and after deleting the other tenant. The test
 //! plays EventBridge: it hands the lifecycle's bus handler the requests the API put on the
 //! bus, so nothing waits on time.
+//!
+//! What the emulator (moto) cannot show: it evaluates no IAM policy, so the IAM test checks
+//! the document on the role (actions, the granting tenant's tag condition), not that a call
+//! is allowed; and its DynamoDB indexes are read-after-write, where AWS's `by-user` index
+//! (grants given *to* a tenant) lags a write by a moment. Its EC2 revokes a group rule only
+//! when the pair is sent as described (see `grant_rules` in `crates/aws/src/cloud/ec2.rs`).
 
 use std::sync::Arc;
 
