@@ -12,7 +12,8 @@ use tenancy_domain::events::{self, EventKind, LifecycleEvent};
 use tenancy_domain::names::Name;
 use tenancy_domain::ports::Events;
 use tenancy_domain::service::{ControlPlane, NewTenant};
-use tenancy_domain::worker::{Outcome, Worker, WorkerError};
+use tenancy_domain::tenant::Step;
+use tenancy_domain::worker::{GrantOutcome, Outcome, Worker, WorkerError};
 use uuid::Uuid;
 
 use std::sync::Arc;
@@ -163,6 +164,8 @@ pub enum Handled {
     Accepted(String),
     /// A request from another producer was refused with a `... Rejected` event.
     Rejected(String),
+    /// The worker settled a grant (its id).
+    Grant(String, GrantOutcome),
     /// The sweep ran.
     Swept(usize),
     /// Nothing to do with this event.
@@ -174,6 +177,13 @@ pub enum Handled {
 struct OwnRequest {
     tenant: String,
     tenant_id: Uuid,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GrantWork {
+    tenant: String,
+    grant_id: Uuid,
 }
 
 #[derive(Deserialize)]
@@ -226,10 +236,24 @@ impl BusHandler {
             for (name, outcome) in &runs {
                 tracing::info!(tenant = %name, ?outcome, "sweep re-drove tenant");
             }
+            // Ended grants: each becomes `removing` and its revocation is requested.
+            let grants = self.tenancy.sweep_expired_grants(EXPIRED_PER_SWEEP).await;
+            match &grants {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(grants = count, "sweep revoked ended grants"),
+                Err(error) => tracing::warn!(%error, "sweep could not revoke ended grants; the next one will"),
+            }
+            // Grants whose request was lost or ran out of retries (the revocations just
+            // asked for included: settling twice is harmless).
+            for (grant, outcome) in self.worker.sweep_grants().await? {
+                tracing::info!(%grant, ?outcome, "sweep settled grant");
+            }
             expired.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
+            grants.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
             return Ok(Handled::Swept(runs.len()));
         }
-        let Some(kind) = EventKind::from_detail_type(&envelope.detail_type).filter(|k| EventKind::REQUESTS.contains(k))
+        let Some(kind) = EventKind::from_detail_type(&envelope.detail_type)
+            .filter(|k| EventKind::REQUESTS.contains(k) || EventKind::GRANT_REQUESTS.contains(k))
         else {
             tracing::info!(detail_type = %envelope.detail_type, "event ignored");
             return Ok(Handled::Ignored);
@@ -244,7 +268,14 @@ impl BusHandler {
                 );
                 return self.reject_untrusted(&envelope, reason).await;
             }
+            if EventKind::GRANT_REQUESTS.contains(&kind) {
+                return self.settle_grant(&envelope).await;
+            }
             return self.drive_own(&envelope).await;
+        }
+        if EventKind::GRANT_REQUESTS.contains(&kind) {
+            let reason = format!("grant requests are only taken from '{}' itself", events::SOURCE);
+            return self.reject_untrusted(&envelope, reason).await;
         }
         if !self.producers.trusts(&envelope.source, account) {
             let reason = format!(
@@ -273,6 +304,22 @@ impl BusHandler {
             return Err(HandlerError::RetryLater { tenant: name.to_string(), step, error });
         }
         Ok(Handled::Drove(name.to_string(), outcome))
+    }
+
+    /// Tenancy's own request about a grant: the worker applies or removes it. A passing
+    /// fault fails the invocation so that EventBridge delivers the request again.
+    async fn settle_grant(&self, envelope: &EventBridgeEvent) -> Result<Handled, HandlerError> {
+        let Ok(request) = serde_json::from_value::<GrantWork>(envelope.detail.clone()) else {
+            tracing::warn!(detail = %envelope.detail, "malformed grant request from tenancy ignored");
+            return Ok(Handled::Ignored);
+        };
+        let Ok(name) = Name::parse("tenant", &request.tenant) else { return Ok(Handled::Ignored) };
+        let outcome = self.worker.settle_grant(&name, request.grant_id).await?;
+        tracing::info!(tenant = %name, grant = %request.grant_id, ?outcome, "grant settled");
+        if let GrantOutcome::RetryLater(error) = outcome {
+            return Err(HandlerError::RetryLater { tenant: name.to_string(), step: Step::Grants, error });
+        }
+        Ok(Handled::Grant(request.grant_id.to_string(), outcome))
     }
 
     /// A request from another producer: the same validation and rules as the API, with
@@ -337,7 +384,8 @@ impl BusHandler {
 /// event rather than dropped in silence. `template.yaml` declares the same pattern; the
 /// local runner installs this one on the emulator.
 pub fn request_rule_pattern() -> Value {
-    serde_json::json!({ "detail-type": EventKind::REQUESTS.map(EventKind::detail_type) })
+    let kinds = EventKind::REQUESTS.into_iter().chain(EventKind::GRANT_REQUESTS).map(EventKind::detail_type);
+    serde_json::json!({ "detail-type": kinds.collect::<Vec<_>>() })
 }
 
 #[cfg(test)]
@@ -348,9 +396,11 @@ mod tests {
 
     #[test]
     fn the_template_routes_the_same_requests_as_the_local_rule() {
-        let kinds = EventKind::REQUESTS.map(EventKind::detail_type).join(", ");
+        let kinds: Vec<&str> =
+            EventKind::REQUESTS.into_iter().chain(EventKind::GRANT_REQUESTS).map(EventKind::detail_type).collect();
+        let kinds = kinds.join(", ");
         assert!(TEMPLATE.contains(&format!("detail-type: [{kinds}]")), "template.yaml must route: {kinds}");
-        assert_eq!(request_rule_pattern()["detail-type"].as_array().unwrap().len(), 3);
+        assert_eq!(request_rule_pattern()["detail-type"].as_array().unwrap().len(), 5);
     }
 
     #[test]

@@ -76,6 +76,65 @@ where
     idempotency_records_are_written_with_the_tenant(&fresh().await).await;
     stalled_tenants_are_the_transitional_ones_not_written_since(&fresh().await).await;
     pages_follow_cursors_and_foreign_cursors_are_refused(&fresh().await).await;
+    grants_are_found_from_both_sides_and_when_ended(&fresh().await).await;
+}
+
+async fn grants_are_found_from_both_sides_and_when_ended(store: &dyn Store) {
+    use crate::grant::{Grant, GrantKind, GrantStatus, Ports};
+    let grant = |from: &str, to: &str, expires_at: Option<OffsetDateTime>| Grant {
+        id: uuid::Uuid::new_v4(),
+        from_tenant: name(from),
+        from_tenant_id: uuid::Uuid::new_v4(),
+        to_tenant: name(to),
+        to_tenant_id: uuid::Uuid::new_v4(),
+        kind: GrantKind::Network { protocol: "tcp".into(), ports: Ports { from: 5432, to: 5432 } },
+        status: GrantStatus::Pending,
+        error: None,
+        expires_at,
+        created_by: "anna".into(),
+        created_at: T0,
+    };
+    let given = grant("web", "db", Some(T0 + Duration::hours(1)));
+    let taken = grant("api", "web", None);
+    let unrelated = grant("api", "db", Some(T0 + Duration::hours(2)));
+    for g in [&given, &taken, &unrelated] {
+        store.put_grant(g, None).await.unwrap();
+    }
+    assert_eq!(store.put_grant(&given, None).await, Err(StoreError::Stale { current: 0 }), "an id is given once");
+    assert_eq!(
+        store.put_grant(&given, Some(GrantStatus::Applied)).await,
+        Err(StoreError::Stale { current: 0 }),
+        "only over the status read"
+    );
+    assert_eq!(store.get_grant(&name("web"), given.id).await.unwrap(), Some(given.clone()), "reads back as written");
+    assert_eq!(store.get_grant(&name("db"), given.id).await.unwrap(), None, "found under its granting tenant only");
+    assert_eq!(store.list_grants(&name("web")).await.unwrap(), [given.clone(), taken.clone()], "given, then taken");
+    assert_eq!(store.list_grants(&name("db")).await.unwrap().len(), 2);
+
+    assert!(store.expired_grants(T0 + Duration::minutes(59), 10).await.unwrap().is_empty());
+    let ended = store.expired_grants(T0 + Duration::hours(3), 10).await.unwrap();
+    assert_eq!(ended, [given.clone(), unrelated.clone()], "soonest first");
+    let mut removing = given.clone();
+    removing.status = GrantStatus::Removing;
+    store.put_grant(&removing, Some(GrantStatus::Pending)).await.unwrap();
+    assert_eq!(
+        store.expired_grants(T0 + Duration::hours(3), 10).await.unwrap(),
+        std::slice::from_ref(&unrelated),
+        "not twice"
+    );
+    assert_eq!(store.get_grant(&name("web"), given.id).await.unwrap().map(|g| g.status), Some(GrantStatus::Removing));
+
+    let mut applied = taken.clone();
+    applied.status = GrantStatus::Applied;
+    store.put_grant(&applied, Some(GrantStatus::Pending)).await.unwrap();
+    let mut unsettled: Vec<uuid::Uuid> = store.unsettled_grants(10).await.unwrap().iter().map(|g| g.id).collect();
+    unsettled.sort();
+    let mut expected = vec![given.id, unrelated.id];
+    expected.sort();
+    assert_eq!(unsettled, expected, "pending and removing ones, not applied ones");
+    store.delete_grant(&name("web"), given.id).await.unwrap();
+    store.delete_grant(&name("web"), given.id).await.unwrap();
+    assert_eq!(store.list_grants(&name("web")).await.unwrap(), [applied]);
 }
 
 async fn infrastructures_are_created_once_listed_in_order_and_deleted_when_empty(store: &dyn Store) {

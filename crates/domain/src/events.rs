@@ -36,6 +36,10 @@ pub enum EventKind {
     DeleteRejected,
     /// A request from a producer that is not trusted for it was refused.
     RequestRejected,
+    /// A grant was recorded and must reach the cloud (Tenancy's own request only).
+    GrantApplyRequested,
+    /// A grant was revoked or expired and must leave the cloud (Tenancy's own request only).
+    GrantRevokeRequested,
     /// An entry of the audit trail (access, grants, credentials, tenants, infrastructures).
     Audit(AuditAction),
 }
@@ -83,6 +87,8 @@ impl EventKind {
             Self::CreateRejected => "Tenant Create Rejected",
             Self::DeleteRejected => "Tenant Delete Rejected",
             Self::RequestRejected => "Tenant Request Rejected",
+            Self::GrantApplyRequested => "Grant Apply Requested",
+            Self::GrantRevokeRequested => "Grant Revoke Requested",
             Self::Audit(action) => action.detail_type(),
         }
     }
@@ -90,8 +96,11 @@ impl EventKind {
     /// The request kinds the lifecycle worker consumes.
     pub const REQUESTS: [EventKind; 3] = [Self::CreateRequested, Self::UpdateRequested, Self::DeleteRequested];
 
+    /// The grant requests the lifecycle worker consumes: only from Tenancy itself.
+    pub const GRANT_REQUESTS: [EventKind; 2] = [Self::GrantApplyRequested, Self::GrantRevokeRequested];
+
     /// Every kind of the lifecycle (audit kinds are [`AuditAction`]'s).
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 14] = [
         Self::CreateRequested,
         Self::UpdateRequested,
         Self::DeleteRequested,
@@ -104,6 +113,8 @@ impl EventKind {
         Self::CreateRejected,
         Self::DeleteRejected,
         Self::RequestRejected,
+        Self::GrantApplyRequested,
+        Self::GrantRevokeRequested,
     ];
 
     /// The kind with this `detail-type`, if any.
@@ -143,6 +154,15 @@ impl LifecycleEvent {
             kind,
             detail: json!({ "tenant": tenant.name(), "tenantId": tenant.id(), "version": tenant.version() }),
             tenant: Some(tenant.name().to_string()),
+        }
+    }
+
+    /// A request for the worker about one grant: names the granting tenant and the grant.
+    pub fn grant_request(kind: EventKind, grant: &crate::grant::Grant) -> Self {
+        Self {
+            kind,
+            detail: json!({ "tenant": grant.from_tenant, "tenantId": grant.from_tenant_id, "grantId": grant.id }),
+            tenant: Some(grant.from_tenant.to_string()),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod contract;
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod grant;
 pub mod idempotency;
 pub mod infrastructure;
 #[cfg(any(test, feature = "test-support"))]

@@ -125,6 +125,25 @@ pub fn role_access_policy(tenant: &str, account_id: &str, plan_statements: &[Pol
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// The inline policy an IAM grant puts on the other tenant's role: `actions` on this
+/// account's resources tagged with the granting tenant, and nothing else. The tag condition
+/// compares the whole value, as the role's own policy does.
+pub fn grant_policy(granting_tenant: &str, account_id: &str, actions: &[&str]) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "GrantedByTenant",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": "*",
+            "Condition": { "StringEquals": {
+                format!("aws:ResourceTag/{}", tag_keys::TENANT): granting_tenant,
+                "aws:ResourceAccount": account_id,
+            } }
+        }]
+    })
+}
+
 /// Prefix of the statement ids a plan adds, so that a reader of the policy tells them apart.
 pub const PLAN_SID_PREFIX: &str = "TenantType";
 

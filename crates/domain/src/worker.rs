@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::audit::{Actor, AuditAction, AuditEntry, Subject};
 use crate::boundary::Boundary;
 use crate::events::{EventKind, LifecycleEvent};
+use crate::grant::GrantStatus;
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
 use crate::plan::{self, PlanContext};
@@ -69,6 +70,21 @@ pub enum Outcome {
     NothingToDo,
     /// The tenant changed under the worker; the run stopped without acting further.
     Superseded,
+}
+
+/// What one run of [`Worker::settle_grant`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantOutcome {
+    /// The grant is in the cloud.
+    Applied,
+    /// The grant left the cloud and was forgotten.
+    Removed,
+    /// The cloud refused it for good (the grant records why).
+    Failed(String),
+    /// A passing fault; the grant stays as it was, and the trigger runs it again.
+    RetryLater(String),
+    /// Nothing to do (already applied or failed, unknown, or changed meanwhile).
+    NothingToDo,
 }
 
 /// Why a run could not proceed at all.
@@ -223,6 +239,22 @@ impl Worker {
             }
         }
         let boundary = Boundary::of(&tenant, infrastructure, &self.config.deployment);
+
+        // Every grant that involves the tenant leaves the cloud before its resources do:
+        // another tenant's rule naming this tenant's group would hold its deletion.
+        if operation == Operation::Delete {
+            let revoked = AssertUnwindSafe(self.revoke_tenant_grants(&tenant, &boundary, infrastructure))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(CloudError::permanent(panic_message(panic.as_ref()))));
+            match revoked {
+                Ok(()) => {}
+                Err(error) if error.transient => {
+                    return self.retry_later(tenant, operation, Step::Grants, error.message).await;
+                }
+                Err(error) => return self.fail(tenant, operation, Step::Grants, error.message).await,
+            }
+        }
 
         let rounds: Vec<&[ResourceKind]> = match operation {
             Operation::Delete => DELETE_ROUNDS.to_vec(),
@@ -535,6 +567,169 @@ impl Worker {
         if let Err(error) = self.events.publish(&LifecycleEvent::outcome(kind, tenant)).await {
             tracing::warn!(tenant = %tenant.name(), %error, "outcome event not published");
         }
+    }
+
+    /// The boundary of the tenant incarnation `id` named `name`, if it is still there
+    /// (not deleted) in `infrastructure`.
+    async fn boundary_of(
+        &self,
+        name: &Name,
+        id: Uuid,
+        infrastructure: &Infrastructure,
+    ) -> Result<Option<Boundary>, StoreError> {
+        let tenant = self.store.get_tenant(name).await?;
+        Ok(tenant
+            .filter(|t| t.id() == id && t.state() != TenantState::Deleted)
+            .map(|t| Boundary::of(&t, infrastructure, &self.config.deployment)))
+    }
+
+    /// Takes every grant that involves `tenant` (given by it or to it) out of the cloud and
+    /// forgets it. Idempotent: a repeated run finds fewer grants.
+    async fn revoke_tenant_grants(
+        &self,
+        tenant: &Tenant,
+        boundary: &Boundary,
+        infrastructure: &Infrastructure,
+    ) -> Result<(), CloudError> {
+        let store_fault = |error: StoreError| CloudError::transient(format!("state store: {error}"));
+        let grants = self.store.list_grants(tenant.name()).await.map_err(store_fault)?;
+        for grant in grants.into_iter().filter(|g| g.involves(tenant.id())) {
+            let granter = if grant.from_tenant_id == tenant.id() {
+                Some(boundary.clone())
+            } else {
+                self.boundary_of(&grant.from_tenant, grant.from_tenant_id, infrastructure).await.map_err(store_fault)?
+            };
+            let grantee = if grant.to_tenant_id == tenant.id() {
+                Some(boundary.clone())
+            } else {
+                self.boundary_of(&grant.to_tenant, grant.to_tenant_id, infrastructure).await.map_err(store_fault)?
+            };
+            if let Some(granter) = &granter {
+                self.cloud.revoke_grant(&grant, granter, grantee.as_ref()).await?;
+            }
+            self.store.delete_grant(&grant.from_tenant, grant.id).await.map_err(store_fault)?;
+            let subject = Subject::Tenant { name: grant.from_tenant.clone(), id: grant.from_tenant_id };
+            let detail = serde_json::json!({
+                "grant": grant, "reason": format!("tenant '{}' is being deleted", tenant.name()),
+            });
+            let entry = AuditEntry::new(self.clock.now(), Actor::tenancy(), AuditAction::GrantRevoked, subject, detail);
+            if let Err(error) = self.store.record(&entry).await {
+                tracing::warn!(grant = %grant.id, %error, "revocation of a grant not written in the history");
+            }
+            tracing::info!(tenant = %tenant.name(), grant = %grant.id, "grant removed before the tenant's deletion");
+        }
+        Ok(())
+    }
+
+    /// Does the cloud work a grant's status asks for: applies a `pending` one, takes a
+    /// `removing` one out and forgets it. Idempotent and resumable: a passing fault leaves
+    /// the grant as it was (with the error) for the trigger to run again.
+    pub async fn settle_grant(&self, from: &Name, id: Uuid) -> Result<GrantOutcome, WorkerError> {
+        let Some(mut grant) = self.store.get_grant(from, id).await.map_err(WorkerError::Store)? else {
+            return Ok(GrantOutcome::NothingToDo);
+        };
+        let granter = self.store.get_tenant(&grant.from_tenant).await.map_err(WorkerError::Store)?;
+        let granter = granter.filter(|t| t.id() == grant.from_tenant_id && t.state() != TenantState::Deleted);
+        let Some(granter) = granter else {
+            // The granting tenant is gone, and its deletion took the grant out of the cloud.
+            self.store.delete_grant(from, id).await.map_err(WorkerError::Store)?;
+            return Ok(GrantOutcome::Removed);
+        };
+        let infrastructure = match self.store.get_infrastructure(granter.infrastructure()).await {
+            Ok(Some(infrastructure)) => infrastructure,
+            Ok(None) => return Ok(GrantOutcome::NothingToDo),
+            Err(error) => return Err(WorkerError::Store(error)),
+        };
+        let granter_boundary = Boundary::of(&granter, &infrastructure, &self.config.deployment);
+        let grantee = self
+            .boundary_of(&grant.to_tenant, grant.to_tenant_id, &infrastructure)
+            .await
+            .map_err(WorkerError::Store)?;
+        let result = match grant.status {
+            GrantStatus::Pending => {
+                let Some(grantee) = &grantee else {
+                    grant.status = GrantStatus::Failed;
+                    grant.error = Some(format!("tenant '{}' is gone", grant.to_tenant));
+                    return match self.store.put_grant(&grant, Some(GrantStatus::Pending)).await {
+                        Ok(()) => Ok(GrantOutcome::Failed(grant.error.unwrap_or_default())),
+                        Err(StoreError::Stale { .. }) => Ok(GrantOutcome::NothingToDo),
+                        Err(error) => Err(WorkerError::Store(error)),
+                    };
+                };
+                self.cloud.apply_grant(&grant, &granter_boundary, grantee).await
+            }
+            GrantStatus::Removing => self.cloud.revoke_grant(&grant, &granter_boundary, grantee.as_ref()).await,
+            GrantStatus::Applied | GrantStatus::Failed => return Ok(GrantOutcome::NothingToDo),
+        };
+        let read = grant.status;
+        match (read, result) {
+            (GrantStatus::Removing, Ok(())) => {
+                self.store.delete_grant(from, id).await.map_err(WorkerError::Store)?;
+                Ok(GrantOutcome::Removed)
+            }
+            (_, Ok(())) => {
+                grant.status = GrantStatus::Applied;
+                grant.error = None;
+                match self.store.put_grant(&grant, Some(read)).await {
+                    Ok(()) => Ok(GrantOutcome::Applied),
+                    Err(StoreError::Stale { .. }) => {
+                        self.undo_if_unwanted(&grant, &granter_boundary, grantee.as_ref()).await
+                    }
+                    Err(error) => Err(WorkerError::Store(error)),
+                }
+            }
+            (status, Err(error)) => {
+                tracing::warn!(grant = %id, ?status, error = %error.message, "grant not settled");
+                grant.error = Some(error.message.clone());
+                // A grant the cloud refuses for good is failed; one being removed stays
+                // `removing` so that the next try (or the tenant's deletion) takes it out.
+                if !error.transient && status == GrantStatus::Pending {
+                    grant.status = GrantStatus::Failed;
+                }
+                match self.store.put_grant(&grant, Some(read)).await {
+                    Ok(()) => {}
+                    // Changed meanwhile: whoever changed it asked for the next step.
+                    Err(StoreError::Stale { .. }) => return Ok(GrantOutcome::NothingToDo),
+                    Err(error) => return Err(WorkerError::Store(error)),
+                }
+                if error.transient {
+                    Ok(GrantOutcome::RetryLater(error.message))
+                } else {
+                    Ok(GrantOutcome::Failed(error.message))
+                }
+            }
+        }
+    }
+
+    /// The grant was applied, but changed while it was: applied by a twin run (fine), or
+    /// revoked, expired or forgotten, whose removal may have run before this application
+    /// reached the cloud. Then what this run applied is taken out again.
+    async fn undo_if_unwanted(
+        &self,
+        grant: &crate::grant::Grant,
+        granter: &Boundary,
+        grantee: Option<&Boundary>,
+    ) -> Result<GrantOutcome, WorkerError> {
+        let current = self.store.get_grant(&grant.from_tenant, grant.id).await.map_err(WorkerError::Store)?;
+        if current.is_some_and(|g| g.status == GrantStatus::Applied) {
+            return Ok(GrantOutcome::NothingToDo);
+        }
+        match self.cloud.revoke_grant(grant, granter, grantee).await {
+            Ok(()) => Ok(GrantOutcome::Removed),
+            Err(error) => Ok(GrantOutcome::RetryLater(error.message)),
+        }
+    }
+
+    /// Settles grants whose request was lost or ran out of retries: every `pending` or
+    /// `removing` grant (at most [`WorkerConfig::sweep_batch`]). Settling is idempotent
+    /// and conditional, so one whose request is being handled right now is harmless.
+    pub async fn sweep_grants(&self) -> Result<Vec<(Uuid, Result<GrantOutcome, WorkerError>)>, WorkerError> {
+        let grants = self.store.unsettled_grants(self.config.sweep_batch).await.map_err(WorkerError::Store)?;
+        let mut runs = Vec::new();
+        for grant in grants {
+            runs.push((grant.id, self.settle_grant(&grant.from_tenant, grant.id).await));
+        }
+        Ok(runs)
     }
 
     /// Re-drives tenants left in a transitional state with no live worker: requests whose

@@ -268,6 +268,11 @@ impl Api {
                 allowing("PUT, DELETE", on(MethodFilter::PUT, access::put_access).delete(access::delete_access)),
             )
             .route("/v1/tenants/{name}/credentials", allowing("POST", on(MethodFilter::POST, credentials::issue)))
+            .route(
+                "/v1/tenants/{name}/grants",
+                allowing("GET, POST", on(MethodFilter::GET, grants::list_grants).post(grants::create_grant)),
+            )
+            .route("/v1/tenants/{name}/grants/{id}", allowing("DELETE", on(MethodFilter::DELETE, grants::revoke_grant)))
             .route("/v1/tenants/{name}/history", allowing("GET", on(MethodFilter::GET, access::history)))
             .route("/v1/me", allowing("GET", on(MethodFilter::GET, access::me)))
             .fallback(no_route)
@@ -539,5 +544,6 @@ fn set_location(response: &mut Response, location: &str) {
 
 mod access;
 mod credentials;
+mod grants;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup, Tag, TagSpecification, UserIdGroupPair,
 };
 use tenancy_domain::boundary::Boundary;
+use tenancy_domain::grant::{Grant, Ports};
 use tenancy_domain::metadata::tag_keys;
 use tenancy_domain::plan::IngressRule;
 use tenancy_domain::ports::errors::CloudError;
@@ -263,6 +264,135 @@ impl AwsCloud {
             }
         }
         Ok(())
+    }
+}
+
+/// The group rules a grant made: those whose source pair carries the grant's name as its
+/// description, or (when the other tenant's group is known) those from that group on the
+/// grant's protocol and ports. Each as the permission that revokes it.
+fn grant_rules(
+    group: &SecurityGroup,
+    grant: &Grant,
+    protocol: &str,
+    ports: Ports,
+    source: Option<&str>,
+) -> Vec<IpPermission> {
+    let name = grant.cloud_name();
+    let mut found = Vec::new();
+    for permission in group.ip_permissions() {
+        let (rule_protocol, from, to) =
+            (permission.ip_protocol().unwrap_or_default(), permission.from_port(), permission.to_port());
+        let same_ports =
+            rule_protocol == protocol && from == Some(i32::from(ports.from)) && to == Some(i32::from(ports.to));
+        for pair in permission.user_id_group_pairs() {
+            let named = pair.description() == Some(name.as_str());
+            let from_source = same_ports && source.is_some() && pair.group_id() == source;
+            if named || from_source {
+                found.push(
+                    IpPermission::builder()
+                        .ip_protocol(rule_protocol)
+                        .set_from_port(from)
+                        .set_to_port(to)
+                        // The pair as described: AWS matches on the group alone; moto (the
+                        // emulator) compares the whole pair, description and user id
+                        // included, and with the group alone the rule stayed.
+                        .user_id_group_pairs(pair.clone())
+                        .build(),
+                );
+            }
+        }
+    }
+    found
+}
+
+impl AwsCloud {
+    /// The tenant's own group, as the boundary names it, if this deployment made it for
+    /// this tenant. `None` when there is none; an error naming it when it is someone else's.
+    async fn owned_group(&self, boundary: &Boundary) -> Result<Option<SecurityGroup>, CloudError> {
+        let Some(group) = self.find_security_group(boundary).await? else { return Ok(None) };
+        if !boundary.owns(&group_tags(&group)) {
+            return Err(CloudError::permanent(format!(
+                "the security group named '{}' ({}) was not made by this deployment for tenant '{}'; grants leave it alone",
+                boundary.names.security_group,
+                group.group_id().unwrap_or_default(),
+                boundary.tenant
+            )));
+        }
+        Ok(Some(group))
+    }
+
+    /// A network grant: an ingress rule on the granting tenant's group whose source is the
+    /// other tenant's group, described with the grant's name. A rule already there is
+    /// success.
+    pub(super) async fn apply_network_grant(
+        &self,
+        grant: &Grant,
+        protocol: &str,
+        ports: Ports,
+        granter: &Boundary,
+        grantee: &Boundary,
+    ) -> Result<(), CloudError> {
+        // Both groups are made when their tenant is provisioned; a grant is only given
+        // between active tenants, so a missing group is the tag index or a deletion racing.
+        let missing =
+            |tenant: &str| CloudError::transient(format!("the security group of tenant '{tenant}' is not there"));
+        let group = self.owned_group(granter).await?.ok_or_else(|| missing(granter.tenant.as_str()))?;
+        let source = self.owned_group(grantee).await?.ok_or_else(|| missing(grantee.tenant.as_str()))?;
+        let source_id = source.group_id().unwrap_or_default();
+        if !grant_rules(&group, grant, protocol, ports, Some(source_id)).is_empty() {
+            return Ok(());
+        }
+        let rule = IpPermission::builder()
+            .ip_protocol(protocol)
+            .from_port(i32::from(ports.from))
+            .to_port(i32::from(ports.to))
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(source_id).description(grant.cloud_name()).build())
+            .build();
+        let ec2 = &self.regional(&granter.region).ec2;
+        match ec2
+            .authorize_security_group_ingress()
+            .group_id(group.group_id().unwrap_or_default())
+            .ip_permissions(rule)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if code(&error) == Some("InvalidPermission.Duplicate") => Ok(()),
+            Err(error) => Err(cloud_error("AuthorizeSecurityGroupIngress", error)),
+        }
+    }
+
+    /// Takes a network grant's rules off the granting tenant's group. No group, no rule,
+    /// or a rule revoked meanwhile is success.
+    pub(super) async fn revoke_network_grant(
+        &self,
+        grant: &Grant,
+        protocol: &str,
+        ports: Ports,
+        granter: &Boundary,
+        grantee: Option<&Boundary>,
+    ) -> Result<(), CloudError> {
+        let Some(group) = self.owned_group(granter).await? else { return Ok(()) };
+        let source = match grantee {
+            Some(grantee) => self.find_security_group(grantee).await?.and_then(|g| g.group_id().map(str::to_string)),
+            None => None,
+        };
+        let rules = grant_rules(&group, grant, protocol, ports, source.as_deref());
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let ec2 = &self.regional(&granter.region).ec2;
+        match ec2
+            .revoke_security_group_ingress()
+            .group_id(group.group_id().unwrap_or_default())
+            .set_ip_permissions(Some(rules))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if code(&error) == Some("InvalidPermission.NotFound") => Ok(()),
+            Err(error) => Err(cloud_error("RevokeSecurityGroupIngress", error)),
+        }
     }
 }
 

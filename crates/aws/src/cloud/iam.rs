@@ -486,3 +486,54 @@ impl AwsCloud {
         Ok(())
     }
 }
+
+impl AwsCloud {
+    /// An IAM grant: an inline policy named after the grant on the other tenant's role,
+    /// allowing the area's actions on resources tagged with the granting tenant. Written
+    /// every time (one call; it repairs drift).
+    pub(super) async fn apply_iam_grant(
+        &self,
+        grant: &tenancy_domain::grant::Grant,
+        actions: &[&str],
+        granter: &Boundary,
+        grantee: &Boundary,
+    ) -> Result<(), CloudError> {
+        let name = &grantee.names.role;
+        let role = match self.iam.get_role().role_name(name).send().await {
+            Ok(output) => output.role().cloned(),
+            Err(error) if code(&error) == NO_SUCH_ENTITY => None,
+            Err(error) => return Err(cloud_error("GetRole", error)),
+        };
+        let Some(role) = role else {
+            return Err(CloudError::transient(format!("the role of tenant '{}' is not there", grantee.tenant)));
+        };
+        check_ours("role", name, role.path(), &tag_map(role.tags()), grantee)?;
+        let account = self.account().await?;
+        let document = policy::grant_policy(granter.tenant.as_str(), &account.id, actions);
+        self.iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(grant.cloud_name())
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .map_err(|e| cloud_error("PutRolePolicy", e))?;
+        Ok(())
+    }
+
+    /// Takes an IAM grant's policy off the other tenant's role. No role (the tenant is
+    /// gone: its role went with its inline policies) or no policy is success.
+    pub(super) async fn revoke_iam_grant(
+        &self,
+        grant: &tenancy_domain::grant::Grant,
+        grantee: Option<&Boundary>,
+    ) -> Result<(), CloudError> {
+        let Some(grantee) = grantee else { return Ok(()) };
+        match self.iam.delete_role_policy().role_name(&grantee.names.role).policy_name(grant.cloud_name()).send().await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if code(&error) == NO_SUCH_ENTITY => Ok(()),
+            Err(error) => Err(cloud_error("DeleteRolePolicy", error)),
+        }
+    }
+}

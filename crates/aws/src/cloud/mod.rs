@@ -219,6 +219,8 @@ fn tag_changes(boundary: &Boundary, current: &BTreeMap<String, String>) -> (BTre
     (add, remove)
 }
 
+use tenancy_domain::grant::{Grant, GrantKind};
+
 #[async_trait]
 impl Cloud for AwsCloud {
     async fn ensure(&self, kind: ResourceKind, boundary: &Boundary) -> Result<Vec<ResourceRef>, CloudError> {
@@ -239,6 +241,37 @@ impl Cloud for AwsCloud {
             ResourceKind::InstanceProfile => self.remove_instance_profiles(boundary).await,
             ResourceKind::Key => self.remove_keys(boundary).await,
             ResourceKind::Bucket => self.remove_buckets(boundary).await,
+        }
+    }
+
+    async fn apply_grant(&self, grant: &Grant, granter: &Boundary, grantee: &Boundary) -> Result<(), CloudError> {
+        match &grant.kind {
+            GrantKind::Network { protocol, ports } => {
+                self.apply_network_grant(grant, protocol, *ports, granter, grantee).await
+            }
+            GrantKind::Iam { area, access } => {
+                let Some(actions) = tenancy_domain::grant::iam_actions(area, *access) else {
+                    return Err(CloudError::permanent(format!(
+                        "grant {}: no {access:?} actions for '{area}'",
+                        grant.id
+                    )));
+                };
+                self.apply_iam_grant(grant, &actions, granter, grantee).await
+            }
+        }
+    }
+
+    async fn revoke_grant(
+        &self,
+        grant: &Grant,
+        granter: &Boundary,
+        grantee: Option<&Boundary>,
+    ) -> Result<(), CloudError> {
+        match &grant.kind {
+            GrantKind::Network { protocol, ports } => {
+                self.revoke_network_grant(grant, protocol, *ports, granter, grantee).await
+            }
+            GrantKind::Iam { .. } => self.revoke_iam_grant(grant, grantee).await,
         }
     }
 

@@ -6,6 +6,7 @@
 //! | tenant         | `TENANT#<name>`     | `TENANT`      | `by-infrastructure` and `all-tenants` unless deleted; `stalled` while transitional |
 //! | idempotency    | `IDEMPOTENCY#<key>` | `IDEMPOTENCY` | TTL on `expiresAt`                                  |
 //! | access entry   | `TENANT#<name>`     | `ACCESS#<user>` | `by-user`; `expiring` when it has an end          |
+//! | grant          | `TENANT#<from>`     | `GRANT#<id>`  | `by-user` as `GRANTEE#<to>`; `expiring` (`GRANT`) when it has an end and is not being removed; `stalled` (`GRANT`) while pending or removing |
 //! | audit entry    | `AUDIT#<trail>`     | `<nanos>#<id>` |                                                    |
 //! | deleted tenant | `ARCHIVE#<name>`    | `<created>#<id>` | kept when the name is reused                     |
 //!
@@ -53,6 +54,7 @@ pub const BY_USER: &str = "by-user";
 pub const EXPIRING: &str = "expiring";
 
 mod access;
+mod grants;
 
 const INFRA_PK: &str = "INFRA";
 const TENANT_SK: &str = "TENANT";

@@ -9,10 +9,11 @@ use super::{MemoryStore, page_of};
 use crate::access::{ADMIN_GROUP, AccessEntry, Role, UserAccess};
 use crate::audit::AuditEntry;
 use crate::authorization::{Action, Question, Resource};
+use crate::grant::{Grant, GrantStatus};
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
 use crate::ports::errors::StoreError;
-use crate::ports::{AccessList, AccessWrite, AuditLog, Authorizer, TenantWithAccess};
+use crate::ports::{AccessList, AccessWrite, AuditLog, Authorizer, GrantStore, TenantWithAccess};
 use crate::tenant::TenantState;
 
 #[async_trait]
@@ -120,6 +121,59 @@ impl AuditLog for MemoryStore {
             .map(|(position, entry)| (format!("{:020}", position.min(count)), entry))
             .collect();
         page_of(items, page)
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryStore {
+    async fn put_grant(&self, grant: &Grant, expected: Option<GrantStatus>) -> Result<(), StoreError> {
+        let mut tables = self.tables.lock().unwrap();
+        let stored = tables.grants.get(&(grant.from_tenant.clone(), grant.id)).map(|g| g.status);
+        if stored != expected {
+            return Err(StoreError::Stale { current: 0 });
+        }
+        tables.grants.insert((grant.from_tenant.clone(), grant.id), grant.clone());
+        Ok(())
+    }
+
+    async fn get_grant(&self, from: &Name, id: uuid::Uuid) -> Result<Option<Grant>, StoreError> {
+        Ok(self.tables.lock().unwrap().grants.get(&(from.clone(), id)).cloned())
+    }
+
+    async fn delete_grant(&self, from: &Name, id: uuid::Uuid) -> Result<(), StoreError> {
+        self.tables.lock().unwrap().grants.remove(&(from.clone(), id));
+        Ok(())
+    }
+
+    async fn list_grants(&self, tenant: &Name) -> Result<Vec<Grant>, StoreError> {
+        let tables = self.tables.lock().unwrap();
+        let given = tables.grants.values().filter(|g| g.from_tenant == *tenant);
+        let taken = tables.grants.values().filter(|g| g.to_tenant == *tenant && g.from_tenant != *tenant);
+        Ok(given.chain(taken).cloned().collect())
+    }
+
+    async fn unsettled_grants(&self, limit: u32) -> Result<Vec<Grant>, StoreError> {
+        let tables = self.tables.lock().unwrap();
+        Ok(tables
+            .grants
+            .values()
+            .filter(|g| matches!(g.status, GrantStatus::Pending | GrantStatus::Removing))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn expired_grants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Grant>, StoreError> {
+        let tables = self.tables.lock().unwrap();
+        let mut expired: Vec<Grant> = tables
+            .grants
+            .values()
+            .filter(|g| g.status != GrantStatus::Removing && g.expires_at.is_some_and(|end| end < before))
+            .cloned()
+            .collect();
+        expired.sort_by_key(|g| g.expires_at);
+        expired.truncate(limit as usize);
+        Ok(expired)
     }
 }
 

@@ -37,6 +37,8 @@ struct Tables {
     access: BTreeMap<Name, BTreeMap<String, crate::access::AccessEntry>>,
     /// By trail, oldest first.
     audit: BTreeMap<String, Vec<crate::audit::AuditEntry>>,
+    /// By granting tenant, then id.
+    grants: BTreeMap<(Name, uuid::Uuid), crate::grant::Grant>,
 }
 
 /// A [`Store`] in a mutex.
@@ -230,6 +232,9 @@ pub struct MemoryCloud {
     resources: Mutex<BTreeSet<(String, ResourceKind)>>,
     failing: Mutex<Option<ResourceKind>>,
     calls: Mutex<usize>,
+    /// Grants in the cloud: id, granting tenant, other tenant.
+    grants: Mutex<BTreeMap<uuid::Uuid, (String, String)>>,
+    failing_grants: Mutex<bool>,
 }
 
 impl MemoryCloud {
@@ -241,6 +246,23 @@ impl MemoryCloud {
     /// The kinds that exist for `tenant`.
     pub fn kinds_of(&self, tenant: &str) -> Vec<ResourceKind> {
         self.resources.lock().unwrap().iter().filter(|(t, _)| t == tenant).map(|(_, k)| *k).collect()
+    }
+
+    /// The grants in the cloud: (id, granting tenant, other tenant).
+    pub fn applied_grants(&self) -> Vec<(uuid::Uuid, String, String)> {
+        self.grants.lock().unwrap().iter().map(|(id, (from, to))| (*id, from.clone(), to.clone())).collect()
+    }
+
+    /// Makes every later grant call fail with a passing fault (or stop failing).
+    pub fn fail_grants(&self, failing: bool) {
+        *self.failing_grants.lock().unwrap() = failing;
+    }
+
+    fn check_grants(&self) -> Result<(), CloudError> {
+        if *self.failing_grants.lock().unwrap() {
+            return Err(CloudError::transient("injected passing fault on grants"));
+        }
+        Ok(())
     }
 
     fn check(&self, kind: ResourceKind) -> Result<(), CloudError> {
@@ -276,7 +298,36 @@ impl Cloud for MemoryCloud {
 
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError> {
         self.check(kind)?;
-        self.resources.lock().unwrap().remove(&(boundary.tenant.to_string(), kind));
+        // As EC2 does: a group that another group's rule names cannot be deleted.
+        let tenant = boundary.tenant.to_string();
+        if kind == ResourceKind::SecurityGroup && self.grants.lock().unwrap().values().any(|(_, to)| *to == tenant) {
+            return Err(CloudError::permanent(format!(
+                "DeleteSecurityGroup: DependencyViolation: the group of '{tenant}' is referenced by another group"
+            )));
+        }
+        self.resources.lock().unwrap().remove(&(tenant, kind));
+        Ok(())
+    }
+
+    async fn apply_grant(
+        &self,
+        grant: &crate::grant::Grant,
+        granter: &Boundary,
+        grantee: &Boundary,
+    ) -> Result<(), CloudError> {
+        self.check_grants()?;
+        self.grants.lock().unwrap().insert(grant.id, (granter.tenant.to_string(), grantee.tenant.to_string()));
+        Ok(())
+    }
+
+    async fn revoke_grant(
+        &self,
+        grant: &crate::grant::Grant,
+        _granter: &Boundary,
+        _grantee: Option<&Boundary>,
+    ) -> Result<(), CloudError> {
+        self.check_grants()?;
+        self.grants.lock().unwrap().remove(&grant.id);
         Ok(())
     }
 
@@ -365,6 +416,28 @@ impl Cloud for FaultyCloud {
         self.before("remaining")?;
         let result = self.inner.remaining(boundary).await;
         self.after("remaining", result)
+    }
+
+    async fn apply_grant(
+        &self,
+        grant: &crate::grant::Grant,
+        granter: &Boundary,
+        grantee: &Boundary,
+    ) -> Result<(), CloudError> {
+        self.before("apply grant")?;
+        let result = self.inner.apply_grant(grant, granter, grantee).await;
+        self.after("apply grant", result)
+    }
+
+    async fn revoke_grant(
+        &self,
+        grant: &crate::grant::Grant,
+        granter: &Boundary,
+        grantee: Option<&Boundary>,
+    ) -> Result<(), CloudError> {
+        self.before("revoke grant")?;
+        let result = self.inner.revoke_grant(grant, granter, grantee).await;
+        self.after("revoke grant", result)
     }
 }
 

@@ -16,6 +16,7 @@ use crate::authorization::Question;
 use crate::boundary::{Boundary, Remaining};
 use crate::credentials::{Session, SessionRequest};
 use crate::events::LifecycleEvent;
+use crate::grant::{Grant, GrantStatus};
 use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
@@ -157,6 +158,29 @@ pub trait AuditLog: Send + Sync {
     ) -> Result<Page<AuditEntry>, StoreError>;
 }
 
+/// Records, finds and forgets tenant-to-tenant grants. A grant is stored with the granting
+/// tenant and found from either side.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Records `grant`: a new one when `expected` is `None` (the id must be free), else
+    /// over the stored one only while its status is still `expected`
+    /// ([`StoreError::Stale`] otherwise, also when there is none), so that of an
+    /// application and a revocation racing, the later never undoes the earlier unseen.
+    async fn put_grant(&self, grant: &Grant, expected: Option<GrantStatus>) -> Result<(), StoreError>;
+    /// The grant `id` given by the tenant `from`.
+    async fn get_grant(&self, from: &Name, id: uuid::Uuid) -> Result<Option<Grant>, StoreError>;
+    /// Forgets the grant `id` given by `from` (nothing if there is none).
+    async fn delete_grant(&self, from: &Name, id: uuid::Uuid) -> Result<(), StoreError>;
+    /// The grants given by the tenant of that name and those given to it (any
+    /// incarnation: the caller checks ids), given ones first.
+    async fn list_grants(&self, tenant: &Name) -> Result<Vec<Grant>, StoreError>;
+    /// Grants whose `expires_at` is before `before` and that are not being removed,
+    /// soonest first.
+    async fn expired_grants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Grant>, StoreError>;
+    /// Grants the lifecycle has yet to settle (`pending` or `removing`), for the sweep.
+    async fn unsettled_grants(&self, limit: u32) -> Result<Vec<Grant>, StoreError>;
+}
+
 /// What the API's operations need of durable state: every store port.
 pub trait Store:
     InfrastructureGet
@@ -172,6 +196,7 @@ pub trait Store:
     + AccessWrite
     + AccessList
     + AuditLog
+    + GrantStore
 {
 }
 
@@ -189,6 +214,7 @@ impl<T> Store for T where
         + AccessWrite
         + AccessList
         + AuditLog
+        + GrantStore
 {
 }
 
@@ -202,12 +228,12 @@ pub trait Authorizer: Send + Sync {
 /// read its infrastructure, find stalled tenants to re-drive, and remove a deleted
 /// tenant's access entries, and write the outcome of an operation in the tenant's history.
 pub trait WorkerStore:
-    TenantGet + TenantSave + StalledTenants + InfrastructureGet + AccessList + AccessWrite + AuditLog
+    TenantGet + TenantSave + StalledTenants + InfrastructureGet + AccessList + AccessWrite + AuditLog + GrantStore
 {
 }
 
 impl<T> WorkerStore for T where
-    T: TenantGet + TenantSave + StalledTenants + InfrastructureGet + AccessList + AccessWrite + AuditLog
+    T: TenantGet + TenantSave + StalledTenants + InfrastructureGet + AccessList + AccessWrite + AuditLog + GrantStore
 {
 }
 
@@ -226,6 +252,23 @@ pub trait Cloud: Send + Sync {
     async fn remove(&self, kind: ResourceKind, boundary: &Boundary) -> Result<(), CloudError>;
     /// What is left of the tenant (by tag and IAM path), ignoring keys pending deletion.
     async fn remaining(&self, boundary: &Boundary) -> Result<Remaining, CloudError>;
+    /// Puts a grant in the cloud: `granter` is the granting tenant's boundary, `grantee`
+    /// the other tenant's. Idempotent: what is already there is success.
+    async fn apply_grant(&self, grant: &Grant, granter: &Boundary, grantee: &Boundary) -> Result<(), CloudError> {
+        let _ = (granter, grantee);
+        Err(CloudError::permanent(format!("grant {}: this cloud adapter does not apply grants", grant.id)))
+    }
+    /// Takes a grant out of the cloud, from whichever side is still there (`grantee` is
+    /// `None` when that tenant is gone). Idempotent: what is already gone is success.
+    async fn revoke_grant(
+        &self,
+        grant: &Grant,
+        granter: &Boundary,
+        grantee: Option<&Boundary>,
+    ) -> Result<(), CloudError> {
+        let _ = (granter, grantee);
+        Err(CloudError::permanent(format!("grant {}: this cloud adapter does not revoke grants", grant.id)))
+    }
 }
 
 /// The networks infrastructures live in.

@@ -12,6 +12,7 @@ use crate::access::{Caller, Via};
 mod access;
 mod authorize;
 mod credentials;
+mod grants;
 mod history;
 
 use crate::audit::{AuditAction, Subject};

@@ -59,11 +59,13 @@ pub enum Step {
     Worker,
     /// The check, after a deletion, that nothing the deployment made is left.
     Leftovers,
+    /// Before a deletion, taking every grant that involves the tenant out of the cloud.
+    Grants,
 }
 
 impl Step {
     /// Every step that is not a resource kind's.
-    const OTHERS: [Step; 3] = [Self::Plugin, Self::Worker, Self::Leftovers];
+    const OTHERS: [Step; 4] = [Self::Plugin, Self::Worker, Self::Leftovers, Self::Grants];
 
     /// The step's name.
     pub fn as_str(self) -> &'static str {
@@ -72,6 +74,7 @@ impl Step {
             Self::Plugin => "plugin",
             Self::Worker => "worker",
             Self::Leftovers => "leftovers",
+            Self::Grants => "grants",
         }
     }
 

@@ -96,6 +96,7 @@ async fn active_tenant(w: &World, tenant: &str) {
 mod access;
 mod credentials;
 mod faults;
+mod grants;
 mod service;
 mod types;
 
