@@ -125,6 +125,12 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
     let new_tenant = || json!({ "name": unique("made"), "infrastructure": i });
     let new_infra =
         || json!({ "name": unique("infra"), "region": "us-east-1", "vpcId": w.h.vpc_id, "environment": "nonprod" });
+    // Each grant opens another port: the same opening twice is refused.
+    let next_port = std::sync::atomic::AtomicU16::new(2000);
+    let new_grant = || {
+        let port = next_port.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        json!({ "toTenant": w.other, "protocol": "tcp", "ports": port.to_string() })
+    };
     // Columns: platform admin, tenant admin, tenant user, read-only, expired access,
     // another tenant's admin, no token, an expired token, a bad signature.
     let mut rows = vec![
@@ -153,6 +159,15 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
         },
         row(Method::GET, format!("/v1/tenants/{t}/history"), None, [200, 200, 200, 200, 404, 404, 401, 401, 401]),
         row(Method::POST, format!("/v1/tenants/{t}/credentials"), None, [200, 200, 200, 403, 404, 404, 401, 401, 401]),
+        row(Method::GET, format!("/v1/tenants/{t}/grants"), None, [200, 200, 200, 200, 404, 404, 401, 401, 401]),
+        row(Method::POST, format!("/v1/tenants/{t}/grants"), None, [201, 201, 403, 403, 404, 404, 401, 401, 401]),
+        Row {
+            method: Method::DELETE,
+            path: format!("/v1/tenants/{t}/grants/victim"),
+            body: None,
+            expected: [202, 202, 403, 403, 404, 404, 401, 401, 401],
+            victim: true,
+        },
         row(Method::GET, "/v1/tenants".into(), None, [200, 200, 200, 200, 200, 200, 401, 401, 401]),
         row(Method::POST, "/v1/tenants".into(), Some(new_tenant()), [202, 403, 403, 403, 403, 403, 401, 401, 401]),
         row(Method::GET, "/v1/me".into(), None, [200, 200, 200, 200, 200, 200, 401, 401, 401]),
@@ -177,9 +192,15 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
                 body = Some(new_tenant());
             } else if row.method == Method::POST && row.path == "/v1/infrastructures" {
                 body = Some(new_infra());
+            } else if row.method == Method::POST && row.path.ends_with("/grants") {
+                body = Some(new_grant());
             }
             let mut path = row.path.clone();
-            if row.victim {
+            if row.victim && path.ends_with("/grants/victim") {
+                let made = w.h.call(Method::POST, &format!("/v1/tenants/{t}/grants"), Some(new_grant())).await;
+                assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+                path = path.replace("/victim", &format!("/{}", made.body["id"].as_str().unwrap()));
+            } else if row.victim {
                 let victim = unique("victim");
                 put_access(&w.h, t, &victim, json!({ "role": "read-only" })).await;
                 path = path.replace("/victim", &format!("/{victim}"));
@@ -223,7 +244,6 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
     assert_eq!(cells, rows.len() * CALLERS.len());
     println!("authorisation matrix: {} routes x {} callers = {cells} cells", rows.len(), CALLERS.len());
     assert!(w.clock.now() > time::OffsetDateTime::now_utc(), "the clock moved, not the test");
-    let _ = &w.other;
     w.h.stop().await;
 }
 
