@@ -44,7 +44,11 @@ pub type GatewayClaims = HashMap<String, String>;
 /// gives no groups at all.
 pub fn caller_from_claims(claims: &GatewayClaims) -> Option<Caller> {
     let sub = claims.get("sub").filter(|sub| valid_subject(sub))?;
-    let email = claims.get("email").filter(|email| plausible_email(email)).cloned();
+    // An address the identity provider says it has not verified (a user may change their
+    // own e-mail in Cognito, which marks it unverified) counts as none: access given for an
+    // e-mail goes only to its verified owner.
+    let unverified = claims.get("email_verified").is_some_and(|flag| flag != "true");
+    let email = claims.get("email").filter(|email| !unverified && plausible_email(email)).cloned();
     let groups = claims.get(GROUPS_CLAIM).map(|text| groups_of(text)).unwrap_or_default();
     Some(Caller { id: sub.clone(), email, groups, via: Via::Api, request_id: None })
 }
@@ -379,6 +383,14 @@ mod tests {
         for good in ["anna@example.com", "admin@localhost", "a+b.c@sub.example.org"] {
             assert_eq!(email(good).as_deref(), Some(good));
         }
+        let verified = |flag: &str| {
+            caller_from_claims(&gateway(&[("sub", "u1"), ("email", "x@acme.com"), ("email_verified", flag)]))
+                .unwrap()
+                .email
+        };
+        assert_eq!(verified("true").as_deref(), Some("x@acme.com"));
+        assert_eq!(verified("false"), None, "an unverified address is no address");
+        assert_eq!(verified("yes"), None);
         let long = format!("{}@example.com", "a".repeat(MAX_EMAIL));
         for bad in [
             "",

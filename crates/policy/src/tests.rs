@@ -127,6 +127,8 @@ fn the_examples_change_decisions_as_they_say() {
     assert!(!ask(&dev, Action::IssueCredentials, tenant(Environment::Prod, Some(Role::User))));
     assert!(ask(&dev, Action::IssueCredentials, tenant(Environment::Prod, Some(Role::Admin))));
     assert!(ask(&dev, Action::IssueCredentials, tenant(Environment::Nonprod, Some(Role::User))));
+    let anna = caller("anna", &[ADMIN_GROUP], Via::Api);
+    assert!(ask(&anna, Action::IssueCredentials, tenant(Environment::Prod, None)), "platform admins still may");
     let nonprod = Resource::Infrastructure { name: name("main"), environment: Environment::Nonprod };
     let prod = Resource::Infrastructure { name: name("main"), environment: Environment::Prod };
     assert!(ask(&dev, Action::CreateTenant, nonprod.clone()));

@@ -293,7 +293,12 @@ impl AuditLog for DynamoStore {
         let start = decode_cursor(page.cursor.as_deref(), &["pk", "sk"])?;
         let partition = format!("AUDIT#{trail}");
         // A cursor names a position in this trail only.
+        let lowest = format!("{:024}", since.map_or(0, |at| at.unix_timestamp_nanos().max(0)));
         if start.as_ref().is_some_and(|key| key.get("pk").and_then(|v| v.as_s().ok()) != Some(&partition)) {
+            return Err(StoreError::BadCursor);
+        }
+        // Nor before where this caller's history starts.
+        if start.as_ref().and_then(|key| key.get("sk")).and_then(|v| v.as_s().ok()).is_some_and(|sk| *sk < lowest) {
             return Err(StoreError::BadCursor);
         }
         let output = self
@@ -302,10 +307,7 @@ impl AuditLog for DynamoStore {
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk >= :since")
             .expression_attribute_values(":pk", s(partition))
-            .expression_attribute_values(
-                ":since",
-                s(format!("{:024}", since.map_or(0, |at| at.unix_timestamp_nanos().max(0)))),
-            )
+            .expression_attribute_values(":since", s(lowest))
             .scan_index_forward(false)
             .limit(page.limit as i32)
             .set_exclusive_start_key(start)

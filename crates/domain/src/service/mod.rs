@@ -409,7 +409,9 @@ impl ControlPlane {
         patch: TenantPatch,
         if_match: Option<u64>,
     ) -> Result<Tenant, Error> {
-        let mut tenant = self.tenant_for(caller, name, Action::UpdateTenant).await?.tenant;
+        let authorized = self.tenant_for(caller, name, Action::UpdateTenant).await?;
+        let through_entry = authorized.role.is_some();
+        let mut tenant = authorized.tenant;
         if let Some(expected) = if_match
             && expected != tenant.version()
         {
@@ -425,6 +427,15 @@ impl ControlPlane {
         let settings_changed = merge(&mut settings, patch.settings);
         if settings_changed {
             metadata::validate_settings(&settings)?;
+        }
+        // A plugin type decides by its settings (who may be given access, what the tenant
+        // is billed to): those are not for the tenant's own admins to rewrite.
+        if settings_changed && through_entry && tenant.tenant_type() != tenant::DEFAULT_TYPE {
+            return Err(Error::Forbidden(format!(
+                "the settings of a '{}' tenant are changed by platform admins; '{}' may change its tags and deletion protection",
+                tenant.tenant_type(),
+                caller.id
+            )));
         }
         let mut tags = tenant.tags().clone();
         let tags_changed = merge(&mut tags, patch.tags);

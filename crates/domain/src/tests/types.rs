@@ -118,3 +118,23 @@ async fn on_delete_may_hold_a_deletion_but_a_retired_type_never_blocks_one() {
     assert_eq!(retired.drive(&name("ml"), None).await.unwrap(), Outcome::Done(TenantState::Deleted));
     assert!(w.cloud.kinds_of("ml").is_empty());
 }
+
+#[tokio::test]
+async fn a_typed_tenants_own_admins_change_its_tags_but_not_the_settings_its_type_decides_by() {
+    let w = world_with(StaticPlugins::default().with_type("lab", lab_type()));
+    with_infrastructure(&w, "nonprod", Environment::Nonprod).await;
+    w.plane.create_tenant(&admin(), typed("ml", "lab", &[("owner", "kim")]), None).await.unwrap();
+    w.worker.drive(&name("ml"), None).await.unwrap();
+    let request = crate::service::AccessRequest { role: crate::access::Role::Admin, expires_at: None, email: None };
+    w.plane.put_access(&admin(), "ml", "kim", request).await.unwrap();
+    let kim = Caller { id: "kim".into(), email: None, groups: vec![], via: Via::Api, request_id: None };
+    let settings = BTreeMap::from([("owner".to_string(), Some("mallory".to_string()))]);
+    let patch = TenantPatch { settings: Some(settings.clone()), ..TenantPatch::default() };
+    let err = w.plane.update_tenant(&kim, "ml", patch, None).await.unwrap_err();
+    assert!(matches!(err, Error::Forbidden(_)), "{err}");
+    assert_eq!(w.store.get_tenant(&name("ml")).await.unwrap().unwrap().settings()["owner"], "kim");
+    let protect = TenantPatch { deletion_protection: Some(true), ..TenantPatch::default() };
+    assert!(w.plane.update_tenant(&kim, "ml", protect, None).await.unwrap().deletion_protection());
+    let patch = TenantPatch { settings: Some(settings), ..TenantPatch::default() };
+    w.plane.update_tenant(&admin(), "ml", patch, None).await.unwrap();
+}
