@@ -252,13 +252,26 @@ impl AccessList for DynamoStore {
     }
 
     async fn expired_access(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<AccessEntry>, StoreError> {
+        self.ended_before(EXPIRING_ACCESS, before, limit).await
+    }
+}
+
+impl DynamoStore {
+    /// Items of one kind in the `expiring` index (`gsi5pk` = `kind`) whose end is before
+    /// `before`, soonest first: ended access entries and grants.
+    pub(super) async fn ended_before<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<T>, StoreError> {
         let output = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(EXPIRING)
-            .key_condition_expression("gsi5pk = :access AND gsi5sk < :before")
-            .expression_attribute_values(":access", s(EXPIRING_ACCESS))
+            .key_condition_expression("gsi5pk = :kind AND gsi5sk < :before")
+            .expression_attribute_values(":kind", s(kind))
             .expression_attribute_values(":before", s(format!("{:012}", before.unix_timestamp().max(0))))
             .limit(limit as i32)
             .send()

@@ -13,9 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{
-    BY_USER, DynamoStore, EXPIRING, STALLED, doc, from_doc, is_condition_failure, s, sdk_unavailable, tenant_key,
-};
+use super::{BY_USER, DynamoStore, STALLED, doc, from_doc, is_condition_failure, s, sdk_unavailable, tenant_key};
 use tenancy_domain::grant::{Grant, GrantStatus};
 use tenancy_domain::names::Name;
 use tenancy_domain::ports::GrantStore;
@@ -175,18 +173,6 @@ impl GrantStore for DynamoStore {
     }
 
     async fn expired_grants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Grant>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(EXPIRING)
-            .key_condition_expression("gsi5pk = :grant AND gsi5sk < :before")
-            .expression_attribute_values(":grant", s(EXPIRING_GRANT))
-            .expression_attribute_values(":before", s(format!("{:012}", before.unix_timestamp().max(0))))
-            .limit(limit as i32)
-            .send()
-            .await
-            .map_err(|e| sdk_unavailable("Query", e))?;
-        output.items().iter().map(from_doc).collect()
+        self.ended_before(EXPIRING_GRANT, before, limit).await
     }
 }
