@@ -37,3 +37,6 @@ trap 'scripts/emulator.sh stop "$port"' EXIT
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== the API against its OpenAPI document (schemathesis)"
+scripts/contract.sh

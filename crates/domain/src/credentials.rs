@@ -77,6 +77,7 @@ impl fmt::Debug for Session {
 /// the expiry (RFC 3339), so that `aws --profile <tenant> ...` refreshes them by itself.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CredentialProcess {
     /// Always 1.
     pub version: u8,

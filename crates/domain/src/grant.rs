@@ -57,6 +57,7 @@ pub const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
 /// Where a grant is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GrantStatus {
     /// Recorded; the lifecycle function has not applied it yet (or a try failed and will
     /// be repeated).
@@ -71,6 +72,7 @@ pub enum GrantStatus {
 
 /// A port range, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ports {
     /// First port.
     pub from: u16,
@@ -81,6 +83,7 @@ pub struct Ports {
 /// `"5432"` or `{ "from": 8000, "to": 8080 }` as a request states ports.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PortsRequest {
     /// A range.
     Range {
@@ -122,6 +125,7 @@ impl PortsRequest {
 /// Whether an IAM grant lets the other tenant read or also write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AccessLevel {
     /// Read actions only.
     Read,
@@ -132,6 +136,7 @@ pub enum AccessLevel {
 /// What a grant opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GrantKind {
     /// An ingress rule from the other tenant's group.
     Network {
@@ -152,6 +157,7 @@ pub enum GrantKind {
 /// One grant, as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grant {
     /// Its id.
     pub id: Uuid,
@@ -197,6 +203,7 @@ impl Grant {
 /// The body of `POST /v1/tenants/{name}/grants`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantRequest {
     /// The tenant to open to.
     pub to_tenant: String,

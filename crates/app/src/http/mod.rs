@@ -37,6 +37,9 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// The header that carries a request's id, in and out. A request that arrives without one
 /// is given a fresh UUID; in AWS the API function sets it to API Gateway's request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// Where the API's OpenAPI document is served: the one `/v1` route open to anyone, so that
+/// tools can read the contract before they have a token.
+pub const OPENAPI_PATH: &str = "/v1/openapi.json";
 
 /// The API over the domain service.
 #[derive(Clone)]
@@ -244,6 +247,7 @@ impl Api {
         let routes = Router::new()
             // Any method: load balancers and people probe it with whatever they have.
             .route("/healthz", any(healthz))
+            .route(OPENAPI_PATH, allowing("GET", on(MethodFilter::GET, openapi::openapi_document)))
             .route(
                 "/v1/infrastructures",
                 allowing("GET, POST", on(MethodFilter::GET, list_infrastructures).post(create_infrastructure)),
@@ -355,7 +359,7 @@ async fn to_normal_path(mut request: Request) -> Request {
 /// route or method is nobody's business but an authenticated caller's.
 async fn require_caller_under_v1(request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let under_v1 = path == "/v1" || path.starts_with("/v1/");
+    let under_v1 = (path == "/v1" || path.starts_with("/v1/")) && path != OPENAPI_PATH;
     if under_v1 && request.extensions().get::<Caller>().is_none() {
         return unauthenticated().into_response();
     }
@@ -403,6 +407,8 @@ pub(crate) fn path_name(name: Result<Path<String>, PathRejection>) -> Result<Str
     name.map(|Path(name)| name).map_err(|rejection| bad_request(format!("the path is malformed: {rejection}")))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "The function is up", body = inline(Object), example = json!({"status": "ok"}))))]
 async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({ "status": "ok" }))
 }
@@ -412,6 +418,8 @@ async fn no_route(path: Option<axum::Extension<RequestedPath>>, uri: Uri) -> Pro
     not_found_route(&path)
 }
 
+#[utoipa::path(post, path = "/v1/infrastructures", tag = "infrastructures", request_body = NewInfrastructure,
+    responses((status = 201, description = "Recorded", body = Infrastructure, headers(("location" = String, description = "The new infrastructure's URL"))), openapi::Problems))]
 async fn create_infrastructure(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -426,6 +434,8 @@ async fn create_infrastructure(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/v1/infrastructures", tag = "infrastructures", params(openapi::PageParams),
+    responses((status = 200, description = "One page of infrastructures", body = Page<Infrastructure>), openapi::Problems))]
 async fn list_infrastructures(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -436,6 +446,8 @@ async fn list_infrastructures(
     Ok(json_response(StatusCode::OK, &page_body(page, |i: &Infrastructure| json!(i))))
 }
 
+#[utoipa::path(get, path = "/v1/infrastructures/{name}", tag = "infrastructures", params(openapi::NameParam),
+    responses((status = 200, description = "The infrastructure", body = Infrastructure), openapi::Problems))]
 async fn get_infrastructure(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -445,6 +457,8 @@ async fn get_infrastructure(
     Ok(json_response(StatusCode::OK, &api.tenancy.get_infrastructure(&caller, &name).await?))
 }
 
+#[utoipa::path(delete, path = "/v1/infrastructures/{name}", tag = "infrastructures", params(openapi::NameParam),
+    responses((status = 204, description = "Deleted"), openapi::Problems))]
 async fn delete_infrastructure(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -455,6 +469,11 @@ async fn delete_infrastructure(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = NewTenant, params(openapi::IdempotencyKey),
+    responses((status = 202, description = "Recorded; its resources are being created", body = Tenant,
+        headers(("location" = String, description = "The tenant's URL"), ("etag" = String, description = "The tenant's version"),
+            ("idempotent-replayed" = String, description = "`true` when this answers an earlier request with the same key"))),
+        openapi::Problems))]
 async fn create_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -473,6 +492,8 @@ async fn create_tenant(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(openapi::PageParams, openapi::InfrastructureFilter),
+    responses((status = 200, description = "One page of the tenants the caller may see", body = Page<Tenant>), openapi::Problems))]
 async fn list_tenants(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -483,6 +504,8 @@ async fn list_tenants(
     Ok(json_response(StatusCode::OK, &page_body(page, tenant_view)))
 }
 
+#[utoipa::path(get, path = "/v1/tenant-types", tag = "tenants",
+    responses((status = 200, description = "The tenant types this deployment offers", body = openapi::TenantTypes), openapi::Problems))]
 async fn tenant_types(State(api): State<Api>, Authenticated(caller): Authenticated) -> Reply {
     let mut items = vec![json!({
         "name": tenancy_domain::tenant::DEFAULT_TYPE,
@@ -493,6 +516,8 @@ async fn tenant_types(State(api): State<Api>, Authenticated(caller): Authenticat
     Ok(json_response(StatusCode::OK, &json!({ "items": items })))
 }
 
+#[utoipa::path(get, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam),
+    responses((status = 200, description = "The tenant", body = Tenant, headers(("etag" = String, description = "The tenant's version, for If-Match"))), openapi::Problems))]
 async fn get_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -502,6 +527,10 @@ async fn get_tenant(
     Ok(tenant_response(StatusCode::OK, &api.tenancy.get_tenant(&caller, &name).await?))
 }
 
+#[utoipa::path(patch, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam, openapi::IfMatch),
+    request_body(content((TenantPatch = "application/json"), (TenantPatch = "application/merge-patch+json"))),
+    responses((status = 200, description = "Changed; nothing to apply to its resources", body = Tenant),
+        (status = 202, description = "Changed; the change is being applied to its resources", body = Tenant), openapi::Problems))]
 async fn update_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -518,6 +547,8 @@ async fn update_tenant(
     Ok(tenant_response(status, &tenant))
 }
 
+#[utoipa::path(delete, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam),
+    responses((status = 202, description = "Its resources are being removed", body = Tenant), openapi::Problems))]
 async fn delete_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -527,6 +558,8 @@ async fn delete_tenant(
     Ok(tenant_response(StatusCode::ACCEPTED, &api.tenancy.delete_tenant(&caller, &name).await?))
 }
 
+#[utoipa::path(post, path = "/v1/tenants/{name}/retry", tag = "tenants", params(openapi::NameParam),
+    responses((status = 202, description = "The failed operation runs again", body = Tenant), openapi::Problems))]
 async fn retry_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -545,5 +578,6 @@ fn set_location(response: &mut Response, location: &str) {
 mod access;
 mod credentials;
 mod grants;
+pub mod openapi;
 #[cfg(test)]
 mod tests;

@@ -59,6 +59,7 @@ fn rfc3339(at: OffsetDateTime) -> String {
 /// that decide by it, the user's e-mail as the granter states it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessRequest {
     /// The role.
     pub role: Role,
@@ -80,6 +81,7 @@ impl From<AccessChange> for AccessRequest {
 /// One of the caller's tenants, as `/v1/me` and their listing show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MyTenant {
     /// The tenant's name.
     pub name: Name,
@@ -97,6 +99,7 @@ pub struct MyTenant {
 /// The caller as Tenancy sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     /// Their subject.
     pub id: String,

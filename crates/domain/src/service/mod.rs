@@ -41,6 +41,7 @@ pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
 /// A request for a new infrastructure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewInfrastructure {
     /// Its name.
     pub name: String,
@@ -55,6 +56,7 @@ pub struct NewInfrastructure {
 /// A request for a new tenant, from the API or from a producer on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTenant {
     /// Its name.
     pub name: String,
@@ -78,6 +80,7 @@ pub struct NewTenant {
 /// a key set to `null` is removed, other keys are set, absent keys are kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantPatch {
     /// Settings to set (`Some`) or remove (`None`).
     #[serde(default)]

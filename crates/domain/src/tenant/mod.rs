@@ -27,6 +27,7 @@ pub const DEFAULT_TYPE: &str = "default";
 /// Who asked for a tenant, a change or a deletion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Requester {
     /// The caller's subject (`sub` claim), or the event source for bus producers.
     pub id: String,
@@ -51,6 +52,7 @@ impl Requester {
 /// the lifecycle applies it, and deletion removes whatever it added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PluginRecord {
     /// The plugin.
     pub plugin: String,
@@ -59,6 +61,7 @@ pub struct PluginRecord {
     /// SHA-256 of its `.wasm`.
     pub sha256: String,
     /// The plan, as validated.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub plan: Plan,
     /// What the plugin logged while planning (capped by the host).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -82,6 +85,7 @@ pub struct Lease {
 /// A tenant: a container of resources, a security boundary, an access unit and a billing unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
     /// Unique per incarnation: a tenant deleted and created again under the same name gets a new id.
     id: Uuid,
@@ -129,9 +133,11 @@ pub struct Tenant {
     plugin: Option<PluginRecord>,
     /// The user and plan tags last applied to the resources, so that removed keys can be untagged.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     applied_tags: BTreeMap<String, String>,
     /// The worker acting on the tenant, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     lease: Option<Lease>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Where a tenant is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TenantState {
     /// Recorded; its resources are being created.
     Provisioning,
@@ -53,6 +54,7 @@ impl fmt::Display for TenantState {
 /// The cloud work a transitional state stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Operation {
     /// Create the tenant's resources.
     Create,
