@@ -245,7 +245,7 @@ impl AccessEntry {
 }
 
 /// An entry as the API shows it: with whether it still gives its role now.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccessView {
     /// The entry.
     #[serde(flatten)]
