@@ -217,8 +217,7 @@ mod tests {
 
     fn tenant() -> Tenant {
         let now = OffsetDateTime::UNIX_EPOCH;
-        let caller =
-            Caller { id: "anna".into(), email: None, groups: Vec::new(), via: Via::Api, request_id: None };
+        let caller = Caller { id: "anna".into(), email: None, groups: Vec::new(), via: Via::Api, request_id: None };
         Tenant::new(
             Name::parse("name", "payments").unwrap(),
             Name::parse("name", "platform").unwrap(),
