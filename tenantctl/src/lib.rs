@@ -95,9 +95,10 @@ async fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
     // Commands that need no API.
     match cli.command {
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "tenantctl", printer.out);
-            return Ok(());
+            // Into a buffer first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tenantctl", &mut script);
+            return printer.text(&String::from_utf8_lossy(&script));
         }
         Command::Dev(DevCommand::Token { user, admin, mut groups, email, ttl }) => {
             if admin && !groups.iter().any(|g| g == tenancy_domain::access::ADMIN_GROUP) {

@@ -4,6 +4,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A bug is reported in one line, never as a stack trace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: tenantctl failed unexpectedly ({info}); please report it");
+    }));
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

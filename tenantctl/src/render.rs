@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 use tenancy_domain::access::AccessView;
-use tenancy_domain::audit::{AuditEntry, Subject};
+use tenancy_domain::audit::AuditEntry;
 use tenancy_domain::credentials::CredentialProcess;
 use tenancy_domain::grant::{Grant, GrantKind};
 use tenancy_domain::infrastructure::Infrastructure;
@@ -62,7 +62,7 @@ fn yes_no(flag: bool) -> &'static str {
 }
 
 /// Text for an enum by its JSON name (`read-only`, `nonprod`...): the API's words.
-fn json_name(value: &impl serde::Serialize) -> String {
+pub(crate) fn json_name(value: &impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         Ok(other) => other.to_string(),
@@ -262,14 +262,6 @@ pub fn me(me: &Me) -> String {
     text.push('\n');
     text.push_str(&lines(&t));
     text
-}
-
-/// What the audit subject names, for messages.
-pub fn subject(subject: &Subject) -> String {
-    match subject {
-        Subject::Tenant { name, .. } => format!("tenant {name}"),
-        Subject::Infrastructure { name } => format!("infrastructure {name}"),
-    }
 }
 
 /// Credentials in the `credential_process` shape, whatever `--output` says: that is what

@@ -11,6 +11,7 @@ use tenancy_domain::views::TenantView;
 use tokio::time::Instant;
 
 use crate::client::{Client, Failure};
+use crate::render::json_name;
 
 /// How often the tenant is read. The lifecycle takes seconds per step; a person watching
 /// wants to see a step soon after it happens, and the API is not strained by one read a
@@ -38,14 +39,18 @@ impl Seen {
     /// The lines that tell what changed since the last look.
     fn changes(&mut self, tenant: &TenantView) -> Vec<String> {
         let mut lines = Vec::new();
-        if self.state != Some(tenant.state) {
-            lines.push(format!("tenant {} is {}", tenant.name, tenant.state));
-            self.state = Some(tenant.state);
+        // The state first while the work goes on, last once it is done, so that the lines
+        // read in the order things happened.
+        let state_changed = self.state != Some(tenant.state);
+        let state_line = format!("tenant {} is {}", tenant.name, tenant.state);
+        if state_changed && tenant.state.is_transitional() {
+            lines.push(state_line.clone());
         }
         for resource in &tenant.resources {
             let now = (resource.ready, resource.reason.clone());
             if self.steps.get(resource.kind.as_str()) != Some(&now) {
-                let mark = if resource.ready { "✓" } else { "…" };
+                // Deletion's steps are done when their resource is gone.
+                let mark = if resource.ready || resource.reason == "Deleted" { "✓" } else { "…" };
                 let mut line = format!("  {mark} {:<16} {}", resource.kind.as_str(), resource.reason);
                 if let Some(id) = &resource.id {
                     line.push_str(&format!(" ({id})"));
@@ -64,6 +69,10 @@ impl Seen {
             }
             self.retrying = retrying;
         }
+        if state_changed && !tenant.state.is_transitional() {
+            lines.push(state_line);
+        }
+        self.state = Some(tenant.state);
         lines
     }
 }
@@ -134,10 +143,6 @@ pub async fn wait(
     outcome
 }
 
-fn json_name(value: &impl serde::Serialize) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 /// A path segment, percent-encoded: a name is never trusted to be URL-safe.
 pub fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
@@ -180,7 +185,8 @@ mod tests {
         assert!(seen.changes(&tenant("provisioning", (false, "Pending"))).is_empty());
         let next = seen.changes(&tenant("active", (true, "Created")));
         assert_eq!(next.len(), 2, "{next:?}");
-        assert!(next[1].contains("✓ role"), "{next:?}");
+        assert!(next[0].contains("✓ role"), "{next:?}");
+        assert!(next[1].contains("is active"), "the end comes last: {next:?}");
     }
 
     #[test]
