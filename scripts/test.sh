@@ -25,6 +25,13 @@ if cargo tree --locked -e normal -p tenancy-domain --prefix none | grep -E '^(aw
   exit 1
 fi
 
+echo "== tenantctl is a client of the HTTP API only"
+# Its start-up time and size are measured: no app wiring, AWS SDK or wasmtime in it.
+if cargo tree --locked -e normal -p tenantctl --prefix none | grep -E '^(tenancy-(app|aws|plugin-host|policy) |aws-(sdk|config|smithy)|wasmtime|axum|lambda_)'; then
+  echo "tenantctl depends on a crate of the server side (above); it must speak HTTP only" >&2
+  exit 1
+fi
+
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 .venv/bin/python scripts/iam-catalogue.py --check

@@ -12,4 +12,5 @@ mod credentials;
 mod grants;
 mod lifecycle;
 mod permissions;
+mod tenantctl;
 mod types;

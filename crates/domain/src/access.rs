@@ -248,7 +248,7 @@ impl AccessEntry {
 }
 
 /// An entry as the API shows it: with whether it still gives its role now.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessView {
     /// The entry.

@@ -27,6 +27,7 @@ pub mod ports;
 pub mod service;
 pub mod tenant;
 pub mod tenant_type;
+pub mod views;
 pub mod worker;
 
 pub use error::{Error, Result};

@@ -78,18 +78,18 @@ pub struct NewTenant {
 
 /// A change to a tenant, with JSON merge-patch semantics (RFC 7396) for the maps:
 /// a key set to `null` is removed, other keys are set, absent keys are kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantPatch {
     /// Settings to set (`Some`) or remove (`None`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<BTreeMap<String, Option<String>>>,
     /// Tags to set (`Some`) or remove (`None`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, Option<String>>>,
     /// New deletion protection.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
 }
 
