@@ -55,7 +55,7 @@ pub struct Settings {
 }
 
 /// The variables [`Settings`] reads (besides the AWS ones).
-const SETTING_NAMES: [&str; 10] = [
+const SETTING_NAMES: [&str; 11] = [
     "TENANCY_TABLE",
     "TENANCY_EVENT_BUS",
     "TENANCY_LEASE_SECONDS",
