@@ -9,6 +9,7 @@ mod bus;
 mod concurrency;
 mod contracts;
 mod credentials;
+mod expiry;
 mod grants;
 mod lifecycle;
 mod permissions;

@@ -11,14 +11,15 @@ use tenancy_domain::access::Caller;
 use tenancy_domain::events::{self, EventKind, LifecycleEvent};
 use tenancy_domain::names::Name;
 use tenancy_domain::ports::Events;
-use tenancy_domain::service::{ControlPlane, NewTenant};
+use tenancy_domain::service::{ControlPlane, ExpirySweep, NewTenant};
 use tenancy_domain::tenant::Step;
 use tenancy_domain::worker::{GrantOutcome, Outcome, Worker, WorkerError};
 use uuid::Uuid;
 
 use std::sync::Arc;
 
-/// Most ended access entries one sweep removes; the next sweep takes the rest.
+/// Most ended access entries (and grants, and tenants at each stage of their end) one
+/// sweep settles; the next sweep takes the rest.
 pub const EXPIRED_PER_SWEEP: u32 = 100;
 
 /// `detail-type` of EventBridge scheduled events, which trigger the sweep.
@@ -243,6 +244,19 @@ impl BusHandler {
                 Ok(count) => tracing::info!(grants = count, "sweep revoked ended grants"),
                 Err(error) => tracing::warn!(%error, "sweep could not revoke ended grants; the next one will"),
             }
+            // Tenants' ends: warnings ahead, deletions of ended tenants (asked for here and
+            // run by the worker like any other), reports of those deletion protection keeps.
+            let ends = self.tenancy.sweep_expiring_tenants(EXPIRED_PER_SWEEP).await;
+            match &ends {
+                Ok(done) if *done == ExpirySweep::default() => {}
+                Ok(done) => tracing::info!(
+                    warned = done.warned,
+                    expired = done.expired,
+                    blocked = done.blocked,
+                    "sweep settled tenants' ends"
+                ),
+                Err(error) => tracing::warn!(%error, "sweep could not settle every tenant's end; the next one will"),
+            }
             // Grants whose request was lost or ran out of retries (the revocations just
             // asked for included: settling twice is harmless).
             for (grant, outcome) in self.worker.sweep_grants().await? {
@@ -250,6 +264,7 @@ impl BusHandler {
             }
             expired.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
             grants.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
+            ends.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
             return Ok(Handled::Swept(runs.len()));
         }
         let Some(kind) = EventKind::from_detail_type(&envelope.detail_type)
@@ -472,6 +487,7 @@ mod tests {
             tenancy_aws::dynamodb::BY_INFRASTRUCTURE,
             tenancy_aws::dynamodb::ALL_TENANTS,
             tenancy_aws::dynamodb::STALLED,
+            tenancy_aws::dynamodb::EXPIRING,
         ] {
             assert!(TEMPLATE.contains(&format!("IndexName: {index}")), "template.yaml lacks index {index}");
         }

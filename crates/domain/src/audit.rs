@@ -47,6 +47,9 @@ pub enum AuditAction {
     /// A tenant's deletion was asked for.
     #[serde(rename = "tenant.deletion-requested")]
     TenantDeletionRequested,
+    /// A tenant reached its end and the sweep asked for its deletion.
+    #[serde(rename = "tenant.expired")]
+    TenantExpired,
     /// A failed operation was run again.
     #[serde(rename = "tenant.retried")]
     TenantRetried,
@@ -89,6 +92,7 @@ impl AuditAction {
             Self::TenantCreated => "Tenant Created",
             Self::TenantUpdated => "Tenant Changed",
             Self::TenantDeletionRequested => "Tenant Deletion Requested",
+            Self::TenantExpired => "Tenant Expired",
             Self::TenantRetried => "Tenant Retried",
             Self::TenantOperationSucceeded => "Tenant Operation Succeeded",
             Self::TenantOperationFailed => "Tenant Operation Failed",

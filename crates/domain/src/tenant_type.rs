@@ -91,6 +91,11 @@ pub struct TenantTypeInfo {
     /// Of those, what an admin enabled for this deployment.
     #[serde(default)]
     pub enabled_capabilities: Vec<Capability>,
+    /// The setting that holds a tenant's end, as a date `YYYY-MM-DD` (the end of that day,
+    /// UTC): declared by the platform team, read and checked by Tenancy itself, so that no
+    /// plugin sets an end. A type that names one requires it of every tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_setting: Option<String>,
 }
 
 /// Why a tenant-type plugin gave no usable answer.

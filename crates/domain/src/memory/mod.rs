@@ -18,10 +18,10 @@ use crate::paging::{Page, PageRequest};
 use crate::plan::{Allowances, CatalogueResource, Plan, bucket_name};
 use crate::ports::errors::{CloudError, EventsError, StoreError};
 use crate::ports::{
-    Clock, Cloud, Events, IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite, Plugins,
-    SessionIssuer, StalledTenants, TenantCreate, TenantGet, TenantList, TenantSave, Vpcs,
+    Clock, Cloud, Events, ExpiringTenants, IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite,
+    Plugins, SessionIssuer, StalledTenants, TenantCreate, TenantGet, TenantList, TenantSave, Vpcs,
 };
-use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
+use crate::tenant::{ExpiryStage, PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
 use crate::tenant_type::{Hook, PluginFailure, Proposal, TenantTypeInfo};
 
 mod access;
@@ -188,6 +188,29 @@ impl StalledTenants for MemoryStore {
             tables.tenants.values().filter(|t| t.state().is_transitional() && t.updated_at() < before).collect();
         stalled.sort_by_key(|t| t.updated_at());
         Ok(stalled.into_iter().take(limit as usize).map(|t| t.name().clone()).collect())
+    }
+}
+
+#[async_trait]
+impl ExpiringTenants for MemoryStore {
+    async fn expiring_tenants(
+        &self,
+        stage: ExpiryStage,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError> {
+        let tables = self.tables.lock().unwrap();
+        // Whole seconds, as DynamoDB's index keys them.
+        let before = before.unix_timestamp();
+        let mut watched: Vec<_> = tables
+            .tenants
+            .values()
+            .filter_map(|t| t.expiry_watch().map(|watch| (watch, t)))
+            .filter(|(watch, _)| watch.stage == stage && watch.at.unix_timestamp() < before)
+            .map(|(watch, t)| ((watch.at.unix_timestamp(), t.name().clone()), t.clone()))
+            .collect();
+        watched.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(watched.into_iter().take(limit as usize).map(|(_, t)| t).collect())
     }
 }
 
@@ -450,6 +473,8 @@ pub struct StaticType {
     pub required_setting: Option<String>,
     /// `on-delete` refuses every tenant.
     pub refuse_delete: bool,
+    /// The setting the type's declaration names as the tenant's end.
+    pub expiry_setting: Option<String>,
 }
 
 /// [`Plugins`] answering from fixed plans, validated by the real rules.
@@ -484,6 +509,7 @@ impl Plugins for StaticPlugins {
                 hooks: vec![Hook::Validate, Hook::OnCreate, Hook::OnDelete],
                 capabilities: vec![],
                 enabled_capabilities: vec![],
+                expiry_setting: self.types[name].expiry_setting.clone(),
             })
             .collect()
     }

@@ -21,7 +21,7 @@ use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
-use crate::tenant::{ResourceKind, ResourceRef, Tenant};
+use crate::tenant::{ExpiryStage, ResourceKind, ResourceRef, Tenant};
 use crate::tenant_type::{PluginFailure, Proposal, TenantTypeInfo};
 use errors::{CloudError, EventsError, StoreError};
 
@@ -90,6 +90,21 @@ pub trait TenantSave: Send + Sync {
 pub trait StalledTenants: Send + Sync {
     /// Tenants in a transitional state not written since `before`, oldest first.
     async fn stalled_tenants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Name>, StoreError>;
+}
+
+/// Finds tenants the expiry sweep has to deal with ([`Tenant::expiry_watch`]).
+#[async_trait]
+pub trait ExpiringTenants: Send + Sync {
+    /// Tenants watched at `stage` whose watch instant is before `before` (compared in whole
+    /// seconds), soonest first, at most `limit`: a Query of an index, never a scan. What
+    /// an index answers may lag the table: the caller reads each tenant again before
+    /// acting on it.
+    async fn expiring_tenants(
+        &self,
+        stage: ExpiryStage,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError>;
 }
 
 /// Reads idempotency records.
@@ -191,6 +206,7 @@ pub trait Store:
     + TenantCreate
     + TenantSave
     + StalledTenants
+    + ExpiringTenants
     + IdempotencyGet
     + TenantWithAccess
     + AccessWrite
@@ -209,6 +225,7 @@ impl<T> Store for T where
         + TenantCreate
         + TenantSave
         + StalledTenants
+        + ExpiringTenants
         + IdempotencyGet
         + TenantWithAccess
         + AccessWrite

@@ -12,6 +12,7 @@ use crate::access::{Caller, Via};
 mod access;
 mod authorize;
 mod credentials;
+mod expiry;
 mod grants;
 mod history;
 
@@ -30,6 +31,7 @@ use crate::tenant::{self, Operation, Requester, Tenant, TenantState};
 use crate::tenant_type::{PluginFailure, TenantTypeInfo};
 pub use access::{AccessRequest, Me, MyTenant, valid_user_id};
 pub use authorize::Authorized;
+pub use expiry::ExpirySweep;
 
 /// Default and largest page sizes of listings.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -74,6 +76,10 @@ pub struct NewTenant {
     /// Deletion protection; defaults to on in `prod` infrastructures, off elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
+    /// When the tenant ends (RFC 3339); a type that keeps its end in a setting derives it
+    /// from there ([`crate::tenant_type::TenantTypeInfo::expiry_setting`]).
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 /// A change to a tenant, with JSON merge-patch semantics (RFC 7396) for the maps:
@@ -91,6 +97,17 @@ pub struct TenantPatch {
     /// New deletion protection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
+    /// A new end (`Some(Some(..))`), none (`Some(None)`: `"expiresAt": null` clears it), or
+    /// no change (absent), as a merge patch reads a member.
+    #[serde(default, deserialize_with = "present")]
+    pub expires_at: Option<Option<time::OffsetDateTime>>,
+}
+
+/// A member that is present, `null` or not: absent members take the default (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<time::OffsetDateTime>>, D::Error> {
+    time::serde::rfc3339::option::deserialize(deserializer).map(Some)
 }
 
 /// The answer to a create request.
@@ -114,6 +131,7 @@ pub struct ControlPlane {
     authorizer: Arc<dyn Authorizer>,
     sessions: Arc<dyn SessionIssuer>,
     session_seconds: i32,
+    expiry_warning: Duration,
 }
 
 fn unavailable(error: StoreError) -> Error {
@@ -147,7 +165,17 @@ impl ControlPlane {
         sessions: Arc<dyn SessionIssuer>,
     ) -> Self {
         let session_seconds = crate::credentials::DEFAULT_SESSION_SECONDS as i32;
-        Self { store, events, plugins, vpcs, clock, authorizer, sessions, session_seconds }
+        let expiry_warning = Duration::days(tenant::expiry::DEFAULT_WARNING_DAYS);
+        Self { store, events, plugins, vpcs, clock, authorizer, sessions, session_seconds, expiry_warning }
+    }
+
+    /// Sets how many days ahead of a tenant's end the sweep warns (`Tenant Expiring`;
+    /// clamped to [`tenant::expiry::WARNING_DAYS`], which settings check at start-up; 0:
+    /// no warning).
+    pub fn with_expiry_warning_days(mut self, days: i64) -> Self {
+        let range = tenant::expiry::WARNING_DAYS;
+        self.expiry_warning = Duration::days(days.clamp(*range.start(), *range.end()));
+        self
     }
 
     /// Sets how long the credentials it issues last, in seconds (clamped to
@@ -301,6 +329,10 @@ impl ControlPlane {
         tenant::validate_type(&tenant_type, &known)?;
         metadata::validate_settings(&request.settings)?;
         metadata::validate_tags(&request.tags)?;
+        let expires_at = self.asked_expiry(&tenant_type, &request.settings, request.expires_at.map(Some))?;
+        if let Some(at) = expires_at {
+            tenant::expiry::check_new("expiresAt", at, self.clock.now())?;
+        }
         let infrastructure = self
             .store
             .get_infrastructure(&infrastructure_name)
@@ -314,7 +346,7 @@ impl ControlPlane {
         )?;
 
         let now = self.clock.now();
-        let tenant = Tenant::new(
+        let mut tenant = Tenant::new(
             name,
             infrastructure.name.clone(),
             infrastructure.environment,
@@ -325,6 +357,7 @@ impl ControlPlane {
             Requester::from_caller(caller, now),
             now,
         );
+        tenant.set_expiry(expires_at);
         self.check_with_type(&tenant).await?;
         let record = scoped_key.map(|key| IdempotencyRecord {
             key,
@@ -352,6 +385,7 @@ impl ControlPlane {
         self.audit_tenant(caller, AuditAction::TenantCreated, &tenant, serde_json::json!({
             "infrastructure": tenant.infrastructure(), "type": tenant.tenant_type(),
             "settings": tenant.settings(), "tags": tenant.tags(), "deletionProtection": tenant.deletion_protection(),
+            "expiresAt": expiry::shown(tenant.expires_at()),
         }))
             .await;
         self.make_creator_admin(caller, &tenant).await;
@@ -446,8 +480,22 @@ impl ControlPlane {
             metadata::validate_tags(&tags)?;
         }
         let deletion_protection = patch.deletion_protection.unwrap_or(tenant.deletion_protection());
-        let needs_work =
-            tenant.change(settings, tags, deletion_protection, Requester::from_caller(caller, self.clock.now()))?;
+        // The end follows the type's setting when the type keeps it there; it is derived
+        // again only when something that decides it changed, so that an old end does not
+        // stop a change of tags.
+        let expires_at = if settings_changed || patch.expires_at.is_some() {
+            self.asked_expiry(tenant.tenant_type(), &settings, patch.expires_at)?
+        } else {
+            tenant.expires_at()
+        };
+        let now = self.clock.now();
+        if tenant.expires_at() != expires_at
+            && let Some(at) = expires_at
+        {
+            tenant::expiry::check_new("expiresAt", at, now)?;
+        }
+        tenant.set_expiry(expires_at);
+        let needs_work = tenant.change(settings, tags, deletion_protection, Requester::from_caller(caller, now))?;
         // A plugin type sees every change first, and plans again from the new settings.
         if tenant.tenant_type() != tenant::DEFAULT_TYPE && (settings_changed || tags_changed) {
             self.check_with_type(&tenant).await?;
@@ -455,6 +503,7 @@ impl ControlPlane {
         let tenant = self.save(tenant, if_match).await?;
         let detail = serde_json::json!({
             "settings": tenant.settings(), "tags": tenant.tags(), "deletionProtection": tenant.deletion_protection(),
+            "expiresAt": expiry::shown(tenant.expires_at()),
         });
         self.audit_tenant(caller, AuditAction::TenantUpdated, &tenant, detail).await;
         if needs_work {

@@ -75,6 +75,7 @@ fn new_tenant(tenant: &str, infrastructure: &str) -> NewTenant {
         settings: BTreeMap::new(),
         tags: BTreeMap::from([("team".into(), "blue".into())]),
         deletion_protection: None,
+        expires_at: None,
     }
 }
 
@@ -95,6 +96,7 @@ async fn active_tenant(w: &World, tenant: &str) {
 
 mod access;
 mod credentials;
+mod expiry;
 mod faults;
 mod grants;
 mod service;
