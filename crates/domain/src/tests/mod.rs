@@ -97,6 +97,7 @@ mod access;
 mod credentials;
 mod faults;
 mod grants;
+mod inventory;
 mod service;
 mod types;
 
