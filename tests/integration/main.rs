@@ -10,6 +10,7 @@ mod concurrency;
 mod contracts;
 mod credentials;
 mod grants;
+mod inventory;
 mod lifecycle;
 mod permissions;
 mod types;

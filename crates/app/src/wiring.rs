@@ -289,7 +289,8 @@ impl App {
             authorizer,
             cloud.clone(),
         )
-        .with_session_seconds(settings.credentials_seconds);
+        .with_session_seconds(settings.credentials_seconds)
+        .with_inventory(cloud.clone(), &settings.deployment);
         let config = WorkerConfig {
             lease: time::Duration::seconds(settings.lease_seconds),
             deployment: settings.deployment.clone(),

@@ -260,11 +260,15 @@ pub fn compare(
     checked_at: OffsetDateTime,
 ) -> InventoryReport {
     let expected = expected_tags(tenant, &scope.deployment);
-    let recorded_keys: BTreeSet<&str> =
-        scope.recorded.iter().flat_map(|r| [r.arn.as_str(), r.id.as_str()]).filter(|s| !s.is_empty()).collect();
-    let is_recorded = |h: &Holding| {
-        recorded_keys.contains(h.arn.as_str()) || (h.kind.is_some() && recorded_keys.contains(h.id.as_str()))
+    // A holding is a recorded resource when its ARN is the recorded one, or it is of the
+    // same kind with the same id (an ARN may be spelt differently by another API).
+    let recorded_index = |h: &Holding| {
+        scope
+            .recorded
+            .iter()
+            .position(|r| r.arn == h.arn || (Some(r.kind) == h.kind && !r.id.is_empty() && r.id == h.id))
     };
+    let mut matched = vec![false; scope.recorded.len()];
     let judged = tenant.state() == TenantState::Active;
     let mut resources = Vec::new();
     let mut drift = Vec::new();
@@ -273,10 +277,14 @@ pub fn compare(
         if holding.arn.is_empty() || !seen.insert(holding.arn.clone()) {
             continue;
         }
-        let recorded = is_recorded(&holding);
+        let index = recorded_index(&holding);
+        let recorded = index.is_some();
         let other_deployment = holding.tags.get(tag_keys::DEPLOYMENT).is_some_and(|d| *d != scope.deployment);
         if !recorded && (other_deployment || holding.pending_deletion) {
             continue;
+        }
+        if let Some(index) = index {
+            matched[index] = true;
         }
         let kind = display_kind(&holding);
         if judged {
@@ -302,10 +310,8 @@ pub fn compare(
         resources.push(InventoryItem { kind, arn: holding.arn, id: holding.id, tags: holding.tags, recorded });
     }
     if judged && !holdings.truncated {
-        for record in &scope.recorded {
-            if !seen.contains(&bounded(&record.arn, MAX_ARN_LEN)) {
-                drift.push(missing_item(record.kind.as_str(), &record.arn, &record.id, false));
-            }
+        for (record, _) in scope.recorded.iter().zip(&matched).filter(|(_, matched)| !**matched) {
+            drift.push(missing_item(record.kind.as_str(), &record.arn, &record.id, false));
         }
     }
     drift.sort_by(|a, b| (a.kind, &a.arn).cmp(&(b.kind, &b.arn)));
