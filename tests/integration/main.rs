@@ -11,6 +11,7 @@ mod contracts;
 mod credentials;
 mod expiry;
 mod grants;
+mod inventory;
 mod lifecycle;
 mod permissions;
 mod tenantctl;

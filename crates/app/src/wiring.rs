@@ -319,7 +319,8 @@ impl App {
             cloud.clone(),
         )
         .with_session_seconds(settings.credentials_seconds)
-        .with_expiry_warning_days(settings.expiry_warning_days);
+        .with_expiry_warning_days(settings.expiry_warning_days)
+        .with_inventory(cloud.clone(), &settings.deployment);
         let config = WorkerConfig {
             lease: time::Duration::seconds(settings.lease_seconds),
             deployment: settings.deployment.clone(),

@@ -44,6 +44,8 @@ pub enum EventKind {
     Expiring,
     /// A tenant passed its end, but deletion protection keeps it (at most daily).
     ExpiryBlocked,
+    /// The daily sweep found an active tenant's resources differ from its record.
+    DriftDetected,
     /// An entry of the audit trail (access, grants, credentials, tenants, infrastructures).
     Audit(AuditAction),
 }
@@ -95,6 +97,7 @@ impl EventKind {
             Self::GrantRevokeRequested => "Grant Revoke Requested",
             Self::Expiring => "Tenant Expiring",
             Self::ExpiryBlocked => "Tenant Expiry Blocked",
+            Self::DriftDetected => "Tenant Drift Detected",
             Self::Audit(action) => action.detail_type(),
         }
     }
@@ -106,7 +109,7 @@ impl EventKind {
     pub const GRANT_REQUESTS: [EventKind; 2] = [Self::GrantApplyRequested, Self::GrantRevokeRequested];
 
     /// Every kind of the lifecycle (audit kinds are [`AuditAction`]'s).
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         Self::CreateRequested,
         Self::UpdateRequested,
         Self::DeleteRequested,
@@ -123,6 +126,7 @@ impl EventKind {
         Self::GrantRevokeRequested,
         Self::Expiring,
         Self::ExpiryBlocked,
+        Self::DriftDetected,
     ];
 
     /// The kind with this `detail-type`, if any.
@@ -191,6 +195,22 @@ impl LifecycleEvent {
             ));
         }
         Self { kind, detail, tenant: Some(tenant.name().to_string()) }
+    /// Drift found on a tenant: names it and carries the items, each with its remedy (at
+    /// most [`crate::inventory::MAX_DRIFT_PER_EVENT`], so that the event stays under
+    /// EventBridge's 256 KB; `driftCount` says how many there are).
+    pub fn drift(report: &crate::inventory::InventoryReport) -> Self {
+        let shown = &report.drift[..report.drift.len().min(crate::inventory::MAX_DRIFT_PER_EVENT)];
+        Self {
+            kind: EventKind::DriftDetected,
+            detail: json!({
+                "tenant": report.tenant,
+                "tenantId": report.tenant_id,
+                "driftCount": report.drift.len(),
+                "drift": shown,
+                "checkedAt": report.checked_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            }),
+            tenant: Some(report.tenant.clone()),
+        }
     }
 
     /// An entry of the audit trail, as recorded.

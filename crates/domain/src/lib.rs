@@ -15,6 +15,7 @@ pub mod events;
 pub mod grant;
 pub mod idempotency;
 pub mod infrastructure;
+pub mod inventory;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 pub mod metadata;

@@ -278,6 +278,7 @@ impl Api {
             )
             .route("/v1/tenants/{name}/grants/{id}", allowing("DELETE", on(MethodFilter::DELETE, grants::revoke_grant)))
             .route("/v1/tenants/{name}/history", allowing("GET", on(MethodFilter::GET, access::history)))
+            .route("/v1/tenants/{name}/resources", allowing("GET", on(MethodFilter::GET, inventory::resources)))
             .route("/v1/me", allowing("GET", on(MethodFilter::GET, access::me)))
             .fallback(no_route)
             .with_state(self.clone());
@@ -579,5 +580,6 @@ mod access;
 mod credentials;
 mod grants;
 pub mod openapi;
+mod inventory;
 #[cfg(test)]
 mod tests;

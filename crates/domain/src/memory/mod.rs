@@ -25,8 +25,10 @@ use crate::tenant::{ExpiryStage, PluginRecord, ResourceKind, ResourceRef, Tenant
 use crate::tenant_type::{Hook, PluginFailure, Proposal, TenantTypeInfo};
 
 mod access;
+mod inventory;
 
 pub use access::DefaultPolicies;
+pub use inventory::MemoryInventory;
 
 #[derive(Default)]
 struct Tables {
@@ -232,6 +234,11 @@ impl RecordingEvents {
     pub fn detail_types(&self) -> Vec<&'static str> {
         let published = self.published.lock().unwrap();
         published.iter().filter(|e| !matches!(e.kind, EventKind::Audit(_))).map(|e| e.kind.detail_type()).collect()
+    }
+
+    /// Every event published so far, in order.
+    pub fn published(&self) -> Vec<LifecycleEvent> {
+        self.published.lock().unwrap().clone()
     }
 
     /// The `detail-type`s of audit entries published so far, in order.

@@ -19,6 +19,7 @@ use crate::events::LifecycleEvent;
 use crate::grant::{Grant, GrantStatus};
 use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
+use crate::inventory::{Holdings, InventoryScope};
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
 use crate::tenant::{ExpiryStage, ResourceKind, ResourceRef, Tenant};
@@ -286,6 +287,19 @@ pub trait Cloud: Send + Sync {
         let _ = (granter, grantee);
         Err(CloudError::permanent(format!("grant {}: this cloud adapter does not revoke grants", grant.id)))
     }
+}
+
+/// What the cloud holds for a tenant: what the inventory and the drift check need.
+#[async_trait]
+pub trait Inventory: Send + Sync {
+    /// Every resource in the scope's region tagged `tenancy:tenant=<tenant>` (any type,
+    /// any deployment: the domain decides what counts), every role and instance profile
+    /// under its IAM path, and every resource its record names, looked up directly so
+    /// that one without its tags is still found. Each once, with its tags; a KMS key
+    /// scheduled for deletion says so. Reads at most [`crate::inventory::MAX_HOLDINGS`]
+    /// resources and says when there were more. A resource that does not exist is simply
+    /// absent; only a failed call is an error.
+    async fn holdings(&self, scope: &InventoryScope) -> Result<Holdings, CloudError>;
 }
 
 /// The networks infrastructures live in.

@@ -15,6 +15,7 @@ mod credentials;
 mod expiry;
 mod grants;
 mod history;
+mod inventory;
 
 use crate::audit::{AuditAction, Subject};
 use crate::authorization::{Action, Resource};
@@ -26,12 +27,13 @@ use crate::metadata;
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
 use crate::ports::errors::StoreError;
-use crate::ports::{Authorizer, Clock, Events, Plugins, SessionIssuer, Store, Vpcs};
+use crate::ports::{Authorizer, Clock, Events, Inventory, Plugins, SessionIssuer, Store, Vpcs};
 use crate::tenant::{self, Operation, Requester, Tenant, TenantState};
 use crate::tenant_type::{PluginFailure, TenantTypeInfo};
 pub use access::{AccessRequest, Me, MyTenant, valid_user_id};
 pub use authorize::Authorized;
 pub use expiry::ExpirySweep;
+pub use inventory::DriftSweep;
 
 /// Default and largest page sizes of listings.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -132,6 +134,8 @@ pub struct ControlPlane {
     sessions: Arc<dyn SessionIssuer>,
     session_seconds: i32,
     expiry_warning: Duration,
+    /// The cloud's inventory, and the deployment whose resources count in it.
+    inventory: Option<(Arc<dyn Inventory>, String)>,
 }
 
 fn unavailable(error: StoreError) -> Error {
@@ -166,7 +170,18 @@ impl ControlPlane {
     ) -> Self {
         let session_seconds = crate::credentials::DEFAULT_SESSION_SECONDS as i32;
         let expiry_warning = Duration::days(tenant::expiry::DEFAULT_WARNING_DAYS);
-        Self { store, events, plugins, vpcs, clock, authorizer, sessions, session_seconds, expiry_warning }
+        Self {
+            store,
+            events,
+            plugins,
+            vpcs,
+            clock,
+            authorizer,
+            sessions,
+            session_seconds,
+            expiry_warning,
+            inventory: None,
+        }
     }
 
     /// Sets how many days ahead of a tenant's end the sweep warns (`Tenant Expiring`;
@@ -183,6 +198,14 @@ impl ControlPlane {
     pub fn with_session_seconds(mut self, seconds: i64) -> Self {
         let range = crate::credentials::SESSION_SECONDS;
         self.session_seconds = seconds.clamp(*range.start(), *range.end()) as i32;
+        self
+    }
+
+    /// Reads tenants' inventories from `inventory`, counting only what `deployment` made
+    /// (and what nobody's deployment tag claims). Without one, the inventory route and the
+    /// drift sweep answer that the deployment has none.
+    pub fn with_inventory(mut self, inventory: Arc<dyn Inventory>, deployment: &str) -> Self {
+        self.inventory = Some((inventory, deployment.to_string()));
         self
     }
 

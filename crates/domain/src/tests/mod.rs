@@ -99,6 +99,7 @@ mod credentials;
 mod expiry;
 mod faults;
 mod grants;
+mod inventory;
 mod service;
 mod types;
 
