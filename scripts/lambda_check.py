@@ -9,6 +9,7 @@ and its endpoint in the environment (scripts/env.sh). Needs only the standard li
 and boto3 (in .venv with moto).
 """
 
+import base64
 import json
 import os
 import signal
@@ -160,7 +161,10 @@ class Check:
 
     def api(self, relative, status):
         answer = self.invoke("api", relative)
-        body = json.loads(answer.get("body") or "null")
+        raw = answer.get("body") or "null"
+        if answer.get("isBase64Encoded"):
+            raw = base64.b64decode(raw).decode()
+        body = json.loads(raw)
         check(answer.get("statusCode") == status,
               f"api {relative}: expected {status}, got {answer.get('statusCode')}: {body}")
         print(f"lambda-check: api {relative} -> {status}")

@@ -27,6 +27,13 @@ fi
 
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
+
+echo "== sam validate --lint"
+# Offline and without an account: SAM's transform and cfn-lint run locally; it only needs
+# a region and some credentials to be configured, so it gets dummies, and never ~/.aws.
+AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_SESSION_TOKEN= AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+  SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --template template.yaml
 .venv/bin/python scripts/iam-catalogue.py --check
 
 # The tests get an emulator of their own, on its own port, so a running `make dev` is untouched.
@@ -37,3 +44,6 @@ trap 'scripts/emulator.sh stop "$port"' EXIT
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+# Both functions under cargo-lambda's runtime emulator, on the same AWS emulator.
+TENANCY_LAMBDA_PORT=${TENANCY_TEST_LAMBDA_PORT:-9006} scripts/lambda-check.sh
