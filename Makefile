@@ -1,6 +1,6 @@
 # The two commands that matter: `make dev` runs Tenancy locally, `make test` runs
 # everything CI runs. Both install what they need on a fresh machine.
-.PHONY: dev test setup bench package-plugins clean-local
+.PHONY: dev test setup bench package-plugins package lambda-check clean-local
 
 dev:
 	scripts/dev.sh
@@ -17,6 +17,17 @@ bench:
 # plugins/dist: the tenant types for `sam build` (template.yaml ships it as a layer).
 package-plugins:
 	scripts/package-plugins.sh
+
+# Both functions under cargo-lambda's runtime emulator, fed tests/events/ (part of `make test`).
+lambda-check:
+	scripts/lambda-check.sh
+
+# The deployable build: the plugins' layer, then `sam build` (template.yaml's
+# rust-cargolambda build method: a release build of each function for arm64, linked by
+# zig; cargo-lambda and zig from .venv). About 30 minutes on 2 cores. Then `sam deploy`.
+package: package-plugins
+	PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
+	  .venv/bin/sam build --template template.yaml
 
 clean-local:
 	rm -rf .local .venv

@@ -11,5 +11,5 @@ cd "$(dirname "$0")/.."
 scripts/build-plugins.sh
 cargo build --locked --bin tenancy
 rm -rf plugins/dist
-target/debug/tenancy plugin package --types plugins/tenant-types.json \
+"${CARGO_TARGET_DIR:-target}/debug/tenancy" plugin package --types plugins/tenant-types.json \
   --wasm-dir plugins/target/wasm32-wasip2/release --out plugins/dist

@@ -252,8 +252,19 @@ impl BusHandler {
         Ok(Handled::Rejected(reason))
     }
 
-    /// Handles one event.
+    /// Handles one event. Every line logged meanwhile names the event (its id, which a
+    /// retried delivery keeps, and its `detail-type`).
     pub async fn handle(&self, envelope: EventBridgeEvent) -> Result<Handled, HandlerError> {
+        let span = tracing::info_span!(
+            "event",
+            event_id = envelope.id.as_deref().unwrap_or(""),
+            detail_type = %envelope.detail_type,
+            source = %envelope.source
+        );
+        tracing::Instrument::instrument(self.handle_in(envelope), span).await
+    }
+
+    async fn handle_in(&self, envelope: EventBridgeEvent) -> Result<Handled, HandlerError> {
         let Some(id) = envelope.id.as_deref() else {
             return Err(HandlerError::Malformed("the event has no id".into()));
         };

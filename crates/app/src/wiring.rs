@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tenancy_aws::{AwsCloud, AwsSettings, CallCounter, DynamoStore, EventBridgeEvents};
-use tenancy_domain::builtin::SystemClock;
+use tenancy_aws::{AwsCloud, AwsSettings, CallCounter, DynamoStore, EmfMetrics, EventBridgeEvents};
+use tenancy_domain::builtin::{NoMetrics, SystemClock};
 use tenancy_domain::credentials;
-use tenancy_domain::ports::{Clock, Cloud, Plugins};
+use tenancy_domain::ports::{Clock, Cloud, LifecycleMetrics, Plugins};
 use tenancy_domain::service::ControlPlane;
 use tenancy_domain::tenant::expiry;
 use tenancy_domain::worker::{Worker, WorkerConfig};
@@ -227,6 +227,9 @@ pub struct App {
     pub worker: Worker,
     /// Who may put requests on the bus.
     pub producers: Producers,
+    /// Where the worker reports provisioning: EMF lines on stdout in Lambda, where
+    /// CloudWatch turns them into metrics; nowhere locally.
+    pub metrics: Arc<dyn LifecycleMetrics>,
 }
 
 impl App {
@@ -326,8 +329,27 @@ impl App {
             deployment: settings.deployment.clone(),
             ..WorkerConfig::default()
         };
-        let worker = Worker::new(store.clone(), cloud.clone(), events.clone(), plugins.clone(), clock.clone(), config);
-        Ok(Self { settings, sdk, calls, store, cloud, events, plugins, clock, control_plane, worker, producers })
+        let metrics: Arc<dyn LifecycleMetrics> = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            Arc::new(EmfMetrics::stdout(&settings.deployment))
+        } else {
+            Arc::new(NoMetrics)
+        };
+        let worker = Worker::new(store.clone(), cloud.clone(), events.clone(), plugins.clone(), clock.clone(), config)
+            .with_metrics(metrics.clone());
+        Ok(Self {
+            settings,
+            sdk,
+            calls,
+            store,
+            cloud,
+            events,
+            plugins,
+            clock,
+            control_plane,
+            worker,
+            producers,
+            metrics,
+        })
     }
 
     /// The worker's settings, as wired.
@@ -349,7 +371,8 @@ impl App {
             self.plugins.clone(),
             self.clock.clone(),
             config,
-        );
+        )
+        .with_metrics(self.metrics.clone());
         self
     }
 

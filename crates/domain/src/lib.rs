@@ -19,6 +19,7 @@ pub mod inventory;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 pub mod metadata;
+pub mod metrics;
 pub mod names;
 pub mod paging;
 pub mod permissions_boundary;

@@ -389,9 +389,23 @@ async fn log_request(request: Request, next: Next) -> Response {
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or("")
         .to_string();
-    let response = next.run(request).await;
-    tracing::info!(%method, %path, status = response.status().as_u16(), %request_id, "request");
+    // Every line logged while the request is served carries its id (in Lambda, API
+    // Gateway's) and, on a route under a tenant, the tenant's name.
+    let tenant = tenant_in_path(&path).unwrap_or_default();
+    let span = tracing::info_span!("request", %request_id, tenant = tracing::field::Empty);
+    if !tenant.is_empty() {
+        span.record("tenant", tenant);
+    }
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    span.in_scope(|| tracing::info!(%method, %path, status = response.status().as_u16(), "request"));
     response
+}
+
+/// The tenant a `/v1/tenants/{name}...` path names, as sent (for logs only: the route
+/// validates it).
+fn tenant_in_path(path: &str) -> Option<&str> {
+    let name = path.strip_prefix("/v1/tenants/")?.split('/').next()?;
+    (!name.is_empty() && name.len() <= 64).then_some(name)
 }
 
 /// The request body, read up to [`MAX_BODY_BYTES`] (the body limit layer stops it there

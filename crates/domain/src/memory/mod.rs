@@ -651,3 +651,38 @@ impl SessionIssuer for MemorySessions {
         })
     }
 }
+
+/// What the worker reported, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricReport {
+    /// [`crate::ports::LifecycleMetrics::step_ran`].
+    Step(crate::metrics::StepReport),
+    /// [`crate::ports::LifecycleMetrics::operation_ended`].
+    Operation(crate::metrics::OperationReport),
+}
+
+/// Records every metrics report.
+#[derive(Debug, Default)]
+pub struct RecordingMetrics {
+    reports: Mutex<Vec<MetricReport>>,
+}
+
+impl RecordingMetrics {
+    /// Every report so far.
+    pub fn reports(&self) -> Vec<MetricReport> {
+        self.reports.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl crate::ports::LifecycleMetrics for RecordingMetrics {
+    fn step_ran(&self, report: &crate::metrics::StepReport) {
+        if let Ok(mut reports) = self.reports.lock() {
+            reports.push(MetricReport::Step(report.clone()));
+        }
+    }
+    fn operation_ended(&self, report: &crate::metrics::OperationReport) {
+        if let Ok(mut reports) = self.reports.lock() {
+            reports.push(MetricReport::Operation(report.clone()));
+        }
+    }
+}

@@ -20,6 +20,7 @@ use crate::grant::{Grant, GrantStatus};
 use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
 use crate::inventory::{Holdings, InventoryScope};
+use crate::metrics::{OperationReport, StepReport};
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
 use crate::tenant::{ExpiryStage, ResourceKind, ResourceRef, Tenant};
@@ -347,4 +348,13 @@ pub trait SessionIssuer: Send + Sync {
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> OffsetDateTime;
+}
+
+/// Where the worker reports what provisioning did. Reporting never fails the work: an
+/// adapter that cannot report drops the report.
+pub trait LifecycleMetrics: Send + Sync {
+    /// A step ran, to success, failure or a passing fault.
+    fn step_ran(&self, report: &StepReport);
+    /// An operation ended: the tenant is active, deleted or failed.
+    fn operation_ended(&self, report: &OperationReport);
 }

@@ -65,6 +65,15 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Its name, as serialised (`create`, `update`, `delete`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+
     /// The state a tenant is in while this operation runs.
     pub fn state(self) -> TenantState {
         match self {
