@@ -127,7 +127,7 @@ fn numeric(claims: &Map<String, Value>, name: &str, not_a_number: Invalid) -> Re
 mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use jsonwebtoken::EncodingKey;
+    use jsonwebtoken::{EncodingKey, Header};
     use serde_json::json;
 
     use super::*;

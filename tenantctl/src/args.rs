@@ -170,6 +170,9 @@ pub enum TenantCommand {
         /// Deletion protection (on by default in `prod` infrastructures).
         #[arg(long, value_name = "BOOL")]
         deletion_protection: Option<bool>,
+        /// When the tenant ends (RFC 3339, e.g. 2027-06-30T00:00:00Z): the sweep deletes it then.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        expires_at: Option<time::OffsetDateTime>,
         /// The request's `Idempotency-Key` (a fresh one by default): sending the same
         /// create again with the same key answers the first tenant instead of a conflict.
         #[arg(long, value_name = "KEY")]
@@ -209,6 +212,12 @@ pub enum TenantCommand {
         /// Turns deletion protection on or off.
         #[arg(long, value_name = "BOOL")]
         deletion_protection: Option<bool>,
+        /// Sets when the tenant ends (RFC 3339).
+        #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with = "no_expiry")]
+        expires_at: Option<time::OffsetDateTime>,
+        /// Removes the tenant's end.
+        #[arg(long)]
+        no_expiry: bool,
         /// Only if the tenant is still at this version (`tenantctl tenant get` shows it).
         #[arg(long, value_name = "VERSION")]
         if_match: Option<u64>,

@@ -253,6 +253,7 @@ async fn tenant(
             settings,
             tags,
             deletion_protection,
+            expires_at,
             idempotency_key,
             wait,
         } => {
@@ -263,6 +264,7 @@ async fn tenant(
                 settings: settings.into_iter().collect(),
                 tags: tags.into_iter().collect(),
                 deletion_protection,
+                expires_at,
             };
             // A fresh key for every create: a create that timed out can be sent again
             // with `--idempotency-key` and the key printed below, and answers the same tenant.
@@ -292,15 +294,27 @@ async fn tenant(
             let tenant: TenantView = answer.parse()?;
             printer.show(&answer.body, || render::tenant(&tenant))
         }
-        TenantCommand::Update { name, settings, unset_settings, tags, untags, deletion_protection, if_match, wait } => {
+        TenantCommand::Update {
+            name,
+            settings,
+            unset_settings,
+            tags,
+            untags,
+            deletion_protection,
+            expires_at,
+            no_expiry,
+            if_match,
+            wait,
+        } => {
             let patch = TenantPatch {
                 settings: merge_patch(settings, unset_settings),
                 tags: merge_patch(tags, untags),
                 deletion_protection,
+                expires_at: if no_expiry { Some(None) } else { expires_at.map(Some) },
             };
             if patch == TenantPatch::default() {
                 return Err(Failure::Local(
-                    "nothing to change: give --setting, --tag, --untag, --unset-setting or --deletion-protection"
+                    "nothing to change: give --setting, --tag, --untag, --unset-setting, --deletion-protection, --expires-at or --no-expiry"
                         .into(),
                 ));
             }

@@ -195,6 +195,8 @@ impl LifecycleEvent {
             ));
         }
         Self { kind, detail, tenant: Some(tenant.name().to_string()) }
+    }
+
     /// Drift found on a tenant: names it and carries the items, each with its remedy (at
     /// most [`crate::inventory::MAX_DRIFT_PER_EVENT`], so that the event stays under
     /// EventBridge's 256 KB; `driftCount` says how many there are).

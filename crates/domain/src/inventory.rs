@@ -106,6 +106,7 @@ pub struct Holdings {
 /// The kinds of drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DriftKind {
     /// A recorded resource lacks some of the tenant's tags, or has other values for them:
     /// cost allocation and tag-based access miss it.
@@ -130,6 +131,7 @@ impl DriftKind {
 /// A tag that differs from what Tenancy writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TagDifference {
     /// The key.
     pub key: String,
@@ -142,6 +144,7 @@ pub struct TagDifference {
 /// One item of drift, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Drift {
     /// What is wrong.
     pub kind: DriftKind,
@@ -164,6 +167,7 @@ pub struct Drift {
 /// One resource of the tenant, as the inventory shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryItem {
     /// Its kind (`securityGroup`, `role`...) or, for other resources, the ARN's `service:type`.
     pub kind: String,
@@ -180,6 +184,7 @@ pub struct InventoryItem {
 /// A tenant's inventory and drift.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryReport {
     /// The tenant.
     pub tenant: String,

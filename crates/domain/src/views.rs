@@ -20,6 +20,7 @@ use crate::tenant_type::{Capability, Hook, TenantTypeInfo};
 /// last applied. Its version is also the `ETag` of `GET /v1/tenants/{name}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantView {
     /// Unique per incarnation.
     pub id: Uuid,
@@ -43,6 +44,10 @@ pub struct TenantView {
     /// While on, the tenant cannot be deleted.
     #[serde(default)]
     pub deletion_protection: bool,
+    /// When the tenant ends: the sweep then deletes it, or reports it while deletion
+    /// protection is on.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<OffsetDateTime>,
     /// One entry per resource, in the order the lifecycle makes them.
     #[serde(default)]
     pub resources: Vec<ResourceStatus>,
@@ -88,6 +93,7 @@ impl From<&Tenant> for TenantView {
             settings: tenant.settings().clone(),
             tags: tenant.tags().clone(),
             deletion_protection: tenant.deletion_protection(),
+            expires_at: tenant.expires_at(),
             resources: tenant.resources().clone(),
             failure: tenant.failure().clone(),
             requested_by: tenant.requested_by().clone(),
@@ -107,6 +113,7 @@ impl From<&Tenant> for TenantView {
 /// `cursor` query parameter that fetches the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Paged<T> {
     /// The page's items.
     pub items: Vec<T>,
@@ -117,6 +124,7 @@ pub struct Paged<T> {
 
 /// A whole list in one answer (a tenant's access entries, its grants, the tenant types).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Items<T> {
     /// The items.
     pub items: Vec<T>,
@@ -126,6 +134,7 @@ pub struct Items<T> {
 /// plugin) or a declared one with its plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantTypeView {
     /// The type, as tenants name it.
     pub name: String,
@@ -238,6 +247,8 @@ mod tests {
         let record = record.as_object_mut().unwrap();
         record.remove("lease");
         record.remove("appliedTags");
+        record.remove("expiryWarnedAt");
+        record.remove("expiryBlockedAt");
         assert_eq!(serde_json::to_value(TenantView::from(&tenant)).unwrap(), json!(record));
     }
 

@@ -5,13 +5,13 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use serde_json::json;
 use tenancy_domain::service::AccessRequest;
 
 use tenancy_domain::access::AccessView;
 use tenancy_domain::audit::AuditEntry;
-use tenancy_domain::paging::Page;
 use tenancy_domain::service::Me;
+use tenancy_domain::views::{Items, Paged};
+
 use super::openapi;
 use super::{
     Api, Authenticated, Reply, bad_request, json_response, list_query, page_body, parse_body, path_name, read_body,
@@ -24,7 +24,7 @@ fn tenant_and_user(path: Result<Path<(String, String)>, PathRejection>) -> Resul
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{name}/access", tag = "access", params(openapi::NameParam),
-    responses((status = 200, description = "Who has a role on the tenant", body = openapi::Items<AccessView>), openapi::Problems))]
+    responses((status = 200, description = "Who has a role on the tenant", body = Items<AccessView>), openapi::Problems))]
 pub(super) async fn list_access(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -32,7 +32,7 @@ pub(super) async fn list_access(
 ) -> Reply {
     let name = path_name(name)?;
     let items = api.tenancy.list_access(&caller, &name).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+    Ok(json_response(StatusCode::OK, &Items { items }))
 }
 
 #[utoipa::path(put, path = "/v1/tenants/{name}/access/{user}", tag = "access", params(openapi::NameParam, openapi::UserParam),
@@ -65,7 +65,7 @@ pub(super) async fn delete_access(
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{name}/history", tag = "access", params(openapi::NameParam, openapi::PageParams),
-    responses((status = 200, description = "What happened to the tenant, newest first", body = Page<AuditEntry>), openapi::Problems))]
+    responses((status = 200, description = "What happened to the tenant, newest first", body = Paged<AuditEntry>), openapi::Problems))]
 pub(super) async fn history(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -75,7 +75,7 @@ pub(super) async fn history(
     let name = path_name(name)?;
     let q = list_query(query.as_deref(), &[])?;
     let page = api.tenancy.tenant_history(&caller, &name, q.limit, q.cursor).await?;
-    Ok(json_response(StatusCode::OK, &page_body(page, |entry| json!(entry))))
+    Ok(json_response(StatusCode::OK, &page_body(page, AuditEntry::clone)))
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "access", params(openapi::PageParams),

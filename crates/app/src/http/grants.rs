@@ -4,15 +4,16 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::json;
 use tenancy_domain::grant::GrantRequest;
 
 use tenancy_domain::grant::Grant;
+use tenancy_domain::views::Items;
+
 use super::openapi;
 use super::{Api, Authenticated, Reply, bad_request, json_response, parse_body, path_name, read_body};
 
 #[utoipa::path(get, path = "/v1/tenants/{name}/grants", tag = "grants", params(openapi::NameParam),
-    responses((status = 200, description = "Grants the tenant gave and received", body = openapi::Items<Grant>), openapi::Problems))]
+    responses((status = 200, description = "Grants the tenant gave and received", body = Items<Grant>), openapi::Problems))]
 pub(super) async fn list_grants(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -20,7 +21,7 @@ pub(super) async fn list_grants(
 ) -> Reply {
     let name = path_name(name)?;
     let items = api.tenancy.list_grants(&caller, &name).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+    Ok(json_response(StatusCode::OK, &Items { items }))
 }
 
 #[utoipa::path(post, path = "/v1/tenants/{name}/grants", tag = "grants", params(openapi::NameParam), request_body = GrantRequest,

@@ -6,8 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, HeaderValue};
 
+use tenancy_domain::inventory::InventoryReport;
+
+use super::openapi;
 use super::{Api, Authenticated, Reply, json_response, path_name};
 
+#[utoipa::path(get, path = "/v1/tenants/{name}/resources", tag = "inventory", params(openapi::NameParam),
+    responses((status = 200, description = "Every resource the cloud holds for the tenant, and the drift from its record", body = InventoryReport,
+        headers(("cache-control" = String, description = "`no-store`"))), openapi::Problems))]
 pub(super) async fn resources(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,

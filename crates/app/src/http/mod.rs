@@ -24,6 +24,7 @@ use tenancy_domain::infrastructure::Infrastructure;
 use tenancy_domain::paging::Page;
 use tenancy_domain::service::{ControlPlane, NewInfrastructure, NewTenant, TenantPatch};
 use tenancy_domain::tenant::Tenant;
+use tenancy_domain::views::{Items, Paged, TenantTypeView, TenantView};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -70,26 +71,17 @@ impl IntoResponse for Problem {
     }
 }
 
-/// A tenant as the API shows it: worker internals left out.
-pub fn tenant_view(tenant: &Tenant) -> Value {
-    let mut view = serde_json::to_value(tenant).unwrap_or(Value::Null);
-    if let Some(map) = view.as_object_mut() {
-        map.remove("lease");
-        map.remove("appliedTags");
-    }
-    view
-}
-
 fn tenant_response(status: StatusCode, tenant: &Tenant) -> Response {
-    let mut response = json_response(status, &tenant_view(tenant));
+    let mut response = json_response(status, &TenantView::from(tenant));
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", tenant.version())) {
         response.headers_mut().insert(axum::http::header::ETAG, etag);
     }
     response
 }
 
-pub(crate) fn page_body<T>(page: Page<T>, view: impl Fn(&T) -> Value) -> Value {
-    json!({ "items": page.items.iter().map(view).collect::<Vec<_>>(), "nextCursor": page.next_cursor })
+/// A page as the API answers it, each item in its view.
+pub(crate) fn page_body<T, V>(page: Page<T>, view: impl Fn(&T) -> V) -> Paged<V> {
+    Paged { items: page.items.iter().map(view).collect(), next_cursor: page.next_cursor }
 }
 
 fn bad_request(detail: impl Into<String>) -> Problem {
@@ -450,7 +442,7 @@ async fn create_infrastructure(
 }
 
 #[utoipa::path(get, path = "/v1/infrastructures", tag = "infrastructures", params(openapi::PageParams),
-    responses((status = 200, description = "One page of infrastructures", body = Page<Infrastructure>), openapi::Problems))]
+    responses((status = 200, description = "One page of infrastructures", body = Paged<Infrastructure>), openapi::Problems))]
 async fn list_infrastructures(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -458,7 +450,7 @@ async fn list_infrastructures(
 ) -> Reply {
     let q = list_query(query.as_deref(), &[])?;
     let page = api.tenancy.list_infrastructures(&caller, q.limit, q.cursor).await?;
-    Ok(json_response(StatusCode::OK, &page_body(page, |i: &Infrastructure| json!(i))))
+    Ok(json_response(StatusCode::OK, &page_body(page, Infrastructure::clone)))
 }
 
 #[utoipa::path(get, path = "/v1/infrastructures/{name}", tag = "infrastructures", params(openapi::NameParam),
@@ -485,7 +477,7 @@ async fn delete_infrastructure(
 }
 
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = NewTenant, params(openapi::IdempotencyKey),
-    responses((status = 202, description = "Recorded; its resources are being created", body = Tenant,
+    responses((status = 202, description = "Recorded; its resources are being created", body = TenantView,
         headers(("location" = String, description = "The tenant's URL"), ("etag" = String, description = "The tenant's version"),
             ("idempotent-replayed" = String, description = "`true` when this answers an earlier request with the same key"))),
         openapi::Problems))]
@@ -508,7 +500,7 @@ async fn create_tenant(
 }
 
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(openapi::PageParams, openapi::InfrastructureFilter),
-    responses((status = 200, description = "One page of the tenants the caller may see", body = Page<Tenant>), openapi::Problems))]
+    responses((status = 200, description = "One page of the tenants the caller may see", body = Paged<TenantView>), openapi::Problems))]
 async fn list_tenants(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -516,23 +508,19 @@ async fn list_tenants(
 ) -> Reply {
     let q = list_query(query.as_deref(), &["infrastructure"])?;
     let page = api.tenancy.list_tenants(&caller, q.infrastructure.as_deref(), q.limit, q.cursor).await?;
-    Ok(json_response(StatusCode::OK, &page_body(page, tenant_view)))
+    Ok(json_response(StatusCode::OK, &page_body(page, |tenant| TenantView::from(tenant))))
 }
 
 #[utoipa::path(get, path = "/v1/tenant-types", tag = "tenants",
-    responses((status = 200, description = "The tenant types this deployment offers", body = openapi::TenantTypes), openapi::Problems))]
+    responses((status = 200, description = "The tenant types this deployment offers", body = Items<TenantTypeView>), openapi::Problems))]
 async fn tenant_types(State(api): State<Api>, Authenticated(caller): Authenticated) -> Reply {
-    let mut items = vec![json!({
-        "name": tenancy_domain::tenant::DEFAULT_TYPE,
-        "description": "The built-in type: the tenant's boundary, with no plugin.",
-        "builtIn": true,
-    })];
-    items.extend(api.tenancy.tenant_types(&caller)?.into_iter().map(|info| json!(info)));
-    Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+    let mut items = vec![TenantTypeView::built_in()];
+    items.extend(api.tenancy.tenant_types(&caller)?.into_iter().map(TenantTypeView::from));
+    Ok(json_response(StatusCode::OK, &Items { items }))
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam),
-    responses((status = 200, description = "The tenant", body = Tenant, headers(("etag" = String, description = "The tenant's version, for If-Match"))), openapi::Problems))]
+    responses((status = 200, description = "The tenant", body = TenantView, headers(("etag" = String, description = "The tenant's version, for If-Match"))), openapi::Problems))]
 async fn get_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -544,8 +532,8 @@ async fn get_tenant(
 
 #[utoipa::path(patch, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam, openapi::IfMatch),
     request_body(content((TenantPatch = "application/json"), (TenantPatch = "application/merge-patch+json"))),
-    responses((status = 200, description = "Changed; nothing to apply to its resources", body = Tenant),
-        (status = 202, description = "Changed; the change is being applied to its resources", body = Tenant), openapi::Problems))]
+    responses((status = 200, description = "Changed; nothing to apply to its resources", body = TenantView),
+        (status = 202, description = "Changed; the change is being applied to its resources", body = TenantView), openapi::Problems))]
 async fn update_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -563,7 +551,7 @@ async fn update_tenant(
 }
 
 #[utoipa::path(delete, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam),
-    responses((status = 202, description = "Its resources are being removed", body = Tenant), openapi::Problems))]
+    responses((status = 202, description = "Its resources are being removed", body = TenantView), openapi::Problems))]
 async fn delete_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -574,7 +562,7 @@ async fn delete_tenant(
 }
 
 #[utoipa::path(post, path = "/v1/tenants/{name}/retry", tag = "tenants", params(openapi::NameParam),
-    responses((status = 202, description = "The failed operation runs again", body = Tenant), openapi::Problems))]
+    responses((status = 202, description = "The failed operation runs again", body = TenantView), openapi::Problems))]
 async fn retry_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -593,7 +581,7 @@ fn set_location(response: &mut Response, location: &str) {
 mod access;
 mod credentials;
 mod grants;
-pub mod openapi;
 mod inventory;
+pub mod openapi;
 #[cfg(test)]
 mod tests;

@@ -7,9 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde::Serialize;
-use tenancy_domain::access::AccessView;
-use tenancy_domain::grant::Grant;
-use tenancy_domain::tenant_type::TenantTypeInfo;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder, ResponsesBuilder};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
@@ -47,6 +44,7 @@ use crate::problem;
         super::access::delete_access,
         super::access::history,
         super::access::me,
+        super::inventory::resources,
         super::credentials::issue,
         super::grants::list_grants,
         super::grants::create_grant,
@@ -61,6 +59,7 @@ use crate::problem;
         (name = "tenants", description = "Tenants and their lifecycle"),
         (name = "access", description = "Who may do what on a tenant, short-lived credentials, history"),
         (name = "grants", description = "Tenant-to-tenant grants: network and IAM"),
+        (name = "inventory", description = "What the cloud holds for a tenant, and how it differs from its record"),
     )
 )]
 pub struct ApiDoc;
@@ -135,42 +134,6 @@ impl IntoResponses for Problems {
             .into()
     }
 }
-
-/// A list that is never paged.
-#[derive(Serialize, ToSchema)]
-pub struct Items<T> {
-    /// Every item.
-    pub items: Vec<T>,
-}
-
-/// The built-in tenant type, listed before the plugins' types.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BuiltInType {
-    /// `default`.
-    pub name: String,
-    /// What it is.
-    pub description: String,
-    /// Always true.
-    pub built_in: bool,
-}
-
-/// One tenant type.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum TenantType {
-    /// The built-in type.
-    BuiltIn(BuiltInType),
-    /// A plugin's type.
-    Plugin(TenantTypeInfo),
-}
-
-/// `GET /v1/tenant-types`.
-pub type TenantTypes = Items<TenantType>;
-
-/// Kept so the two list shapes name their item types in one place.
-#[allow(dead_code)]
-type Lists = (Items<AccessView>, Items<Grant>);
 
 /// `{name}`: a tenant's or infrastructure's name.
 #[derive(IntoParams)]
@@ -265,7 +228,9 @@ mod tests {
         let document: serde_json::Value = serde_json::from_str(document()).unwrap();
         assert_eq!(document["openapi"], "3.1.0");
         let paths = document["paths"].as_object().unwrap();
-        for path in ["/v1/tenants", "/v1/tenants/{name}", "/v1/tenants/{name}/grants/{id}", "/v1/me", "/v1/openapi.json"] {
+        for path in
+            ["/v1/tenants", "/v1/tenants/{name}", "/v1/tenants/{name}/grants/{id}", "/v1/me", "/v1/openapi.json"]
+        {
             assert!(paths.contains_key(path), "{path} is missing");
         }
     }

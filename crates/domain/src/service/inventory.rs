@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
-
 use super::{ControlPlane, unavailable};
 use crate::access::Caller;
 use crate::authorization::Action;
@@ -87,19 +85,27 @@ impl ControlPlane {
                     infrastructures.insert(tenant.infrastructure().clone(), found);
                 }
             }
-            let checks = active.iter().map(|tenant| {
-                let infrastructure = infrastructures.get(tenant.infrastructure()).cloned().flatten();
-                async move {
-                    match infrastructure {
-                        Some(infrastructure) => (tenant, self.inventory_of(tenant, &infrastructure).await),
-                        None => (
-                            tenant,
-                            Err(Error::NotFound { kind: "infrastructure", name: tenant.infrastructure().to_string() }),
-                        ),
+            // A few at a time, in chunks: a stream of borrowing futures here would make the
+            // handler's future not `Send` (the compiler cannot prove it for every lifetime).
+            let mut results = Vec::with_capacity(active.len());
+            for chunk in active.chunks(DRIFT_CONCURRENCY) {
+                let checks = chunk.iter().map(|tenant| {
+                    let infrastructure = infrastructures.get(tenant.infrastructure()).cloned().flatten();
+                    async move {
+                        match infrastructure {
+                            Some(infrastructure) => (tenant, self.inventory_of(tenant, &infrastructure).await),
+                            None => (
+                                tenant,
+                                Err(Error::NotFound {
+                                    kind: "infrastructure",
+                                    name: tenant.infrastructure().to_string(),
+                                }),
+                            ),
+                        }
                     }
-                }
-            });
-            let results: Vec<_> = futures::stream::iter(checks).buffer_unordered(DRIFT_CONCURRENCY).collect().await;
+                });
+                results.extend(futures::future::join_all(checks).await);
+            }
             for (tenant, result) in results {
                 match result {
                     Ok(report) => {

@@ -101,8 +101,22 @@ pub struct TenantPatch {
     pub deletion_protection: Option<bool>,
     /// A new end (`Some(Some(..))`), none (`Some(None)`: `"expiresAt": null` clears it), or
     /// no change (absent), as a merge patch reads a member.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        serialize_with = "present_out",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_at: Option<Option<time::OffsetDateTime>>,
+}
+
+/// Writes a present member as RFC 3339, or `null` ([`present`]'s reverse; absent members
+/// are skipped before this is called).
+fn present_out<S: serde::Serializer>(
+    value: &Option<Option<time::OffsetDateTime>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    time::serde::rfc3339::option::serialize(&value.flatten(), serializer)
 }
 
 /// A member that is present, `null` or not: absent members take the default (`None`).

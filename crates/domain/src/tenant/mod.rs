@@ -87,7 +87,6 @@ pub struct Lease {
 /// A tenant: a container of resources, a security boundary, an access unit and a billing unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
     /// Unique per incarnation: a tenant deleted and created again under the same name gets a new id.
     id: Uuid,
@@ -146,11 +145,9 @@ pub struct Tenant {
     plugin: Option<PluginRecord>,
     /// The user and plan tags last applied to the resources, so that removed keys can be untagged.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
     applied_tags: BTreeMap<String, String>,
     /// The worker acting on the tenant, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
     lease: Option<Lease>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]

@@ -143,7 +143,9 @@ impl utoipa::PartialSchema for Step {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .enum_values(Some(names.map(Step::as_str)))
-            .description(Some("A step of an operation: a resource kind's, or `plugin`, `worker`, `leftovers`, `grants`."))
+            .description(Some(
+                "A step of an operation: a resource kind's, or `plugin`, `worker`, `leftovers`, `grants`.",
+            ))
             .into()
     }
 }
