@@ -15,7 +15,7 @@ port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 report=target/contract
 mkdir -p "$report"
 export TENANCY_PLUGINS=${TENANCY_PLUGINS:-plugins/dist/manifest.json}
-target/debug/tenancy setup > "$report/setup.json"
+target/debug/tenancy setup 2>/dev/null | tail -n 1 > "$report/setup.json"
 target/debug/tenancy dev --port "$port" > "$report/tenancy.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT

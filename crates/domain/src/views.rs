@@ -48,6 +48,12 @@ pub struct TenantView {
     /// protection is on.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<OffsetDateTime>,
+    /// When the sweep warned that this end is near (`Tenant Expiring`), if it has.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expiry_warned_at: Option<OffsetDateTime>,
+    /// When the sweep last reported that deletion protection keeps the tenant past its end.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expiry_blocked_at: Option<OffsetDateTime>,
     /// One entry per resource, in the order the lifecycle makes them.
     #[serde(default)]
     pub resources: Vec<ResourceStatus>,
@@ -94,6 +100,8 @@ impl From<&Tenant> for TenantView {
             tags: tenant.tags().clone(),
             deletion_protection: tenant.deletion_protection(),
             expires_at: tenant.expires_at(),
+            expiry_warned_at: tenant.expiry_warned_at(),
+            expiry_blocked_at: tenant.expiry_blocked_at(),
             resources: tenant.resources().clone(),
             failure: tenant.failure().clone(),
             requested_by: tenant.requested_by().clone(),
@@ -162,6 +170,9 @@ pub struct TenantTypeView {
     /// Of those, what an admin enabled for this deployment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enabled_capabilities: Vec<Capability>,
+    /// The setting whose date becomes the tenant's `expiresAt`, for a type that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_setting: Option<String>,
 }
 
 impl TenantTypeView {
@@ -177,6 +188,7 @@ impl TenantTypeView {
             hooks: Vec::new(),
             capabilities: Vec::new(),
             enabled_capabilities: Vec::new(),
+            expiry_setting: None,
         }
     }
 }
@@ -193,6 +205,7 @@ impl From<TenantTypeInfo> for TenantTypeView {
             hooks: info.hooks,
             capabilities: info.capabilities,
             enabled_capabilities: info.enabled_capabilities,
+            expiry_setting: info.expiry_setting,
         }
     }
 }
@@ -247,8 +260,6 @@ mod tests {
         let record = record.as_object_mut().unwrap();
         record.remove("lease");
         record.remove("appliedTags");
-        record.remove("expiryWarnedAt");
-        record.remove("expiryBlockedAt");
         assert_eq!(serde_json::to_value(TenantView::from(&tenant)).unwrap(), json!(record));
     }
 
