@@ -76,8 +76,6 @@ class Invocation:
         self.answer = b""
 
 
-CURRENT = None
-
 
 class RuntimeApi(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -108,7 +106,7 @@ class RuntimeApi(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
-        invocation = CURRENT
+        invocation = self.server.invocation
         if self.path != f"{PREFIX}/invocation/next" or invocation is None:
             return self.reply(404)
         if invocation.served:
@@ -132,7 +130,7 @@ class RuntimeApi(BaseHTTPRequestHandler):
     def do_POST(self):
         at = time.perf_counter_ns()
         body = self.read_body()
-        invocation = CURRENT
+        invocation = self.server.invocation
         for outcome in ("response", "error"):
             if self.path == f"{PREFIX}/invocation/coldstart-1/{outcome}" and invocation is not None:
                 invocation.at, invocation.outcome, invocation.answer = at, outcome, body
@@ -147,9 +145,22 @@ class RuntimeApi(BaseHTTPRequestHandler):
         self.reply(404)
 
 
-def run_once(port, binary, event, env):
-    global CURRENT
-    CURRENT = invocation = Invocation(EVENTS[event])
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A function killed at the end of its run resets its waiting connection: expected.
+        pass
+
+
+def run_once(binary, event, env):
+    invocation = Invocation(EVENTS[event])
+    # A server per run: a killed process's last request for its next event, still in
+    # flight, must not take the next run's event.
+    server = Server(("127.0.0.1", 0), RuntimeApi)
+    server.invocation = invocation
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
@@ -161,10 +172,12 @@ def run_once(port, binary, event, env):
         **env,
     }
     started = time.perf_counter_ns()
-    process = subprocess.Popen([binary], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen([binary], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     answered = invocation.answered.wait(60)
     process.kill()
-    _, stderr = process.communicate()
+    stderr, _ = process.communicate()
+    server.shutdown()
+    server.server_close()
     if not answered:
         sys.exit(f"{binary}: no answer within 60 s\n{stderr.decode(errors='replace')[-2000:]}")
     if invocation.outcome != "response":
@@ -178,21 +191,16 @@ def main():
     parser.add_argument("--show-log", action="store_true", help="print the last run's stderr of each case")
     parser.add_argument("cases", nargs="+")
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-
     rows = []
     for case in args.cases:
         label, binary, event, *rest = case.split("|")
         env = dict(pair.split("=", 1) for pair in rest if pair)
         # One run first, not counted: the binary's pages into the page cache, as the
         # deployment package is on a Lambda host before any init.
-        run_once(port, binary, event, env)
+        run_once(binary, event, env)
         times, answer, log = [], b"", ""
         for _ in range(args.runs):
-            elapsed, answer, log = run_once(port, binary, event, env)
+            elapsed, answer, log = run_once(binary, event, env)
             times.append(elapsed)
         rows.append((label, statistics.median(times), min(times), max(times)))
         if args.show_log:
