@@ -25,8 +25,22 @@ if cargo tree --locked -e normal -p tenancy-domain --prefix none | grep -E '^(aw
   exit 1
 fi
 
+echo "== tenantctl is a client of the HTTP API only"
+# Its start-up time and size are measured: no app wiring, AWS SDK or wasmtime in it.
+if cargo tree --locked -e normal -p tenantctl --prefix none | grep -E '^(tenancy-(app|aws|plugin-host|policy) |aws-(sdk|config|smithy)|wasmtime|axum|lambda_)'; then
+  echo "tenantctl depends on a crate of the server side (above); it must speak HTTP only" >&2
+  exit 1
+fi
+
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
+
+echo "== sam validate --lint"
+# Offline and without an account: SAM's transform and cfn-lint run locally; it only needs
+# a region and some credentials to be configured, so it gets dummies, and never ~/.aws.
+AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_SESSION_TOKEN= AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+  SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --template template.yaml
 .venv/bin/python scripts/iam-catalogue.py --check
 
 # The tests get an emulator of their own, on its own port, so a running `make dev` is untouched.
@@ -37,3 +51,10 @@ trap 'scripts/emulator.sh stop "$port"' EXIT
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== the API against its OpenAPI document (schemathesis)"
+scripts/contract.sh
+
+# Both functions under cargo-lambda's runtime emulator, on the same AWS emulator.
+echo "== both functions under the Lambda runtime emulator (cargo-lambda)"
+TENANCY_LAMBDA_PORT=${TENANCY_TEST_LAMBDA_PORT:-9006} scripts/lambda-check.sh

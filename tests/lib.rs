@@ -101,6 +101,8 @@ pub struct Options {
     /// The API function's role that tenant roles trust (`TENANCY_API_ROLE_ARN`); by
     /// default [`API_ROLE_ARN`].
     pub api_role_arn: Option<String>,
+    /// Days of warning before a tenant's end (`TENANCY_EXPIRY_WARNING_DAYS`).
+    pub expiry_warning_days: i64,
 }
 
 /// The API function's role the harness plays: every tenant role's trust names it. The
@@ -124,6 +126,7 @@ impl Default for Options {
             cloud_faults: None,
             throttling_proxy: None,
             api_role_arn: Some(API_ROLE_ARN.into()),
+            expiry_warning_days: tenancy_domain::tenant::expiry::DEFAULT_WARNING_DAYS,
         }
     }
 }
@@ -229,6 +232,7 @@ impl Harness {
             trusted_producers: options.trusted_producers.clone(),
             credentials_seconds: 900,
             api_role_arn: options.api_role_arn.clone(),
+            expiry_warning_days: options.expiry_warning_days,
         };
         let mut app = App::new(settings, options.clock).await.expect("wired");
         if let Some((throttled, lost)) = options.cloud_faults {

@@ -7,14 +7,12 @@
 //! configured issuer, and `aud` (or `client_id` when there is no `aud`) naming the
 //! configured audience.
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-/// Default issuer of development tokens (`TENANCY_DEV_JWT_ISSUER`).
-pub const DEFAULT_ISSUER: &str = "tenancy-local";
-
-/// Default audience of development tokens (`TENANCY_DEV_JWT_AUDIENCE`).
-pub const DEFAULT_AUDIENCE: &str = "tenancy";
+// Minting lives in tenantctl (`tenantctl dev token`), so that the two commands sign
+// exactly what this module verifies; it is re-exported here for the runner and the tests.
+pub use tenantctl::dev_token::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, mint};
 
 /// Clock skew allowed on `nbf` and `iat`, in seconds. `exp` gets none: an expired token
 /// is refused from its expiry on.
@@ -48,13 +46,6 @@ impl Default for Expected<'static> {
     fn default() -> Self {
         Self { issuer: DEFAULT_ISSUER, audience: DEFAULT_AUDIENCE }
     }
-}
-
-/// Signs `claims` with `secret` (HS256). The claims are signed as given: add `iss`, `aud`
-/// and `exp` for a token that [`verify`] accepts.
-pub fn mint(secret: &[u8], claims: &Value) -> String {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))
-        .expect("HS256 signs any JSON claims")
 }
 
 /// Verifies an HS256 token as API Gateway's JWT authorizer would, at `now` (Unix
@@ -136,6 +127,7 @@ fn numeric(claims: &Map<String, Value>, name: &str, not_a_number: Invalid) -> Re
 mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{EncodingKey, Header};
     use serde_json::json;
 
     use super::*;

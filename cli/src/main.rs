@@ -15,27 +15,12 @@ use tenancy_app::{App, init_logging};
 use tenancy_cli::args::{Cli, Command, PackageArgs, PluginCommand, RunArgs, TokenArgs};
 use tenancy_cli::dev::{self, DevOptions};
 use tenancy_cli::emulator::{self, LocalResources};
-use tenancy_cli::jwt;
 
-fn secret() -> Result<String, String> {
-    std::env::var("TENANCY_DEV_JWT_SECRET")
-        .ok()
-        .filter(|s| s.len() >= 16)
-        .ok_or_else(|| "set TENANCY_DEV_JWT_SECRET to a secret of at least 16 characters".to_string())
-}
-
-/// The issuer of development tokens: `TENANCY_DEV_JWT_ISSUER`, or `tenancy-local`.
-fn dev_jwt_issuer() -> String {
-    std::env::var("TENANCY_DEV_JWT_ISSUER").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| jwt::DEFAULT_ISSUER.into())
-}
-
-/// The audience of development tokens: `TENANCY_DEV_JWT_AUDIENCE`, or `tenancy`.
-fn dev_jwt_audience() -> String {
-    std::env::var("TENANCY_DEV_JWT_AUDIENCE")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| jwt::DEFAULT_AUDIENCE.into())
-}
+// The secret, issuer and audience of development tokens, read as `tenantctl dev token`
+// reads them: the runner verifies what either command mints.
+use tenantctl::dev_token::{
+    audience_from_env as dev_jwt_audience, issuer_from_env as dev_jwt_issuer, secret_from_env as secret,
+};
 
 fn local_resources(app: &App) -> LocalResources {
     LocalResources {
@@ -72,7 +57,9 @@ async fn run(command: Command) -> Result<(), String> {
             let running = dev::start(&app, options).await.map_err(|e| format!("cannot listen on port {port}: {e}"))?;
             println!("Tenancy is serving on http://{}", running.addr);
             println!("Demo VPC for your first infrastructure: {}", prepared.vpc_id);
-            println!("Get a token:  export TOKEN=$(target/debug/tenancy token)   (see the README walk-through)");
+            println!(
+                "Get a token:  export TENANCY_TOKEN=$(tenantctl dev token --admin)   (see the README walk-through)"
+            );
             tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
             println!("stopping");
             running.stop().await;
@@ -82,22 +69,12 @@ async fn run(command: Command) -> Result<(), String> {
 }
 
 fn token(args: TokenArgs) -> Result<(), String> {
-    let secret = secret()?;
     let mut groups = args.groups;
     if groups.is_empty() {
         groups.push(tenancy_domain::access::ADMIN_GROUP.into());
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let claims = json!({
-        "sub": args.sub,
-        "email": args.email,
-        "cognito:groups": groups,
-        "iss": dev_jwt_issuer(),
-        "aud": dev_jwt_audience(),
-        "iat": now,
-        "exp": now + args.ttl,
-    });
-    println!("{}", jwt::mint(secret.as_bytes(), &claims));
+    let user = tenantctl::dev_token::DevUser { sub: args.sub, email: args.email, groups, ttl: args.ttl };
+    println!("{}", tenantctl::dev_token::mint_from_env(&user)?);
     Ok(())
 }
 

@@ -158,6 +158,7 @@ async fn the_authorisation_matrix_holds_for_every_route_and_caller() {
             victim: true,
         },
         row(Method::GET, format!("/v1/tenants/{t}/history"), None, [200, 200, 200, 200, 404, 404, 401, 401, 401]),
+        row(Method::GET, format!("/v1/tenants/{t}/resources"), None, [200, 200, 200, 200, 404, 404, 401, 401, 401]),
         row(Method::POST, format!("/v1/tenants/{t}/credentials"), None, [200, 200, 200, 403, 404, 404, 401, 401, 401]),
         row(Method::GET, format!("/v1/tenants/{t}/grants"), None, [200, 200, 200, 200, 404, 404, 401, 401, 401]),
         row(Method::POST, format!("/v1/tenants/{t}/grants"), None, [201, 201, 403, 403, 404, 404, 401, 401, 401]),

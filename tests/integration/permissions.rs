@@ -210,3 +210,46 @@ async fn the_api_function_may_assume_tenant_roles_with_session_tags_and_no_other
     assert!(resource.contains(":role/tenancy/*"), "{resource}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn the_api_function_may_read_exactly_what_the_inventory_reads() {
+    let h = Harness::with(Options { run_worker: true, ..Default::default() }).await;
+    let infra = h.infrastructure("nonprod").await;
+    let tenant = unique("permi");
+    let body = json!({ "name": tenant, "infrastructure": infra, "type": "data-science" });
+    let created = h.call(Method::POST, "/v1/tenants", Some(body)).await;
+    assert_eq!(created.status, reqwest::StatusCode::ACCEPTED, "{:?}", created.body);
+    let record = h.wait_for_state(&tenant, "active").await;
+    // Recorded resources that lost the tenant's tag are read one by one: every read the
+    // inventory can make is made.
+    let id_of = |kind: &str| {
+        let entry = record["resources"].as_array().unwrap().iter().find(|r| r["kind"] == kind).unwrap();
+        entry["id"].as_str().unwrap().to_string()
+    };
+    h.aws.kms.untag_resource().key_id(id_of("key")).tag_keys("tenancy:tenant").send().await.unwrap();
+    h.aws.s3.delete_bucket_tagging().bucket(id_of("bucket")).send().await.unwrap();
+    h.app.calls.reset();
+    let reply = h.call(Method::GET, &format!("/v1/tenants/{tenant}/resources"), None).await;
+    assert_eq!(reply.status, reqwest::StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["drift"].as_array().unwrap().len(), 2, "{:#}", reply.body);
+    let needed: BTreeSet<String> = h
+        .app
+        .calls
+        .snapshot()
+        .into_keys()
+        .flat_map(|key| {
+            let (service, operation) = key.split_once('.').expect("Service.Operation");
+            actions_of(service, operation)
+        })
+        .collect();
+    let allowed = allowed_by_template("ApiFunction");
+    let missing: Vec<&String> = needed.iter().filter(|a| !allowed.contains(*a)).collect();
+    assert!(missing.is_empty(), "the inventory calls what template.yaml does not allow the API: {missing:?}");
+    // Everything else the API may do belongs to its other routes.
+    let others = |a: &str| {
+        a.starts_with("dynamodb:") || a.starts_with("events:") || a.starts_with("sts:") || a == "ec2:DescribeVpcs"
+    };
+    let unused: Vec<&String> = allowed.iter().filter(|a| !needed.contains(*a) && !others(a)).collect();
+    assert!(unused.is_empty(), "template.yaml allows the API what the inventory never calls: {unused:?}");
+    h.stop().await;
+}

@@ -11,14 +11,15 @@ use tenancy_domain::access::Caller;
 use tenancy_domain::events::{self, EventKind, LifecycleEvent};
 use tenancy_domain::names::Name;
 use tenancy_domain::ports::Events;
-use tenancy_domain::service::{ControlPlane, NewTenant};
+use tenancy_domain::service::{ControlPlane, ExpirySweep, NewTenant};
 use tenancy_domain::tenant::Step;
 use tenancy_domain::worker::{GrantOutcome, Outcome, Worker, WorkerError};
 use uuid::Uuid;
 
 use std::sync::Arc;
 
-/// Most ended access entries one sweep removes; the next sweep takes the rest.
+/// Most ended access entries (and grants, and tenants at each stage of their end) one
+/// sweep settles; the next sweep takes the rest.
 pub const EXPIRED_PER_SWEEP: u32 = 100;
 
 /// `detail-type` of EventBridge scheduled events, which trigger the sweep.
@@ -49,6 +50,37 @@ pub fn bus_event(
 /// The event EventBridge's schedule delivers to trigger the sweep.
 pub fn scheduled_event(id: impl Into<String>) -> EventBridgeEvent {
     bus_event(id, SCHEDULED_EVENT, "aws.events", None, serde_json::json!({}))
+}
+
+/// How the daily drift check's rule is named: `<stack>-drift-check` (`template.yaml` gives
+/// the schedule this `Name`). A schedule delivers no detail of its own (`{}`), and an
+/// `Input` would replace the whole event, so the rule ARN in the event's `resources` is
+/// what tells the daily schedule from the five-minute sweep.
+pub const DRIFT_RULE_SUFFIX: &str = "-drift-check";
+
+/// Most tenants one daily drift check reads (a few cloud calls each, four at a time,
+/// within the function's 240 s); the rest wait for the next day, and the log says so.
+pub const DRIFT_TENANTS_PER_RUN: usize = 800;
+
+/// The event EventBridge's daily drift schedule delivers: as [`scheduled_event`], naming
+/// its rule `rule_name` in `resources`.
+pub fn drift_check_event(id: impl Into<String>, rule_name: &str) -> EventBridgeEvent {
+    let mut event = scheduled_event(id);
+    event.resources = Some(vec![format!("arn:aws:events:us-east-1:123456789012:rule/{rule_name}")]);
+    event
+}
+
+/// True when a scheduled event comes from the daily drift rule: its `resources` name a
+/// rule (`arn:...:rule/<name>` or `rule/<bus>/<name>`) whose name ends with
+/// [`DRIFT_RULE_SUFFIX`].
+fn is_drift_check(event: &EventBridgeEvent) -> bool {
+    event.resources.iter().flatten().take(8).any(|arn| {
+        arn.starts_with("arn:")
+            && arn.split(':').nth(2) == Some("events")
+            && arn
+                .rsplit_once(":rule/")
+                .is_some_and(|(_, rule)| rule.rsplit('/').next().is_some_and(|name| name.ends_with(DRIFT_RULE_SUFFIX)))
+    })
 }
 
 /// Why an event could not be handled. Nearly every variant is worth a retry: a problem
@@ -168,6 +200,9 @@ pub enum Handled {
     Grant(String, GrantOutcome),
     /// The sweep ran.
     Swept(usize),
+    /// The daily drift check ran: tenants checked, and those found drifted (one
+    /// `Tenant Drift Detected` event each).
+    DriftChecked(usize, Vec<String>),
     /// Nothing to do with this event.
     Ignored,
 }
@@ -217,11 +252,40 @@ impl BusHandler {
         Ok(Handled::Rejected(reason))
     }
 
-    /// Handles one event.
+    /// Handles one event. Every line logged meanwhile names the event (its id, which a
+    /// retried delivery keeps, and its `detail-type`).
     pub async fn handle(&self, envelope: EventBridgeEvent) -> Result<Handled, HandlerError> {
+        let span = tracing::info_span!(
+            "event",
+            event_id = envelope.id.as_deref().unwrap_or(""),
+            detail_type = %envelope.detail_type,
+            source = %envelope.source
+        );
+        tracing::Instrument::instrument(self.handle_in(envelope), span).await
+    }
+
+    async fn handle_in(&self, envelope: EventBridgeEvent) -> Result<Handled, HandlerError> {
         let Some(id) = envelope.id.as_deref() else {
             return Err(HandlerError::Malformed("the event has no id".into()));
         };
+        if envelope.detail_type == SCHEDULED_EVENT && envelope.source == "aws.events" && is_drift_check(&envelope) {
+            let sweep = self
+                .tenancy
+                .sweep_drift(DRIFT_TENANTS_PER_RUN)
+                .await
+                .map_err(|e| HandlerError::Unavailable(e.to_string()))?;
+            tracing::info!(
+                checked = sweep.checked,
+                drifted = sweep.drifted.len(),
+                unchecked = sweep.unchecked,
+                more = sweep.more,
+                "drift check ran"
+            );
+            if sweep.more {
+                tracing::warn!(limit = DRIFT_TENANTS_PER_RUN, "more tenants than one drift check reads; the rest wait");
+            }
+            return Ok(Handled::DriftChecked(sweep.checked, sweep.drifted));
+        }
         if envelope.detail_type == SCHEDULED_EVENT {
             // Ended access already gives nothing (every request checks the end); this
             // removes the entries and says so on the bus. First, and whatever the rest of
@@ -243,6 +307,19 @@ impl BusHandler {
                 Ok(count) => tracing::info!(grants = count, "sweep revoked ended grants"),
                 Err(error) => tracing::warn!(%error, "sweep could not revoke ended grants; the next one will"),
             }
+            // Tenants' ends: warnings ahead, deletions of ended tenants (asked for here and
+            // run by the worker like any other), reports of those deletion protection keeps.
+            let ends = self.tenancy.sweep_expiring_tenants(EXPIRED_PER_SWEEP).await;
+            match &ends {
+                Ok(done) if *done == ExpirySweep::default() => {}
+                Ok(done) => tracing::info!(
+                    warned = done.warned,
+                    expired = done.expired,
+                    blocked = done.blocked,
+                    "sweep settled tenants' ends"
+                ),
+                Err(error) => tracing::warn!(%error, "sweep could not settle every tenant's end; the next one will"),
+            }
             // Grants whose request was lost or ran out of retries (the revocations just
             // asked for included: settling twice is harmless).
             for (grant, outcome) in self.worker.sweep_grants().await? {
@@ -250,6 +327,7 @@ impl BusHandler {
             }
             expired.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
             grants.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
+            ends.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
             return Ok(Handled::Swept(runs.len()));
         }
         let Some(kind) = EventKind::from_detail_type(&envelope.detail_type)
@@ -455,6 +533,31 @@ mod tests {
     }
 
     #[test]
+    fn only_the_daily_rule_is_the_drift_check_and_the_template_names_it_so() {
+        assert!(is_drift_check(&drift_check_event("d", "tenancy-prod-drift-check")));
+        let delivered: EventBridgeEvent = serde_json::from_value(serde_json::json!({
+            "version": "0", "id": "s1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-28T04:00:00Z", "region": "eu-west-1",
+            "resources": ["arn:aws:events:eu-west-1:123456789012:rule/tenancy-prod-drift-check"], "detail": {}
+        }))
+        .unwrap();
+        assert!(is_drift_check(&delivered));
+        for resources in [
+            vec![],
+            vec!["arn:aws:events:eu-west-1:123456789012:rule/tenancy-prod-LifecycleFunctionSweep-1ABC".to_string()],
+            vec!["arn:aws:sqs:eu-west-1:123456789012:x-drift-check".to_string()],
+            vec!["rule/x-drift-check".to_string()],
+            vec!["arn:aws:events:eu-west-1:123456789012:rule/x-drift-check-not".to_string()],
+        ] {
+            let mut event = scheduled_event("s");
+            event.resources = Some(resources.clone());
+            assert!(!is_drift_check(&event), "{resources:?}");
+        }
+        assert!(TEMPLATE.contains(&format!("Name: !Sub \"${{AWS::StackName}}{DRIFT_RULE_SUFFIX}\"")));
+        assert!(TEMPLATE.contains("Schedule: rate(1 day)"));
+    }
+
+    #[test]
     fn producer_pairs_are_parsed_strictly() {
         let producers = Producers::parse("123456789012", " crm.onboarding@111122223333 , hr@222233334444").unwrap();
         assert_eq!(producers.trusted.len(), 2);
@@ -472,6 +575,7 @@ mod tests {
             tenancy_aws::dynamodb::BY_INFRASTRUCTURE,
             tenancy_aws::dynamodb::ALL_TENANTS,
             tenancy_aws::dynamodb::STALLED,
+            tenancy_aws::dynamodb::EXPIRING,
         ] {
             assert!(TEMPLATE.contains(&format!("IndexName: {index}")), "template.yaml lacks index {index}");
         }

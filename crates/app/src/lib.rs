@@ -5,23 +5,11 @@
 pub mod auth;
 pub mod bus;
 pub mod http;
+pub mod logging;
 pub mod problem;
 pub mod wiring;
 
 pub use bus::{BusHandler, EventBridgeEvent};
 pub use http::Api;
+pub use logging::init_logging;
 pub use wiring::{App, Settings, StartError};
-
-/// Starts logging: JSON lines in Lambda (CloudWatch parses them), plain text elsewhere.
-/// The level comes from `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder.json().without_time().try_init()
-    } else {
-        builder.try_init()
-    };
-    // Already initialised (several entry points in one test process) is fine.
-    let _ = result;
-}

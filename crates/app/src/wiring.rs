@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tenancy_aws::{AwsCloud, AwsSettings, CallCounter, DynamoStore, EventBridgeEvents};
-use tenancy_domain::builtin::SystemClock;
+use tenancy_aws::{AwsCloud, AwsSettings, CallCounter, DynamoStore, EmfMetrics, EventBridgeEvents};
+use tenancy_domain::builtin::{NoMetrics, SystemClock};
 use tenancy_domain::credentials;
-use tenancy_domain::ports::{Clock, Cloud, Plugins};
+use tenancy_domain::ports::{Clock, Cloud, LifecycleMetrics, Plugins};
 use tenancy_domain::service::ControlPlane;
+use tenancy_domain::tenant::expiry;
 use tenancy_domain::worker::{Worker, WorkerConfig};
 use tenancy_plugin_host::{Limits, PluginRegistry, RegistryError};
 
@@ -47,10 +48,14 @@ pub struct Settings {
     /// it assume the role and tag the session, and nothing else. Unset (locally): the trust
     /// names the workload services only.
     pub api_role_arn: Option<String>,
+    /// How many days ahead of a tenant's end the sweep publishes `Tenant Expiring`
+    /// (`TENANCY_EXPIRY_WARNING_DAYS`, default 7, from 0 (no warning) to 365: see
+    /// [`tenancy_domain::tenant::expiry::WARNING_DAYS`]).
+    pub expiry_warning_days: i64,
 }
 
 /// The variables [`Settings`] reads (besides the AWS ones).
-const SETTING_NAMES: [&str; 10] = [
+const SETTING_NAMES: [&str; 11] = [
     "TENANCY_TABLE",
     "TENANCY_EVENT_BUS",
     "TENANCY_LEASE_SECONDS",
@@ -61,6 +66,7 @@ const SETTING_NAMES: [&str; 10] = [
     "TENANCY_TRUSTED_PRODUCERS",
     "TENANCY_CREDENTIALS_SECONDS",
     "TENANCY_API_ROLE_ARN",
+    "TENANCY_EXPIRY_WARNING_DAYS",
 ];
 
 impl Settings {
@@ -96,7 +102,30 @@ impl Settings {
                 credentials::SESSION_SECONDS,
             )?,
             api_role_arn: var("TENANCY_API_ROLE_ARN"),
+            expiry_warning_days: bounded_days(
+                "TENANCY_EXPIRY_WARNING_DAYS",
+                var("TENANCY_EXPIRY_WARNING_DAYS"),
+                expiry::DEFAULT_WARNING_DAYS,
+                expiry::WARNING_DAYS,
+            )?,
         })
+    }
+}
+
+/// A whole number of days within `range`; `default` when unset.
+fn bounded_days(
+    name: &'static str,
+    value: Option<String>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, StartError> {
+    let Some(value) = value else { return Ok(default) };
+    match value.trim().parse::<i64>() {
+        Ok(days) if range.contains(&days) => Ok(days),
+        _ => Err(StartError::Setting {
+            name,
+            problem: format!("'{value}' is not a whole number of days from {} to {}", range.start(), range.end()),
+        }),
     }
 }
 
@@ -198,6 +227,9 @@ pub struct App {
     pub worker: Worker,
     /// Who may put requests on the bus.
     pub producers: Producers,
+    /// Where the worker reports provisioning: EMF lines on stdout in Lambda, where
+    /// CloudWatch turns them into metrics; nowhere locally.
+    pub metrics: Arc<dyn LifecycleMetrics>,
 }
 
 impl App {
@@ -296,15 +328,36 @@ impl App {
             authorizer,
             cloud.clone(),
         )
-        .with_session_seconds(settings.credentials_seconds);
+        .with_session_seconds(settings.credentials_seconds)
+        .with_expiry_warning_days(settings.expiry_warning_days)
+        .with_inventory(cloud.clone(), &settings.deployment);
         let config = WorkerConfig {
             lease: time::Duration::seconds(settings.lease_seconds),
             deployment: settings.deployment.clone(),
             ..WorkerConfig::default()
         };
-        let worker = Worker::new(store.clone(), cloud.clone(), events.clone(), plugins.clone(), clock.clone(), config);
+        let metrics: Arc<dyn LifecycleMetrics> = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            Arc::new(EmfMetrics::stdout(&settings.deployment))
+        } else {
+            Arc::new(NoMetrics)
+        };
+        let worker = Worker::new(store.clone(), cloud.clone(), events.clone(), plugins.clone(), clock.clone(), config)
+            .with_metrics(metrics.clone());
         phase.done("services");
-        Ok(Self { settings, sdk, calls, store, cloud, events, plugins, clock, control_plane, worker, producers })
+        Ok(Self {
+            settings,
+            sdk,
+            calls,
+            store,
+            cloud,
+            events,
+            plugins,
+            clock,
+            control_plane,
+            worker,
+            producers,
+            metrics,
+        })
     }
 
     /// The worker's settings, as wired.
@@ -326,7 +379,8 @@ impl App {
             self.plugins.clone(),
             self.clock.clone(),
             config,
-        );
+        )
+        .with_metrics(self.metrics.clone());
         self
     }
 
@@ -456,6 +510,17 @@ mod tests {
         for bad in ["30O", "5m", "-5", "0", "1.5", "300 seconds", "59", "300000", "99999999999999999999"] {
             let error = settings(&[("TENANCY_LEASE_SECONDS", bad)]).expect_err(bad).to_string();
             assert!(error.contains("TENANCY_LEASE_SECONDS") && error.contains(&format!("'{bad}'")), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_expiry_warning_is_a_bounded_number_of_days_and_a_week_by_default() {
+        assert_eq!(settings(&[]).unwrap().expiry_warning_days, 7);
+        assert_eq!(settings(&[("TENANCY_EXPIRY_WARNING_DAYS", "0")]).unwrap().expiry_warning_days, 0);
+        assert_eq!(settings(&[("TENANCY_EXPIRY_WARNING_DAYS", "30")]).unwrap().expiry_warning_days, 30);
+        for bad in ["-1", "366", "7d", "1.5", "seven", "604800"] {
+            let error = settings(&[("TENANCY_EXPIRY_WARNING_DAYS", bad)]).expect_err(bad).to_string();
+            assert!(error.contains("TENANCY_EXPIRY_WARNING_DAYS") && error.contains(&format!("'{bad}'")), "{error}");
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod cloud;
 pub mod config;
 pub mod dynamodb;
+pub mod emf;
 pub mod errors;
 pub mod eventbridge;
 pub mod metrics;
@@ -12,5 +13,6 @@ pub mod metrics;
 pub use cloud::AwsCloud;
 pub use config::AwsSettings;
 pub use dynamodb::DynamoStore;
+pub use emf::EmfMetrics;
 pub use eventbridge::EventBridgeEvents;
 pub use metrics::CallCounter;

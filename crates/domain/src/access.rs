@@ -15,6 +15,7 @@ pub const ADMIN_GROUP: &str = "tenancy-admins";
 /// How a request reached Tenancy: the kind of caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Via {
     /// The HTTP API, with a verified token.
     Api,
@@ -141,6 +142,7 @@ mod tests {
 /// A user's role on a tenant. Platform admins hold every role on every tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Read the tenant, its access list, grants and history.
     ReadOnly,
@@ -198,6 +200,7 @@ pub const MAX_ACCESS_ENTRIES: usize = 200;
 /// A user's role on one tenant incarnation, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessEntry {
     /// The tenant's name.
     pub tenant: Name,
@@ -245,7 +248,8 @@ impl AccessEntry {
 }
 
 /// An entry as the API shows it: with whether it still gives its role now.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessView {
     /// The entry.
     #[serde(flatten)]

@@ -12,6 +12,7 @@ use crate::names::Name;
 /// What an audit entry is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Subject {
     /// A tenant: its name and incarnation.
     Tenant {
@@ -29,6 +30,7 @@ pub enum Subject {
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuditAction {
     /// An infrastructure was recorded.
     #[serde(rename = "infrastructure.created")]
@@ -45,6 +47,9 @@ pub enum AuditAction {
     /// A tenant's deletion was asked for.
     #[serde(rename = "tenant.deletion-requested")]
     TenantDeletionRequested,
+    /// A tenant reached its end and the sweep asked for its deletion.
+    #[serde(rename = "tenant.expired")]
+    TenantExpired,
     /// A failed operation was run again.
     #[serde(rename = "tenant.retried")]
     TenantRetried,
@@ -87,6 +92,7 @@ impl AuditAction {
             Self::TenantCreated => "Tenant Created",
             Self::TenantUpdated => "Tenant Changed",
             Self::TenantDeletionRequested => "Tenant Deletion Requested",
+            Self::TenantExpired => "Tenant Expired",
             Self::TenantRetried => "Tenant Retried",
             Self::TenantOperationSucceeded => "Tenant Operation Succeeded",
             Self::TenantOperationFailed => "Tenant Operation Failed",
@@ -104,6 +110,7 @@ impl AuditAction {
 /// Who did it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     /// The caller's subject, the producer (`source@account`), or `tenancy` for the sweep.
     pub id: String,
@@ -131,6 +138,7 @@ impl Actor {
 /// One entry of the trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// A unique id (also what orders entries recorded in the same instant).
     pub id: uuid::Uuid,

@@ -1,11 +1,12 @@
-//! Adapters that need nothing outside the domain: the system clock, and a deployment
-//! without tenant types. The ports they implement are in [`crate::ports`].
+//! Adapters that need nothing outside the domain: the system clock, a deployment
+//! without tenant types, and no metrics. The ports they implement are in [`crate::ports`].
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::access::{GrantDecision, GrantRequest};
-use crate::ports::{Clock, Plugins};
+use crate::metrics::{OperationReport, StepReport};
+use crate::ports::{Clock, LifecycleMetrics, Plugins};
 use crate::tenant::Tenant;
 use crate::tenant_type::{PluginFailure, Proposal, TenantTypeInfo};
 
@@ -42,4 +43,13 @@ impl Plugins for NoPlugins {
     async fn on_grant_access(&self, tenant: &Tenant, _: &GrantRequest) -> Result<GrantDecision, PluginFailure> {
         Err(PluginFailure::UnknownType(tenant.tenant_type().clone()))
     }
+}
+
+/// No metrics: the local runner's, and the worker's unless it is given others.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMetrics;
+
+impl LifecycleMetrics for NoMetrics {
+    fn step_ran(&self, _: &StepReport) {}
+    fn operation_ended(&self, _: &OperationReport) {}
 }

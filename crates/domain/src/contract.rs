@@ -18,7 +18,7 @@ use crate::names::Name;
 use crate::paging::PageRequest;
 use crate::ports::errors::StoreError;
 use crate::ports::{Cloud, Store};
-use crate::tenant::{Operation, Requester, ResourceKind, Tenant, TenantState};
+use crate::tenant::{ExpiryStage, Operation, Requester, ResourceKind, Tenant, TenantState};
 use crate::worker::{DELETE_ROUNDS, PROVISION_ROUNDS};
 
 /// The time every case starts at.
@@ -75,6 +75,7 @@ where
     a_deleted_tenant_is_final_frees_its_name_and_leaves_listings(&fresh().await).await;
     idempotency_records_are_written_with_the_tenant(&fresh().await).await;
     stalled_tenants_are_the_transitional_ones_not_written_since(&fresh().await).await;
+    tenants_with_an_end_are_found_by_stage_and_instant(&fresh().await).await;
     pages_follow_cursors_and_foreign_cursors_are_refused(&fresh().await).await;
     grants_are_found_from_both_sides_and_when_ended(&fresh().await).await;
 }
@@ -290,6 +291,55 @@ async fn stalled_tenants_are_the_transitional_ones_not_written_since(store: &dyn
     let stalled = store.stalled_tenants(before, 10).await.unwrap();
     assert_eq!(stalled, [name("older"), name("old")], "transitional, quiet since before, oldest first");
     assert_eq!(store.stalled_tenants(before, 1).await.unwrap(), [name("older")], "at most the limit");
+}
+
+async fn tenants_with_an_end_are_found_by_stage_and_instant(store: &dyn Store) {
+    store.create_infrastructure(&infrastructure("dev")).await.unwrap();
+    let names = |found: Vec<Tenant>| found.iter().map(|t| t.name().to_string()).collect::<Vec<_>>();
+    // (name, end in days from T0)
+    for (text, days) in [("late", 9), ("soon", 2), ("sooner", 1), ("warned", 3), ("endless", 0), ("busy", 1)] {
+        store.create_tenant(&tenant(text, "dev", T0), None).await.unwrap();
+        if text == "busy" {
+            // Still provisioning: not watched until it is active.
+            let mut busy = store.get_tenant(&name(text)).await.unwrap().unwrap();
+            busy.set_expiry(Some(T0 + Duration::days(days)));
+            store.save_tenant(&busy).await.unwrap();
+            continue;
+        }
+        let mut active = finish(store, text, T0).await;
+        if days > 0 {
+            active.set_expiry(Some(T0 + Duration::days(days)));
+            if text == "warned" {
+                active.mark_expiry_warned(true, T0);
+            }
+            store.save_tenant(&active).await.unwrap();
+        }
+    }
+    let ahead = store.expiring_tenants(ExpiryStage::Ahead, T0 + Duration::days(5), 10).await.unwrap();
+    assert_eq!(names(ahead), ["sooner", "soon"], "not warned, ending before, soonest first");
+    let ahead = store.expiring_tenants(ExpiryStage::Ahead, T0 + Duration::days(30), 1).await.unwrap();
+    assert_eq!(names(ahead), ["sooner"], "at most the limit");
+    let due = store.expiring_tenants(ExpiryStage::Due, T0 + Duration::days(5), 10).await.unwrap();
+    assert_eq!(names(due), ["warned"], "warned ones are due at their end");
+    assert!(store.expiring_tenants(ExpiryStage::Due, T0 + Duration::days(3), 10).await.unwrap().is_empty());
+
+    // Reported as kept by deletion protection: due again a day later, then not at all once deleting.
+    let mut kept = store.get_tenant(&name("warned")).await.unwrap().unwrap();
+    kept.mark_expiry_blocked(true, T0 + Duration::days(4));
+    let kept = store.save_tenant(&kept).await.unwrap();
+    assert!(store.expiring_tenants(ExpiryStage::Due, T0 + Duration::days(5), 10).await.unwrap().is_empty());
+    let due = store.expiring_tenants(ExpiryStage::Due, T0 + Duration::days(5) + Duration::seconds(1), 10);
+    assert_eq!(names(due.await.unwrap()), ["warned"]);
+    let mut deleting = kept;
+    deleting.request(Operation::Delete, requester(T0 + Duration::days(6))).unwrap();
+    store.save_tenant(&deleting).await.unwrap();
+    assert!(store.expiring_tenants(ExpiryStage::Due, T0 + Duration::days(30), 10).await.unwrap().is_empty());
+    // An end cleared leaves the index.
+    let mut cleared = store.get_tenant(&name("late")).await.unwrap().unwrap();
+    cleared.set_expiry(None);
+    store.save_tenant(&cleared).await.unwrap();
+    let ahead = store.expiring_tenants(ExpiryStage::Ahead, T0 + Duration::days(30), 10).await.unwrap();
+    assert_eq!(names(ahead), ["sooner", "soon"]);
 }
 
 async fn pages_follow_cursors_and_foreign_cursors_are_refused(store: &dyn Store) {

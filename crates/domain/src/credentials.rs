@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -75,8 +75,9 @@ impl fmt::Debug for Session {
 
 /// The body the AWS CLI's `credential_process` reads: `Version` 1, the keys, the token and
 /// the expiry (RFC 3339), so that `aws --profile <tenant> ...` refreshes them by itself.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CredentialProcess {
     /// Always 1.
     pub version: u8,

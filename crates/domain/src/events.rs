@@ -40,6 +40,12 @@ pub enum EventKind {
     GrantApplyRequested,
     /// A grant was revoked or expired and must leave the cloud (Tenancy's own request only).
     GrantRevokeRequested,
+    /// A tenant's end is within the warning window (once per end).
+    Expiring,
+    /// A tenant passed its end, but deletion protection keeps it (at most daily).
+    ExpiryBlocked,
+    /// The daily sweep found an active tenant's resources differ from its record.
+    DriftDetected,
     /// An entry of the audit trail (access, grants, credentials, tenants, infrastructures).
     Audit(AuditAction),
 }
@@ -89,6 +95,9 @@ impl EventKind {
             Self::RequestRejected => "Tenant Request Rejected",
             Self::GrantApplyRequested => "Grant Apply Requested",
             Self::GrantRevokeRequested => "Grant Revoke Requested",
+            Self::Expiring => "Tenant Expiring",
+            Self::ExpiryBlocked => "Tenant Expiry Blocked",
+            Self::DriftDetected => "Tenant Drift Detected",
             Self::Audit(action) => action.detail_type(),
         }
     }
@@ -100,7 +109,7 @@ impl EventKind {
     pub const GRANT_REQUESTS: [EventKind; 2] = [Self::GrantApplyRequested, Self::GrantRevokeRequested];
 
     /// Every kind of the lifecycle (audit kinds are [`AuditAction`]'s).
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 17] = [
         Self::CreateRequested,
         Self::UpdateRequested,
         Self::DeleteRequested,
@@ -115,6 +124,9 @@ impl EventKind {
         Self::RequestRejected,
         Self::GrantApplyRequested,
         Self::GrantRevokeRequested,
+        Self::Expiring,
+        Self::ExpiryBlocked,
+        Self::DriftDetected,
     ];
 
     /// The kind with this `detail-type`, if any.
@@ -163,6 +175,43 @@ impl LifecycleEvent {
             kind,
             detail: json!({ "tenant": grant.from_tenant, "tenantId": grant.from_tenant_id, "grantId": grant.id }),
             tenant: Some(grant.from_tenant.to_string()),
+        }
+    }
+
+    /// A notice about a tenant's end (`Tenant Expiring`, `Tenant Expiry Blocked`): the
+    /// tenant, its end, and its deletion protection.
+    pub fn expiry(kind: EventKind, tenant: &Tenant) -> Self {
+        let expires_at =
+            tenant.expires_at().and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok());
+        let mut detail = json!({
+            "tenant": tenant.name(), "tenantId": tenant.id(), "infrastructure": tenant.infrastructure(),
+            "type": tenant.tenant_type(), "expiresAt": expires_at, "deletionProtection": tenant.deletion_protection(),
+        });
+        if kind == EventKind::ExpiryBlocked {
+            detail["reason"] = json!(format!(
+                "deletion protection keeps the tenant past its end; turn it off (PATCH /v1/tenants/{} \
+                 {{\"deletionProtection\": false}}) to let the sweep delete it, or move expiresAt later",
+                tenant.name()
+            ));
+        }
+        Self { kind, detail, tenant: Some(tenant.name().to_string()) }
+    }
+
+    /// Drift found on a tenant: names it and carries the items, each with its remedy (at
+    /// most [`crate::inventory::MAX_DRIFT_PER_EVENT`], so that the event stays under
+    /// EventBridge's 256 KB; `driftCount` says how many there are).
+    pub fn drift(report: &crate::inventory::InventoryReport) -> Self {
+        let shown = &report.drift[..report.drift.len().min(crate::inventory::MAX_DRIFT_PER_EVENT)];
+        Self {
+            kind: EventKind::DriftDetected,
+            detail: json!({
+                "tenant": report.tenant,
+                "tenantId": report.tenant_id,
+                "driftCount": report.drift.len(),
+                "drift": shown,
+                "checkedAt": report.checked_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            }),
+            tenant: Some(report.tenant.clone()),
         }
     }
 

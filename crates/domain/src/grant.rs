@@ -57,6 +57,7 @@ pub const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
 /// Where a grant is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GrantStatus {
     /// Recorded; the lifecycle function has not applied it yet (or a try failed and will
     /// be repeated).
@@ -71,6 +72,7 @@ pub enum GrantStatus {
 
 /// A port range, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ports {
     /// First port.
     pub from: u16,
@@ -79,8 +81,9 @@ pub struct Ports {
 }
 
 /// `"5432"` or `{ "from": 8000, "to": 8080 }` as a request states ports.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PortsRequest {
     /// A range.
     Range {
@@ -122,6 +125,7 @@ impl PortsRequest {
 /// Whether an IAM grant lets the other tenant read or also write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AccessLevel {
     /// Read actions only.
     Read,
@@ -132,6 +136,7 @@ pub enum AccessLevel {
 /// What a grant opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GrantKind {
     /// An ingress rule from the other tenant's group.
     Network {
@@ -152,6 +157,7 @@ pub enum GrantKind {
 /// One grant, as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grant {
     /// Its id.
     pub id: Uuid,
@@ -195,25 +201,26 @@ impl Grant {
 }
 
 /// The body of `POST /v1/tenants/{name}/grants`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantRequest {
     /// The tenant to open to.
     pub to_tenant: String,
     /// Network: the protocol.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
     /// Network: the ports.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<PortsRequest>,
     /// IAM: the area.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<String>,
     /// IAM: read or write.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<AccessLevel>,
     /// When it stops (RFC 3339); never when absent.
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<OffsetDateTime>,
 }
 

@@ -10,6 +10,7 @@ use crate::names::Name;
 /// deletion protection for its tenants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Environment {
     /// Production: tenants are deletion-protected by default.
     Prod,
@@ -36,6 +37,7 @@ impl std::fmt::Display for Environment {
 /// A VPC that tenants live in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Infrastructure {
     /// Unique name.
     pub name: Name,

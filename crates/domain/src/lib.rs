@@ -15,9 +15,11 @@ pub mod events;
 pub mod grant;
 pub mod idempotency;
 pub mod infrastructure;
+pub mod inventory;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 pub mod metadata;
+pub mod metrics;
 pub mod names;
 pub mod paging;
 pub mod permissions_boundary;
@@ -27,6 +29,7 @@ pub mod ports;
 pub mod service;
 pub mod tenant;
 pub mod tenant_type;
+pub mod views;
 pub mod worker;
 
 pub use error::{Error, Result};

@@ -45,6 +45,7 @@ const RESERVED_PREFIXES: &[(&str, &str)] = &[
 /// A validated tenant or infrastructure name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Name(String);
 
 impl Name {

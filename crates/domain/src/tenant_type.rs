@@ -9,6 +9,7 @@ use crate::tenant::PluginRecord;
 /// A hook of the tenant-type world: a moment of the lifecycle a plugin may answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Hook {
     /// Before a tenant is created or changed: may refuse it.
     Validate,
@@ -43,6 +44,7 @@ impl Hook {
 /// What a tenant type may ask for beyond the rules, once an admin enables it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Capability {
     /// Ingress from sources outside the infrastructure's VPC.
     PublicIngress,
@@ -68,6 +70,7 @@ impl Capability {
 /// A tenant type and the plugin behind it, as the registry declares it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantTypeInfo {
     /// The type, as tenants name it.
     pub name: String,
@@ -88,6 +91,11 @@ pub struct TenantTypeInfo {
     /// Of those, what an admin enabled for this deployment.
     #[serde(default)]
     pub enabled_capabilities: Vec<Capability>,
+    /// The setting that holds a tenant's end, as a date `YYYY-MM-DD` (the end of that day,
+    /// UTC): declared by the platform team, read and checked by Tenancy itself, so that no
+    /// plugin sets an end. A type that names one requires it of every tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_setting: Option<String>,
 }
 
 /// Why a tenant-type plugin gave no usable answer.

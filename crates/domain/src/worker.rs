@@ -12,6 +12,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use futures::future::join_all;
 use time::Duration;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::audit::{Actor, AuditAction, AuditEntry, Subject};
@@ -19,10 +20,11 @@ use crate::boundary::Boundary;
 use crate::events::{EventKind, LifecycleEvent};
 use crate::grant::GrantStatus;
 use crate::infrastructure::Infrastructure;
+use crate::metrics::{OperationReport, StepReport, StepResult};
 use crate::names::Name;
 use crate::plan::{self, PlanContext};
 use crate::ports::errors::{CloudError, StoreError};
-use crate::ports::{Clock, Cloud, Events, Plugins, WorkerStore};
+use crate::ports::{Clock, Cloud, Events, LifecycleMetrics, Plugins, WorkerStore};
 use crate::tenant::{DEFAULT_TYPE, Operation, ResourceKind, ResourceRef, Step, Tenant, TenantState};
 use crate::tenant_type::{PluginFailure, Proposal};
 
@@ -140,6 +142,7 @@ pub struct Worker {
     plugins: Arc<dyn Plugins>,
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
+    metrics: Arc<dyn LifecycleMetrics>,
 }
 
 /// The text of a caught panic.
@@ -152,7 +155,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     format!("panicked: {}", text.chars().take(300).collect::<String>())
 }
 
-type StepResult = Result<Option<Vec<ResourceRef>>, CloudError>;
+type StepOutcome = Result<Option<Vec<ResourceRef>>, CloudError>;
 
 impl Worker {
     /// Builds a worker over its ports.
@@ -164,7 +167,13 @@ impl Worker {
         clock: Arc<dyn Clock>,
         config: WorkerConfig,
     ) -> Self {
-        Self { store, cloud, events, plugins, clock, config }
+        Self { store, cloud, events, plugins, clock, config, metrics: Arc::new(crate::builtin::NoMetrics) }
+    }
+
+    /// The worker reporting each step's run and each operation's end to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn LifecycleMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Does whatever cloud work the tenant's state asks for. `expected_id`, when given,
@@ -176,6 +185,17 @@ impl Worker {
     /// lease; a passing fault is retried; a tenant that keeps failing to finish is failed
     /// after [`WorkerConfig::max_runs`] runs.
     pub async fn drive(&self, name: &Name, expected_id: Option<Uuid>) -> Result<Outcome, WorkerError> {
+        // Every line logged during the run names the tenant and, once known, the operation.
+        let span = tracing::info_span!("tenant", tenant = %name, operation = tracing::field::Empty);
+        self.drive_in(name, expected_id, &span).instrument(span.clone()).await
+    }
+
+    async fn drive_in(
+        &self,
+        name: &Name,
+        expected_id: Option<Uuid>,
+        span: &tracing::Span,
+    ) -> Result<Outcome, WorkerError> {
         let Some(mut tenant) = self.store.get_tenant(name).await.map_err(WorkerError::Store)? else {
             return Ok(Outcome::NothingToDo);
         };
@@ -185,6 +205,7 @@ impl Worker {
         let Some(operation) = tenant.pending_operation() else {
             return Ok(Outcome::NothingToDo);
         };
+        span.record("operation", operation.as_str());
         let owner = Uuid::new_v4().to_string();
         if !self.claim(&mut tenant, &owner).await? {
             return Ok(Outcome::Busy);
@@ -261,11 +282,13 @@ impl Worker {
             _ if boundary.plan.resources.is_empty() => PROVISION_ROUNDS.to_vec(),
             _ => PROVISION_ROUNDS.into_iter().chain([BUCKET_ROUND]).collect(),
         };
+        let labels = (tenant.name().to_string(), tenant.tenant_type().to_string());
         for (index, round) in rounds.iter().enumerate() {
             let mut pending: Vec<ResourceKind> = round.to_vec();
             let mut attempt = 1;
             loop {
-                let results = join_all(pending.iter().map(|kind| self.guarded_step(operation, *kind, &boundary))).await;
+                let results =
+                    join_all(pending.iter().map(|kind| self.guarded_step(operation, *kind, &boundary, &labels))).await;
                 let now = self.clock.now();
                 let mut failed = None;
                 let mut passing = Vec::new();
@@ -341,11 +364,38 @@ impl Worker {
         ceiling / 2 + ceiling / 2 * fraction / 1000
     }
 
-    /// One step, with a panic in it turned into a failure of that step.
-    async fn guarded_step(&self, operation: Operation, kind: ResourceKind, boundary: &Boundary) -> StepResult {
-        AssertUnwindSafe(self.step(operation, kind, boundary)).catch_unwind().await.unwrap_or_else(|panic| {
-            Err(CloudError::permanent(format!("the {kind} step {}", panic_message(panic.as_ref()))))
-        })
+    /// One step, with a panic in it turned into a failure of that step, its run reported
+    /// to the metrics. `labels`: the tenant's name and type.
+    async fn guarded_step(
+        &self,
+        operation: Operation,
+        kind: ResourceKind,
+        boundary: &Boundary,
+        labels: &(String, String),
+    ) -> StepOutcome {
+        let span = tracing::info_span!("step", step = kind.as_str());
+        let started = std::time::Instant::now();
+        let outcome = AssertUnwindSafe(self.step(operation, kind, boundary))
+            .catch_unwind()
+            .instrument(span)
+            .await
+            .unwrap_or_else(|panic| {
+                Err(CloudError::permanent(format!("the {kind} step {}", panic_message(panic.as_ref()))))
+            });
+        let result = match &outcome {
+            Ok(_) => StepResult::Succeeded,
+            Err(error) if error.transient => StepResult::Retrying,
+            Err(_) => StepResult::Failed,
+        };
+        self.metrics.step_ran(&StepReport {
+            tenant: labels.0.clone(),
+            tenant_type: labels.1.clone(),
+            operation,
+            step: Step::from(kind),
+            duration: started.elapsed(),
+            result,
+        });
+        outcome
     }
 
     /// The tenant type's say, before any cloud work: for a create or an update, the plan
@@ -495,6 +545,7 @@ impl Worker {
         if !self.write(&mut tenant).await? {
             return Ok(Outcome::Superseded);
         }
+        self.report_end(&tenant, operation, Some(step));
         self.announce(EventKind::failed(operation), &tenant).await;
         Ok(Outcome::Failed { step, error })
     }
@@ -512,11 +563,21 @@ impl Worker {
             return Ok(Outcome::Superseded);
         }
         tracing::info!(tenant = %tenant.name(), state = %next, "lifecycle finished");
+        self.report_end(&tenant, operation, None);
         if next == TenantState::Deleted {
             self.forget_access(&tenant).await;
         }
         self.announce(EventKind::done(operation), &tenant).await;
         Ok(Outcome::Done(next))
+    }
+
+    fn report_end(&self, tenant: &Tenant, operation: Operation, failed_at: Option<Step>) {
+        self.metrics.operation_ended(&OperationReport {
+            tenant: tenant.name().to_string(),
+            tenant_type: tenant.tenant_type().to_string(),
+            operation,
+            failed_at,
+        });
     }
 
     /// Writes an outcome in the tenant's history (the outcome event itself is the bus's

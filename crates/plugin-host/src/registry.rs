@@ -66,6 +66,12 @@ pub struct Declaration {
     /// Capabilities an admin enabled; a subset of `capabilities`.
     #[serde(default)]
     pub enabled_capabilities: Vec<String>,
+    /// The setting that holds a tenant's end (a date `YYYY-MM-DD`): Tenancy reads and
+    /// checks it into the tenant's `expiresAt`, and requires it of every tenant of the
+    /// type. Declared here, by the platform team, rather than proposed by the plugin, so
+    /// that a plugin can never set an end Tenancy did not check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_setting: Option<String>,
 }
 
 impl Declaration {
@@ -81,6 +87,7 @@ impl Declaration {
             hooks: self.hooks.iter().filter_map(|h| Hook::parse(h)).collect(),
             capabilities: self.capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
             enabled_capabilities: self.enabled_capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
+            expiry_setting: self.expiry_setting.clone(),
         }
     }
 }
@@ -199,6 +206,11 @@ fn check(declaration: &Declaration) -> Result<(), RegistryError> {
     }
     if let Some(undeclared) = declaration.enabled_capabilities.iter().find(|c| !declaration.capabilities.contains(c)) {
         return Err(problem(format!("capability '{undeclared}' is enabled but the plugin does not declare it")));
+    }
+    if let Some(key) = &declaration.expiry_setting {
+        let settings = std::collections::BTreeMap::from([(key.clone(), "2000-01-01".to_string())]);
+        tenancy_domain::metadata::validate_settings(&settings)
+            .map_err(|e| problem(format!("expirySetting '{key}' is not a setting key: {e}")))?;
     }
     Ok(())
 }

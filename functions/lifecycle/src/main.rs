@@ -5,6 +5,7 @@
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use tenancy_app::bus::HandlerError;
 use tenancy_app::{App, EventBridgeEvent, init_logging};
+use tracing::Instrument;
 
 /// The failure as Lambda reports it: its class as the error type, its message as is.
 fn diagnostic(error: HandlerError) -> Diagnostic {
@@ -17,10 +18,14 @@ async fn main() -> Result<(), Error> {
     let handler = App::from_env().await?.bus_handler();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let handler = handler.clone();
+        // Every line logged for the invocation carries Lambda's request id.
+        let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
         async move {
             let handled = handler.handle(event.payload).await.map_err(diagnostic)?;
+            tracing::info!(outcome = ?handled, "event handled");
             Ok::<_, Diagnostic>(format!("{handled:?}"))
         }
+        .instrument(span)
     }))
     .await
 }

@@ -5,9 +5,14 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use serde_json::json;
 use tenancy_domain::service::AccessRequest;
 
+use tenancy_domain::access::AccessView;
+use tenancy_domain::audit::AuditEntry;
+use tenancy_domain::service::Me;
+use tenancy_domain::views::{Items, Paged};
+
+use super::openapi;
 use super::{
     Api, Authenticated, Reply, bad_request, json_response, list_query, page_body, parse_body, path_name, read_body,
 };
@@ -18,6 +23,8 @@ fn tenant_and_user(path: Result<Path<(String, String)>, PathRejection>) -> Resul
     path.map(|Path(pair)| pair).map_err(|rejection| bad_request(format!("the path is malformed: {rejection}")))
 }
 
+#[utoipa::path(get, path = "/v1/tenants/{name}/access", tag = "access", params(openapi::NameParam),
+    responses((status = 200, description = "Who has a role on the tenant", body = Items<AccessView>), openapi::Problems))]
 pub(super) async fn list_access(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -25,9 +32,12 @@ pub(super) async fn list_access(
 ) -> Reply {
     let name = path_name(name)?;
     let items = api.tenancy.list_access(&caller, &name).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+    Ok(json_response(StatusCode::OK, &Items { items }))
 }
 
+#[utoipa::path(put, path = "/v1/tenants/{name}/access/{user}", tag = "access", params(openapi::NameParam, openapi::UserParam),
+    request_body = AccessRequest,
+    responses((status = 200, description = "The user has the role", body = AccessView), openapi::Problems))]
 pub(super) async fn put_access(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -42,6 +52,8 @@ pub(super) async fn put_access(
     Ok(json_response(StatusCode::OK, &view))
 }
 
+#[utoipa::path(delete, path = "/v1/tenants/{name}/access/{user}", tag = "access", params(openapi::NameParam, openapi::UserParam),
+    responses((status = 204, description = "The user has no role on the tenant any more"), openapi::Problems))]
 pub(super) async fn delete_access(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -52,6 +64,8 @@ pub(super) async fn delete_access(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(get, path = "/v1/tenants/{name}/history", tag = "access", params(openapi::NameParam, openapi::PageParams),
+    responses((status = 200, description = "What happened to the tenant, newest first", body = Paged<AuditEntry>), openapi::Problems))]
 pub(super) async fn history(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -61,9 +75,11 @@ pub(super) async fn history(
     let name = path_name(name)?;
     let q = list_query(query.as_deref(), &[])?;
     let page = api.tenancy.tenant_history(&caller, &name, q.limit, q.cursor).await?;
-    Ok(json_response(StatusCode::OK, &page_body(page, |entry| json!(entry))))
+    Ok(json_response(StatusCode::OK, &page_body(page, AuditEntry::clone)))
 }
 
+#[utoipa::path(get, path = "/v1/me", tag = "access", params(openapi::PageParams),
+    responses((status = 200, description = "The caller, and the tenants they have a role on", body = Me), openapi::Problems))]
 pub(super) async fn me(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,

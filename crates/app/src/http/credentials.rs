@@ -7,8 +7,12 @@ use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
 use tenancy_domain::credentials::CredentialProcess;
 
+use super::openapi;
 use super::{Api, Authenticated, Reply, json_response, path_name};
 
+#[utoipa::path(post, path = "/v1/tenants/{name}/credentials", tag = "access", params(openapi::NameParam),
+    responses((status = 200, description = "Short-lived credentials for the tenant's role, in the shape `credential_process` reads", body = CredentialProcess,
+        headers(("cache-control" = String, description = "`no-store`"))), openapi::Problems))]
 pub(super) async fn issue(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,

@@ -4,11 +4,16 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::json;
 use tenancy_domain::grant::GrantRequest;
 
+use tenancy_domain::grant::Grant;
+use tenancy_domain::views::Items;
+
+use super::openapi;
 use super::{Api, Authenticated, Reply, bad_request, json_response, parse_body, path_name, read_body};
 
+#[utoipa::path(get, path = "/v1/tenants/{name}/grants", tag = "grants", params(openapi::NameParam),
+    responses((status = 200, description = "Grants the tenant gave and received", body = Items<Grant>), openapi::Problems))]
 pub(super) async fn list_grants(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -16,9 +21,11 @@ pub(super) async fn list_grants(
 ) -> Reply {
     let name = path_name(name)?;
     let items = api.tenancy.list_grants(&caller, &name).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+    Ok(json_response(StatusCode::OK, &Items { items }))
 }
 
+#[utoipa::path(post, path = "/v1/tenants/{name}/grants", tag = "grants", params(openapi::NameParam), request_body = GrantRequest,
+    responses((status = 201, description = "Recorded; it is being applied", body = Grant), openapi::Problems))]
 pub(super) async fn create_grant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -33,6 +40,8 @@ pub(super) async fn create_grant(
     Ok(json_response(StatusCode::CREATED, &grant))
 }
 
+#[utoipa::path(delete, path = "/v1/tenants/{name}/grants/{id}", tag = "grants", params(openapi::NameParam, openapi::GrantIdParam),
+    responses((status = 202, description = "It is being removed", body = Grant), openapi::Problems))]
 pub(super) async fn revoke_grant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,

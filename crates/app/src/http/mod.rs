@@ -24,6 +24,7 @@ use tenancy_domain::infrastructure::Infrastructure;
 use tenancy_domain::paging::Page;
 use tenancy_domain::service::{ControlPlane, NewInfrastructure, NewTenant, TenantPatch};
 use tenancy_domain::tenant::Tenant;
+use tenancy_domain::views::{Items, Paged, TenantTypeView, TenantView};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -37,6 +38,9 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// The header that carries a request's id, in and out. A request that arrives without one
 /// is given a fresh UUID; in AWS the API function sets it to API Gateway's request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// Where the API's OpenAPI document is served: the one `/v1` route open to anyone, so that
+/// tools can read the contract before they have a token.
+pub const OPENAPI_PATH: &str = "/v1/openapi.json";
 
 /// The API over the domain service.
 #[derive(Clone)]
@@ -67,26 +71,17 @@ impl IntoResponse for Problem {
     }
 }
 
-/// A tenant as the API shows it: worker internals left out.
-pub fn tenant_view(tenant: &Tenant) -> Value {
-    let mut view = serde_json::to_value(tenant).unwrap_or(Value::Null);
-    if let Some(map) = view.as_object_mut() {
-        map.remove("lease");
-        map.remove("appliedTags");
-    }
-    view
-}
-
 fn tenant_response(status: StatusCode, tenant: &Tenant) -> Response {
-    let mut response = json_response(status, &tenant_view(tenant));
+    let mut response = json_response(status, &TenantView::from(tenant));
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", tenant.version())) {
         response.headers_mut().insert(axum::http::header::ETAG, etag);
     }
     response
 }
 
-pub(crate) fn page_body<T>(page: Page<T>, view: impl Fn(&T) -> Value) -> Value {
-    json!({ "items": page.items.iter().map(view).collect::<Vec<_>>(), "nextCursor": page.next_cursor })
+/// A page as the API answers it, each item in its view.
+pub(crate) fn page_body<T, V>(page: Page<T>, view: impl Fn(&T) -> V) -> Paged<V> {
+    Paged { items: page.items.iter().map(view).collect(), next_cursor: page.next_cursor }
 }
 
 fn bad_request(detail: impl Into<String>) -> Problem {
@@ -244,6 +239,7 @@ impl Api {
         let routes = Router::new()
             // Any method: load balancers and people probe it with whatever they have.
             .route("/healthz", any(healthz))
+            .route(OPENAPI_PATH, allowing("GET", on(MethodFilter::GET, openapi::openapi_document)))
             .route(
                 "/v1/infrastructures",
                 allowing("GET, POST", on(MethodFilter::GET, list_infrastructures).post(create_infrastructure)),
@@ -274,6 +270,7 @@ impl Api {
             )
             .route("/v1/tenants/{name}/grants/{id}", allowing("DELETE", on(MethodFilter::DELETE, grants::revoke_grant)))
             .route("/v1/tenants/{name}/history", allowing("GET", on(MethodFilter::GET, access::history)))
+            .route("/v1/tenants/{name}/resources", allowing("GET", on(MethodFilter::GET, inventory::resources)))
             .route("/v1/me", allowing("GET", on(MethodFilter::GET, access::me)))
             .fallback(no_route)
             .with_state(self.clone());
@@ -355,7 +352,7 @@ async fn to_normal_path(mut request: Request) -> Request {
 /// route or method is nobody's business but an authenticated caller's.
 async fn require_caller_under_v1(request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let under_v1 = path == "/v1" || path.starts_with("/v1/");
+    let under_v1 = (path == "/v1" || path.starts_with("/v1/")) && path != OPENAPI_PATH;
     if under_v1 && request.extensions().get::<Caller>().is_none() {
         return unauthenticated().into_response();
     }
@@ -384,9 +381,23 @@ async fn log_request(request: Request, next: Next) -> Response {
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or("")
         .to_string();
-    let response = next.run(request).await;
-    tracing::info!(%method, %path, status = response.status().as_u16(), %request_id, "request");
+    // Every line logged while the request is served carries its id (in Lambda, API
+    // Gateway's) and, on a route under a tenant, the tenant's name.
+    let tenant = tenant_in_path(&path).unwrap_or_default();
+    let span = tracing::info_span!("request", %request_id, tenant = tracing::field::Empty);
+    if !tenant.is_empty() {
+        span.record("tenant", tenant);
+    }
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    span.in_scope(|| tracing::info!(%method, %path, status = response.status().as_u16(), "request"));
     response
+}
+
+/// The tenant a `/v1/tenants/{name}...` path names, as sent (for logs only: the route
+/// validates it).
+fn tenant_in_path(path: &str) -> Option<&str> {
+    let name = path.strip_prefix("/v1/tenants/")?.split('/').next()?;
+    (!name.is_empty() && name.len() <= 64).then_some(name)
 }
 
 /// The request body, read up to [`MAX_BODY_BYTES`] (the body limit layer stops it there
@@ -403,6 +414,8 @@ pub(crate) fn path_name(name: Result<Path<String>, PathRejection>) -> Result<Str
     name.map(|Path(name)| name).map_err(|rejection| bad_request(format!("the path is malformed: {rejection}")))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "The function is up", body = inline(Object), example = json!({"status": "ok"}))))]
 async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({ "status": "ok" }))
 }
@@ -412,6 +425,8 @@ async fn no_route(path: Option<axum::Extension<RequestedPath>>, uri: Uri) -> Pro
     not_found_route(&path)
 }
 
+#[utoipa::path(post, path = "/v1/infrastructures", tag = "infrastructures", request_body = NewInfrastructure,
+    responses((status = 201, description = "Recorded", body = Infrastructure, headers(("location" = String, description = "The new infrastructure's URL"))), openapi::Problems))]
 async fn create_infrastructure(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -426,6 +441,8 @@ async fn create_infrastructure(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/v1/infrastructures", tag = "infrastructures", params(openapi::PageParams),
+    responses((status = 200, description = "One page of infrastructures", body = Paged<Infrastructure>), openapi::Problems))]
 async fn list_infrastructures(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -433,9 +450,11 @@ async fn list_infrastructures(
 ) -> Reply {
     let q = list_query(query.as_deref(), &[])?;
     let page = api.tenancy.list_infrastructures(&caller, q.limit, q.cursor).await?;
-    Ok(json_response(StatusCode::OK, &page_body(page, |i: &Infrastructure| json!(i))))
+    Ok(json_response(StatusCode::OK, &page_body(page, Infrastructure::clone)))
 }
 
+#[utoipa::path(get, path = "/v1/infrastructures/{name}", tag = "infrastructures", params(openapi::NameParam),
+    responses((status = 200, description = "The infrastructure", body = Infrastructure), openapi::Problems))]
 async fn get_infrastructure(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -445,6 +464,8 @@ async fn get_infrastructure(
     Ok(json_response(StatusCode::OK, &api.tenancy.get_infrastructure(&caller, &name).await?))
 }
 
+#[utoipa::path(delete, path = "/v1/infrastructures/{name}", tag = "infrastructures", params(openapi::NameParam),
+    responses((status = 204, description = "Deleted"), openapi::Problems))]
 async fn delete_infrastructure(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -455,6 +476,11 @@ async fn delete_infrastructure(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = NewTenant, params(openapi::IdempotencyKey),
+    responses((status = 202, description = "Recorded; its resources are being created", body = TenantView,
+        headers(("location" = String, description = "The tenant's URL"), ("etag" = String, description = "The tenant's version"),
+            ("idempotent-replayed" = String, description = "`true` when this answers an earlier request with the same key"))),
+        openapi::Problems))]
 async fn create_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -473,6 +499,8 @@ async fn create_tenant(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(openapi::PageParams, openapi::InfrastructureFilter),
+    responses((status = 200, description = "One page of the tenants the caller may see", body = Paged<TenantView>), openapi::Problems))]
 async fn list_tenants(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -480,19 +508,19 @@ async fn list_tenants(
 ) -> Reply {
     let q = list_query(query.as_deref(), &["infrastructure"])?;
     let page = api.tenancy.list_tenants(&caller, q.infrastructure.as_deref(), q.limit, q.cursor).await?;
-    Ok(json_response(StatusCode::OK, &page_body(page, tenant_view)))
+    Ok(json_response(StatusCode::OK, &page_body(page, |tenant| TenantView::from(tenant))))
 }
 
+#[utoipa::path(get, path = "/v1/tenant-types", tag = "tenants",
+    responses((status = 200, description = "The tenant types this deployment offers", body = Items<TenantTypeView>), openapi::Problems))]
 async fn tenant_types(State(api): State<Api>, Authenticated(caller): Authenticated) -> Reply {
-    let mut items = vec![json!({
-        "name": tenancy_domain::tenant::DEFAULT_TYPE,
-        "description": "The built-in type: the tenant's boundary, with no plugin.",
-        "builtIn": true,
-    })];
-    items.extend(api.tenancy.tenant_types(&caller)?.into_iter().map(|info| json!(info)));
-    Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+    let mut items = vec![TenantTypeView::built_in()];
+    items.extend(api.tenancy.tenant_types(&caller)?.into_iter().map(TenantTypeView::from));
+    Ok(json_response(StatusCode::OK, &Items { items }))
 }
 
+#[utoipa::path(get, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam),
+    responses((status = 200, description = "The tenant", body = TenantView, headers(("etag" = String, description = "The tenant's version, for If-Match"))), openapi::Problems))]
 async fn get_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -502,6 +530,10 @@ async fn get_tenant(
     Ok(tenant_response(StatusCode::OK, &api.tenancy.get_tenant(&caller, &name).await?))
 }
 
+#[utoipa::path(patch, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam, openapi::IfMatch),
+    request_body(content((TenantPatch = "application/json"), (TenantPatch = "application/merge-patch+json"))),
+    responses((status = 200, description = "Changed; nothing to apply to its resources", body = TenantView),
+        (status = 202, description = "Changed; the change is being applied to its resources", body = TenantView), openapi::Problems))]
 async fn update_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -518,6 +550,8 @@ async fn update_tenant(
     Ok(tenant_response(status, &tenant))
 }
 
+#[utoipa::path(delete, path = "/v1/tenants/{name}", tag = "tenants", params(openapi::NameParam),
+    responses((status = 202, description = "Its resources are being removed", body = TenantView), openapi::Problems))]
 async fn delete_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -527,6 +561,8 @@ async fn delete_tenant(
     Ok(tenant_response(StatusCode::ACCEPTED, &api.tenancy.delete_tenant(&caller, &name).await?))
 }
 
+#[utoipa::path(post, path = "/v1/tenants/{name}/retry", tag = "tenants", params(openapi::NameParam),
+    responses((status = 202, description = "The failed operation runs again", body = TenantView), openapi::Problems))]
 async fn retry_tenant(
     State(api): State<Api>,
     Authenticated(caller): Authenticated,
@@ -545,5 +581,7 @@ fn set_location(response: &mut Response, location: &str) {
 mod access;
 mod credentials;
 mod grants;
+mod inventory;
+pub mod openapi;
 #[cfg(test)]
 mod tests;

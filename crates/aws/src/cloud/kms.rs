@@ -37,7 +37,7 @@ impl AwsCloud {
     }
 
     /// The tags of a key.
-    async fn key_tags(&self, region: &str, key_id: &str) -> Result<BTreeMap<String, String>, CloudError> {
+    pub(super) async fn key_tags(&self, region: &str, key_id: &str) -> Result<BTreeMap<String, String>, CloudError> {
         let output = self
             .regional(region)
             .kms

@@ -6,6 +6,7 @@
 
 mod ec2;
 mod iam;
+mod inventory;
 mod kms;
 mod s3;
 mod sts;

@@ -3,7 +3,7 @@
 //! | item           | pk                  | sk            | indexes (sparse)                                    |
 //! |----------------|---------------------|---------------|-----------------------------------------------------|
 //! | infrastructure | `INFRA`             | name          |                                                     |
-//! | tenant         | `TENANT#<name>`     | `TENANT`      | `by-infrastructure` and `all-tenants` unless deleted; `stalled` while transitional |
+//! | tenant         | `TENANT#<name>`     | `TENANT`      | `by-infrastructure` and `all-tenants` unless deleted; `stalled` while transitional; `expiring` (`TENANT#AHEAD` by its end, `TENANT#DUE` by when it is due) while it has an end the sweep watches |
 //! | idempotency    | `IDEMPOTENCY#<key>` | `IDEMPOTENCY` | TTL on `expiresAt`                                  |
 //! | access entry   | `TENANT#<name>`     | `ACCESS#<user>` | `by-user`; `expiring` when it has an end          |
 //! | grant          | `TENANT#<from>`     | `GRANT#<id>`  | `by-user` as `GRANTEE#<to>`; `expiring` (`GRANT`) when it has an end and is not being removed; `stalled` (`GRANT`) while pending or removing |
@@ -37,10 +37,10 @@ use tenancy_domain::names::Name;
 use tenancy_domain::paging::{Page, PageRequest};
 use tenancy_domain::ports::errors::StoreError;
 use tenancy_domain::ports::{
-    IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite, StalledTenants, TenantCreate,
-    TenantGet, TenantList, TenantSave,
+    ExpiringTenants, IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite, StalledTenants,
+    TenantCreate, TenantGet, TenantList, TenantSave,
 };
-use tenancy_domain::tenant::{Tenant, TenantState};
+use tenancy_domain::tenant::{ExpiryStage, Tenant, TenantState};
 
 /// Index of live tenants by infrastructure.
 pub const BY_INFRASTRUCTURE: &str = "by-infrastructure";
@@ -50,7 +50,8 @@ pub const ALL_TENANTS: &str = "all-tenants";
 pub const STALLED: &str = "stalled";
 /// Index of access entries by user.
 pub const BY_USER: &str = "by-user";
-/// Index of access entries with an end, by that end.
+/// Index of access entries, grants and tenants with an end, by that end (or, for tenants,
+/// by when the expiry sweep is next due to look at them).
 pub const EXPIRING: &str = "expiring";
 
 mod access;
@@ -61,6 +62,14 @@ const TENANT_SK: &str = "TENANT";
 const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 const LIVE_TENANTS: &str = "TENANT";
 const PENDING: &str = "PENDING";
+
+/// The `expiring` index's partition of tenants at `stage` of the expiry sweep.
+fn expiring_tenants_key(stage: ExpiryStage) -> &'static str {
+    match stage {
+        ExpiryStage::Ahead => "TENANT#AHEAD",
+        ExpiryStage::Due => "TENANT#DUE",
+    }
+}
 
 /// The DynamoDB store.
 #[derive(Debug, Clone)]
@@ -232,6 +241,11 @@ impl DynamoStore {
         if tenant.state().is_transitional() {
             item.insert("gsi3pk".into(), s(PENDING));
             item.insert("gsi3sk".into(), s(format!("{}#{}", rfc3339(tenant.updated_at()), tenant.name())));
+        }
+        if let Some(watch) = tenant.expiry_watch() {
+            // Whole seconds, fixed width, as access entries and grants: text order is time order.
+            item.insert("gsi5pk".into(), s(expiring_tenants_key(watch.stage)));
+            item.insert("gsi5sk".into(), s(format!("{:012}#{}", watch.at.unix_timestamp().max(0), tenant.name())));
         }
         Ok(item)
     }
@@ -524,6 +538,18 @@ impl StalledTenants for DynamoStore {
             .await
             .map_err(|e| sdk_unavailable("Query", e))?;
         output.items().iter().map(|item| from_doc::<Tenant>(item).map(|t| t.name().clone())).collect()
+    }
+}
+
+#[async_trait]
+impl ExpiringTenants for DynamoStore {
+    async fn expiring_tenants(
+        &self,
+        stage: ExpiryStage,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError> {
+        self.ended_before(expiring_tenants_key(stage), before, limit).await
     }
 }
 

@@ -18,15 +18,17 @@ use crate::paging::{Page, PageRequest};
 use crate::plan::{Allowances, CatalogueResource, Plan, bucket_name};
 use crate::ports::errors::{CloudError, EventsError, StoreError};
 use crate::ports::{
-    Clock, Cloud, Events, IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite, Plugins,
-    SessionIssuer, StalledTenants, TenantCreate, TenantGet, TenantList, TenantSave, Vpcs,
+    Clock, Cloud, Events, ExpiringTenants, IdempotencyGet, InfrastructureGet, InfrastructureList, InfrastructureWrite,
+    Plugins, SessionIssuer, StalledTenants, TenantCreate, TenantGet, TenantList, TenantSave, Vpcs,
 };
-use crate::tenant::{PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
+use crate::tenant::{ExpiryStage, PluginRecord, ResourceKind, ResourceRef, Tenant, TenantState};
 use crate::tenant_type::{Hook, PluginFailure, Proposal, TenantTypeInfo};
 
 mod access;
+mod inventory;
 
 pub use access::DefaultPolicies;
+pub use inventory::MemoryInventory;
 
 #[derive(Default)]
 struct Tables {
@@ -192,6 +194,29 @@ impl StalledTenants for MemoryStore {
 }
 
 #[async_trait]
+impl ExpiringTenants for MemoryStore {
+    async fn expiring_tenants(
+        &self,
+        stage: ExpiryStage,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError> {
+        let tables = self.tables.lock().unwrap();
+        // Whole seconds, as DynamoDB's index keys them.
+        let before = before.unix_timestamp();
+        let mut watched: Vec<_> = tables
+            .tenants
+            .values()
+            .filter_map(|t| t.expiry_watch().map(|watch| (watch, t)))
+            .filter(|(watch, _)| watch.stage == stage && watch.at.unix_timestamp() < before)
+            .map(|(watch, t)| ((watch.at.unix_timestamp(), t.name().clone()), t.clone()))
+            .collect();
+        watched.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(watched.into_iter().take(limit as usize).map(|(_, t)| t).collect())
+    }
+}
+
+#[async_trait]
 impl IdempotencyGet for MemoryStore {
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         Ok(self.tables.lock().unwrap().idempotency.get(key).cloned())
@@ -209,6 +234,11 @@ impl RecordingEvents {
     pub fn detail_types(&self) -> Vec<&'static str> {
         let published = self.published.lock().unwrap();
         published.iter().filter(|e| !matches!(e.kind, EventKind::Audit(_))).map(|e| e.kind.detail_type()).collect()
+    }
+
+    /// Every event published so far, in order.
+    pub fn published(&self) -> Vec<LifecycleEvent> {
+        self.published.lock().unwrap().clone()
     }
 
     /// The `detail-type`s of audit entries published so far, in order.
@@ -450,6 +480,8 @@ pub struct StaticType {
     pub required_setting: Option<String>,
     /// `on-delete` refuses every tenant.
     pub refuse_delete: bool,
+    /// The setting the type's declaration names as the tenant's end.
+    pub expiry_setting: Option<String>,
 }
 
 /// [`Plugins`] answering from fixed plans, validated by the real rules.
@@ -484,6 +516,7 @@ impl Plugins for StaticPlugins {
                 hooks: vec![Hook::Validate, Hook::OnCreate, Hook::OnDelete],
                 capabilities: vec![],
                 enabled_capabilities: vec![],
+                expiry_setting: self.types[name].expiry_setting.clone(),
             })
             .collect()
     }
@@ -616,5 +649,40 @@ impl SessionIssuer for MemorySessions {
             session_token: format!("token-{}", requests.len()),
             expiration: self.clock.now() + Duration::seconds(i64::from(request.duration_seconds)),
         })
+    }
+}
+
+/// What the worker reported, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricReport {
+    /// [`crate::ports::LifecycleMetrics::step_ran`].
+    Step(crate::metrics::StepReport),
+    /// [`crate::ports::LifecycleMetrics::operation_ended`].
+    Operation(crate::metrics::OperationReport),
+}
+
+/// Records every metrics report.
+#[derive(Debug, Default)]
+pub struct RecordingMetrics {
+    reports: Mutex<Vec<MetricReport>>,
+}
+
+impl RecordingMetrics {
+    /// Every report so far.
+    pub fn reports(&self) -> Vec<MetricReport> {
+        self.reports.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl crate::ports::LifecycleMetrics for RecordingMetrics {
+    fn step_ran(&self, report: &crate::metrics::StepReport) {
+        if let Ok(mut reports) = self.reports.lock() {
+            reports.push(MetricReport::Step(report.clone()));
+        }
+    }
+    fn operation_ended(&self, report: &crate::metrics::OperationReport) {
+        if let Ok(mut reports) = self.reports.lock() {
+            reports.push(MetricReport::Operation(report.clone()));
+        }
     }
 }

@@ -19,9 +19,11 @@ use crate::events::LifecycleEvent;
 use crate::grant::{Grant, GrantStatus};
 use crate::idempotency::IdempotencyRecord;
 use crate::infrastructure::Infrastructure;
+use crate::inventory::{Holdings, InventoryScope};
+use crate::metrics::{OperationReport, StepReport};
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
-use crate::tenant::{ResourceKind, ResourceRef, Tenant};
+use crate::tenant::{ExpiryStage, ResourceKind, ResourceRef, Tenant};
 use crate::tenant_type::{PluginFailure, Proposal, TenantTypeInfo};
 use errors::{CloudError, EventsError, StoreError};
 
@@ -90,6 +92,21 @@ pub trait TenantSave: Send + Sync {
 pub trait StalledTenants: Send + Sync {
     /// Tenants in a transitional state not written since `before`, oldest first.
     async fn stalled_tenants(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<Name>, StoreError>;
+}
+
+/// Finds tenants the expiry sweep has to deal with ([`Tenant::expiry_watch`]).
+#[async_trait]
+pub trait ExpiringTenants: Send + Sync {
+    /// Tenants watched at `stage` whose watch instant is before `before` (compared in whole
+    /// seconds), soonest first, at most `limit`: a Query of an index, never a scan. What
+    /// an index answers may lag the table: the caller reads each tenant again before
+    /// acting on it.
+    async fn expiring_tenants(
+        &self,
+        stage: ExpiryStage,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError>;
 }
 
 /// Reads idempotency records.
@@ -191,6 +208,7 @@ pub trait Store:
     + TenantCreate
     + TenantSave
     + StalledTenants
+    + ExpiringTenants
     + IdempotencyGet
     + TenantWithAccess
     + AccessWrite
@@ -209,6 +227,7 @@ impl<T> Store for T where
         + TenantCreate
         + TenantSave
         + StalledTenants
+        + ExpiringTenants
         + IdempotencyGet
         + TenantWithAccess
         + AccessWrite
@@ -271,6 +290,19 @@ pub trait Cloud: Send + Sync {
     }
 }
 
+/// What the cloud holds for a tenant: what the inventory and the drift check need.
+#[async_trait]
+pub trait Inventory: Send + Sync {
+    /// Every resource in the scope's region tagged `tenancy:tenant=<tenant>` (any type,
+    /// any deployment: the domain decides what counts), every role and instance profile
+    /// under its IAM path, and every resource its record names, looked up directly so
+    /// that one without its tags is still found. Each once, with its tags; a KMS key
+    /// scheduled for deletion says so. Reads at most [`crate::inventory::MAX_HOLDINGS`]
+    /// resources and says when there were more. A resource that does not exist is simply
+    /// absent; only a failed call is an error.
+    async fn holdings(&self, scope: &InventoryScope) -> Result<Holdings, CloudError>;
+}
+
 /// The networks infrastructures live in.
 #[async_trait]
 pub trait Vpcs: Send + Sync {
@@ -316,4 +348,13 @@ pub trait SessionIssuer: Send + Sync {
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> OffsetDateTime;
+}
+
+/// Where the worker reports what provisioning did. Reporting never fails the work: an
+/// adapter that cannot report drops the report.
+pub trait LifecycleMetrics: Send + Sync {
+    /// A step ran, to success, failure or a passing fault.
+    fn step_ran(&self, report: &StepReport);
+    /// An operation ended: the tenant is active, deleted or failed.
+    fn operation_ended(&self, report: &OperationReport);
 }

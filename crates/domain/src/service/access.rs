@@ -57,17 +57,18 @@ fn rfc3339(at: OffsetDateTime) -> String {
 
 /// The body of `PUT /v1/tenants/{name}/access/{user}`: the change and, for tenant types
 /// that decide by it, the user's e-mail as the granter states it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessRequest {
     /// The role.
     pub role: Role,
     /// When the access ends (RFC 3339); never when absent.
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<OffsetDateTime>,
     /// The user's e-mail, passed to the tenant type's `on-grant-access` hook and kept on
     /// the entry: the role then goes only to a caller whose verified token carries it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
 
@@ -78,8 +79,9 @@ impl From<AccessChange> for AccessRequest {
 }
 
 /// One of the caller's tenants, as `/v1/me` and their listing show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MyTenant {
     /// The tenant's name.
     pub name: Name,
@@ -90,27 +92,31 @@ pub struct MyTenant {
     /// The caller's role.
     pub role: Role,
     /// When the caller's access ends.
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<OffsetDateTime>,
 }
 
 /// The caller as Tenancy sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     /// Their subject.
     pub id: String,
     /// Their e-mail, if the token carries one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Their groups.
+    #[serde(default)]
     pub groups: Vec<String>,
     /// True for platform admins, who hold every role on every tenant.
+    #[serde(default)]
     pub platform_admin: bool,
     /// The tenants they have a role on (one page).
+    #[serde(default)]
     pub tenants: Vec<MyTenant>,
     /// Present when more of their tenants follow (`GET /v1/me?cursor=...`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

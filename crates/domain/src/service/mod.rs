@@ -12,8 +12,10 @@ use crate::access::{Caller, Via};
 mod access;
 mod authorize;
 mod credentials;
+mod expiry;
 mod grants;
 mod history;
+mod inventory;
 
 use crate::audit::{AuditAction, Subject};
 use crate::authorization::{Action, Resource};
@@ -25,11 +27,13 @@ use crate::metadata;
 use crate::names::Name;
 use crate::paging::{Page, PageRequest};
 use crate::ports::errors::StoreError;
-use crate::ports::{Authorizer, Clock, Events, Plugins, SessionIssuer, Store, Vpcs};
+use crate::ports::{Authorizer, Clock, Events, Inventory, Plugins, SessionIssuer, Store, Vpcs};
 use crate::tenant::{self, Operation, Requester, Tenant, TenantState};
 use crate::tenant_type::{PluginFailure, TenantTypeInfo};
 pub use access::{AccessRequest, Me, MyTenant, valid_user_id};
 pub use authorize::Authorized;
+pub use expiry::ExpirySweep;
+pub use inventory::DriftSweep;
 
 /// Default and largest page sizes of listings.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -41,6 +45,7 @@ pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
 /// A request for a new infrastructure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewInfrastructure {
     /// Its name.
     pub name: String,
@@ -55,6 +60,7 @@ pub struct NewInfrastructure {
 /// A request for a new tenant, from the API or from a producer on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTenant {
     /// Its name.
     pub name: String,
@@ -72,22 +78,52 @@ pub struct NewTenant {
     /// Deletion protection; defaults to on in `prod` infrastructures, off elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
+    /// When the tenant ends (RFC 3339); a type that keeps its end in a setting derives it
+    /// from there ([`crate::tenant_type::TenantTypeInfo::expiry_setting`]).
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 /// A change to a tenant, with JSON merge-patch semantics (RFC 7396) for the maps:
 /// a key set to `null` is removed, other keys are set, absent keys are kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantPatch {
     /// Settings to set (`Some`) or remove (`None`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<BTreeMap<String, Option<String>>>,
     /// Tags to set (`Some`) or remove (`None`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, Option<String>>>,
     /// New deletion protection.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
+    /// A new end (`Some(Some(..))`), none (`Some(None)`: `"expiresAt": null` clears it), or
+    /// no change (absent), as a merge patch reads a member.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        serialize_with = "present_out",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<Option<time::OffsetDateTime>>,
+}
+
+/// Writes a present member as RFC 3339, or `null` ([`present`]'s reverse; absent members
+/// are skipped before this is called).
+fn present_out<S: serde::Serializer>(
+    value: &Option<Option<time::OffsetDateTime>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    time::serde::rfc3339::option::serialize(&value.flatten(), serializer)
+}
+
+/// A member that is present, `null` or not: absent members take the default (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<time::OffsetDateTime>>, D::Error> {
+    time::serde::rfc3339::option::deserialize(deserializer).map(Some)
 }
 
 /// The answer to a create request.
@@ -111,6 +147,9 @@ pub struct ControlPlane {
     authorizer: Arc<dyn Authorizer>,
     sessions: Arc<dyn SessionIssuer>,
     session_seconds: i32,
+    expiry_warning: Duration,
+    /// The cloud's inventory, and the deployment whose resources count in it.
+    inventory: Option<(Arc<dyn Inventory>, String)>,
 }
 
 fn unavailable(error: StoreError) -> Error {
@@ -144,7 +183,28 @@ impl ControlPlane {
         sessions: Arc<dyn SessionIssuer>,
     ) -> Self {
         let session_seconds = crate::credentials::DEFAULT_SESSION_SECONDS as i32;
-        Self { store, events, plugins, vpcs, clock, authorizer, sessions, session_seconds }
+        let expiry_warning = Duration::days(tenant::expiry::DEFAULT_WARNING_DAYS);
+        Self {
+            store,
+            events,
+            plugins,
+            vpcs,
+            clock,
+            authorizer,
+            sessions,
+            session_seconds,
+            expiry_warning,
+            inventory: None,
+        }
+    }
+
+    /// Sets how many days ahead of a tenant's end the sweep warns (`Tenant Expiring`;
+    /// clamped to [`tenant::expiry::WARNING_DAYS`], which settings check at start-up; 0:
+    /// no warning).
+    pub fn with_expiry_warning_days(mut self, days: i64) -> Self {
+        let range = tenant::expiry::WARNING_DAYS;
+        self.expiry_warning = Duration::days(days.clamp(*range.start(), *range.end()));
+        self
     }
 
     /// Sets how long the credentials it issues last, in seconds (clamped to
@@ -152,6 +212,14 @@ impl ControlPlane {
     pub fn with_session_seconds(mut self, seconds: i64) -> Self {
         let range = crate::credentials::SESSION_SECONDS;
         self.session_seconds = seconds.clamp(*range.start(), *range.end()) as i32;
+        self
+    }
+
+    /// Reads tenants' inventories from `inventory`, counting only what `deployment` made
+    /// (and what nobody's deployment tag claims). Without one, the inventory route and the
+    /// drift sweep answer that the deployment has none.
+    pub fn with_inventory(mut self, inventory: Arc<dyn Inventory>, deployment: &str) -> Self {
+        self.inventory = Some((inventory, deployment.to_string()));
         self
     }
 
@@ -298,6 +366,10 @@ impl ControlPlane {
         tenant::validate_type(&tenant_type, &known)?;
         metadata::validate_settings(&request.settings)?;
         metadata::validate_tags(&request.tags)?;
+        let expires_at = self.asked_expiry(&tenant_type, &request.settings, request.expires_at.map(Some))?;
+        if let Some(at) = expires_at {
+            tenant::expiry::check_new("expiresAt", at, self.clock.now())?;
+        }
         let infrastructure = self
             .store
             .get_infrastructure(&infrastructure_name)
@@ -311,7 +383,7 @@ impl ControlPlane {
         )?;
 
         let now = self.clock.now();
-        let tenant = Tenant::new(
+        let mut tenant = Tenant::new(
             name,
             infrastructure.name.clone(),
             infrastructure.environment,
@@ -322,6 +394,7 @@ impl ControlPlane {
             Requester::from_caller(caller, now),
             now,
         );
+        tenant.set_expiry(expires_at);
         self.check_with_type(&tenant).await?;
         let record = scoped_key.map(|key| IdempotencyRecord {
             key,
@@ -349,6 +422,7 @@ impl ControlPlane {
         self.audit_tenant(caller, AuditAction::TenantCreated, &tenant, serde_json::json!({
             "infrastructure": tenant.infrastructure(), "type": tenant.tenant_type(),
             "settings": tenant.settings(), "tags": tenant.tags(), "deletionProtection": tenant.deletion_protection(),
+            "expiresAt": expiry::shown(tenant.expires_at()),
         }))
             .await;
         self.make_creator_admin(caller, &tenant).await;
@@ -443,8 +517,22 @@ impl ControlPlane {
             metadata::validate_tags(&tags)?;
         }
         let deletion_protection = patch.deletion_protection.unwrap_or(tenant.deletion_protection());
-        let needs_work =
-            tenant.change(settings, tags, deletion_protection, Requester::from_caller(caller, self.clock.now()))?;
+        // The end follows the type's setting when the type keeps it there; it is derived
+        // again only when something that decides it changed, so that an old end does not
+        // stop a change of tags.
+        let expires_at = if settings_changed || patch.expires_at.is_some() {
+            self.asked_expiry(tenant.tenant_type(), &settings, patch.expires_at)?
+        } else {
+            tenant.expires_at()
+        };
+        let now = self.clock.now();
+        if tenant.expires_at() != expires_at
+            && let Some(at) = expires_at
+        {
+            tenant::expiry::check_new("expiresAt", at, now)?;
+        }
+        tenant.set_expiry(expires_at);
+        let needs_work = tenant.change(settings, tags, deletion_protection, Requester::from_caller(caller, now))?;
         // A plugin type sees every change first, and plans again from the new settings.
         if tenant.tenant_type() != tenant::DEFAULT_TYPE && (settings_changed || tags_changed) {
             self.check_with_type(&tenant).await?;
@@ -452,6 +540,7 @@ impl ControlPlane {
         let tenant = self.save(tenant, if_match).await?;
         let detail = serde_json::json!({
             "settings": tenant.settings(), "tags": tenant.tags(), "deletionProtection": tenant.deletion_protection(),
+            "expiresAt": expiry::shown(tenant.expires_at()),
         });
         self.audit_tenant(caller, AuditAction::TenantUpdated, &tenant, detail).await;
         if needs_work {

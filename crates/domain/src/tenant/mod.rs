@@ -1,6 +1,7 @@
 //! Tenants: the unit of isolation. The aggregate is here; its state machine is in
 //! [`state`], its status entries in [`status`].
 
+pub mod expiry;
 mod reads;
 pub mod state;
 pub mod status;
@@ -18,6 +19,7 @@ use crate::metadata::tag_keys;
 use crate::names::Name;
 use crate::plan::{CatalogueResource, Plan, bucket_name};
 
+pub use expiry::{ExpiryStage, ExpiryWatch};
 pub use state::{Operation, TenantState};
 pub use status::{Failure, ResourceKind, ResourceRef, ResourceStatus, Retrying, Step};
 
@@ -27,6 +29,7 @@ pub const DEFAULT_TYPE: &str = "default";
 /// Who asked for a tenant, a change or a deletion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Requester {
     /// The caller's subject (`sub` claim), or the event source for bus producers.
     pub id: String,
@@ -51,6 +54,7 @@ impl Requester {
 /// the lifecycle applies it, and deletion removes whatever it added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PluginRecord {
     /// The plugin.
     pub plugin: String,
@@ -59,6 +63,7 @@ pub struct PluginRecord {
     /// SHA-256 of its `.wasm`.
     pub sha256: String,
     /// The plan, as validated.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub plan: Plan,
     /// What the plugin logged while planning (capped by the host).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -102,6 +107,17 @@ pub struct Tenant {
     tags: BTreeMap<String, String>,
     /// While on, the tenant cannot be deleted.
     deletion_protection: bool,
+    /// When the tenant ends: the sweep then deletes it (or, under deletion protection,
+    /// reports it). See [`expiry`].
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    expires_at: Option<OffsetDateTime>,
+    /// When the sweep warned that this end is near (forgotten when the end changes).
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    expiry_warned_at: Option<OffsetDateTime>,
+    /// When the sweep last reported that deletion protection keeps the tenant past its end
+    /// (forgotten when the end changes or the protection is turned off).
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    expiry_blocked_at: Option<OffsetDateTime>,
     /// One entry per resource of the boundary.
     resources: Vec<ResourceStatus>,
     /// Set while the tenant is `failed`.
@@ -167,6 +183,9 @@ impl Tenant {
             settings,
             tags,
             deletion_protection,
+            expires_at: None,
+            expiry_warned_at: None,
+            expiry_blocked_at: None,
             resources: ResourceKind::ALL.iter().map(|k| ResourceStatus::pending(*k, now)).collect(),
             failure: None,
             created_by: Some(requested_by.clone()),
@@ -230,6 +249,11 @@ impl Tenant {
         let tags_changed = tags != self.tags;
         self.settings = settings;
         self.tags = tags;
+        if self.deletion_protection && !deletion_protection {
+            // Nothing keeps an ended tenant any more: the next sweep deletes it, rather
+            // than waiting for the day's next report.
+            self.expiry_blocked_at = None;
+        }
         self.deletion_protection = deletion_protection;
         let typed = self.tenant_type != DEFAULT_TYPE;
         let needs_work = (tags_changed || (typed && settings_changed)) && self.state == TenantState::Active;
@@ -239,6 +263,54 @@ impl Tenant {
             self.changed(requester.at);
         }
         Ok(needs_work)
+    }
+
+    /// Sets (or clears) the tenant's end, checked by the caller. A new end starts afresh:
+    /// it will be warned of, and reported, in its own time. Returns whether it changed.
+    pub fn set_expiry(&mut self, expires_at: Option<OffsetDateTime>) -> bool {
+        if self.expires_at == expires_at {
+            return false;
+        }
+        self.expires_at = expires_at;
+        self.expiry_warned_at = None;
+        self.expiry_blocked_at = None;
+        true
+    }
+
+    /// Where the tenant stands with the expiry sweep; `None` when the sweep has nothing to
+    /// do with it: no end, or not `active` or `failed` (a tenant in an operation is
+    /// watched again when it ends; a failed deletion waits for a person, not for a
+    /// deletion requested every five minutes).
+    pub fn expiry_watch(&self) -> Option<ExpiryWatch> {
+        let ends = self.expires_at?;
+        let watched = match self.state {
+            TenantState::Active => true,
+            TenantState::Failed => self.failure.as_ref().is_none_or(|f| f.operation != Operation::Delete),
+            _ => false,
+        };
+        if !watched {
+            return None;
+        }
+        if self.expiry_warned_at.is_none() && self.expiry_blocked_at.is_none() {
+            return Some(ExpiryWatch { stage: ExpiryStage::Ahead, at: ends });
+        }
+        let next_report = self.expiry_blocked_at.map(|at| at + expiry::BLOCKED_REPORT_EVERY);
+        Some(ExpiryWatch { stage: ExpiryStage::Due, at: next_report.map_or(ends, |next| next.max(ends)) })
+    }
+
+    /// Records that the sweep warned of the end now (`false`: forgets it, so that a
+    /// warning that could not be published is tried again).
+    pub fn mark_expiry_warned(&mut self, warned: bool, now: OffsetDateTime) {
+        self.expiry_warned_at = warned.then_some(now);
+        self.changed(now);
+    }
+
+    /// Records that the sweep reported now that deletion protection keeps the tenant past
+    /// its end (`false`: forgets it, so that a report that could not be published is
+    /// tried again).
+    pub fn mark_expiry_blocked(&mut self, reported: bool, now: OffsetDateTime) {
+        self.expiry_blocked_at = reported.then_some(now);
+        self.changed(now);
     }
 
     /// A worker's claim for a run of the pending operation: `false` while another worker's

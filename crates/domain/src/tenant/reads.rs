@@ -126,6 +126,21 @@ impl Tenant {
         self.version
     }
 
+    /// When the tenant ends, if it does.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.expires_at
+    }
+
+    /// When the sweep warned of the current end, if it did.
+    pub fn expiry_warned_at(&self) -> Option<OffsetDateTime> {
+        self.expiry_warned_at
+    }
+
+    /// When the sweep last reported that deletion protection keeps the tenant past its end.
+    pub fn expiry_blocked_at(&self) -> Option<OffsetDateTime> {
+        self.expiry_blocked_at
+    }
+
     /// The tenant as stored at `version`: versions are the store's to write.
     #[cfg(any(test, feature = "test-support"))]
     pub(crate) fn stored_at(mut self, version: u64) -> Self {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Where a tenant is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TenantState {
     /// Recorded; its resources are being created.
     Provisioning,
@@ -53,6 +54,7 @@ impl fmt::Display for TenantState {
 /// The cloud work a transitional state stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Operation {
     /// Create the tenant's resources.
     Create,
@@ -63,6 +65,15 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Its name, as serialised (`create`, `update`, `delete`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+
     /// The state a tenant is in while this operation runs.
     pub fn state(self) -> TenantState {
         match self {

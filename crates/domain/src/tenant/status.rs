@@ -11,6 +11,7 @@ use super::state::Operation;
 /// The kinds of resource that make up a tenant's security boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ResourceKind {
     /// Admits only its own members.
     SecurityGroup,
@@ -134,6 +135,24 @@ impl<'de> Deserialize<'de> for Step {
     }
 }
 
+/// A step is a string on the wire: one of its names.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Step {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let names = ResourceKind::ALL.into_iter().chain([ResourceKind::Bucket]).map(Step::Resource).chain(Self::OTHERS);
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(names.map(Step::as_str)))
+            .description(Some(
+                "A step of an operation: a resource kind's, or `plugin`, `worker`, `leftovers`, `grants`.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Step {}
+
 /// A resource as the cloud reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -149,6 +168,7 @@ pub struct ResourceRef {
 /// One resource's place in the tenant's status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResourceStatus {
     /// What it is.
     pub kind: ResourceKind,
@@ -187,6 +207,7 @@ impl ResourceStatus {
 /// What went wrong, recorded on a failed tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Failure {
     /// The operation that failed; a retry runs it again.
     pub operation: Operation,
@@ -203,6 +224,7 @@ pub struct Failure {
 /// again later, until the operation runs out of attempts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Retrying {
     /// The step that met the fault.
     pub step: Step,

@@ -239,7 +239,8 @@ impl crate::ports::Plugins for PanickingPlugins {
 
 #[tokio::test]
 async fn a_panic_while_planning_fails_the_tenant_at_the_plugin_step_and_it_still_deletes() {
-    let typed = StaticType { plan: Plan::default(), required_setting: None, refuse_delete: false };
+    let typed =
+        StaticType { plan: Plan::default(), required_setting: None, refuse_delete: false, expiry_setting: None };
     let plugins = Arc::new(PanickingPlugins(StaticPlugins::default().with_type("lab", typed)));
     let w = fault_world(plugins).await;
     let mut request = new_tenant("dev", "nonprod");

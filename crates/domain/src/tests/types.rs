@@ -19,6 +19,7 @@ fn lab_type() -> StaticType {
         },
         required_setting: Some("owner".into()),
         refuse_delete: false,
+        expiry_setting: None,
     }
 }
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs both functions as Lambda runs them: their binaries (dev profile: the same code path
+# as the release build, at a fraction of its build time) under cargo-lambda's runtime
+# emulator (`cargo lambda watch`), fed the payloads in tests/events/ with
+# `cargo lambda invoke --data-file`, against the AWS emulator. See scripts/lambda_check.py
+# for what it asserts. Uses the emulator already answering on $TENANCY_EMULATOR_PORT, or
+# starts one there and stops it after; the runtime emulator listens on
+# $TENANCY_LAMBDA_PORT (default 9014).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+# cargo-lambda (and the zig it links with) come from the project's virtualenv.
+export PATH="$PWD/.venv/bin:$PATH"
+export TENANCY_LAMBDA_PORT=${TENANCY_LAMBDA_PORT:-9014}
+
+if ! curl -fsS -o /dev/null "$TENANCY_AWS_ENDPOINT/moto-api/" 2>/dev/null; then
+  scripts/emulator.sh start "$port"
+  trap 'scripts/emulator.sh stop "$port"' EXIT
+fi
+
+echo "== functions under cargo lambda watch (port $TENANCY_LAMBDA_PORT)"
+# One build per binary, as `cargo lambda watch` runs each (`cargo run --bin NAME`): built
+# together, cargo would unify their dependencies' features, and the watch's own run
+# would build them all again on the first invocation.
+for bin in api lifecycle tenancy; do
+  cargo build --locked --bin "$bin"
+done
+.venv/bin/python scripts/lambda_check.py
