@@ -1,6 +1,6 @@
 # The two commands that matter: `make dev` runs Tenancy locally, `make test` runs
 # everything CI runs. Both install what they need on a fresh machine.
-.PHONY: dev test setup bench package-plugins package lambda-check clean-local
+.PHONY: dev test setup bench package-plugins package lambda-check coldstart clean-local
 
 dev:
 	scripts/dev.sh
@@ -17,6 +17,10 @@ bench:
 # plugins/dist: the tenant types for `sam build` (template.yaml ships it as a layer).
 package-plugins:
 	scripts/package-plugins.sh
+
+# Cold-start figures (release build, ~30 min on 2 cores): not part of `make test`.
+coldstart:
+	scripts/coldstart.sh
 
 # Both functions under cargo-lambda's runtime emulator, fed tests/events/ (part of `make test`).
 lambda-check:

@@ -104,6 +104,10 @@ pub struct PackageArgs {
     /// manifest.json.
     #[arg(long, value_name = "DIR", default_value = "plugins/dist")]
     pub out: PathBuf,
+    /// A target to precompile for, as a triple (`aarch64-unknown-linux-gnu` for an arm64
+    /// Lambda, `x86_64-unknown-linux-gnu`); repeat for several. Default: this machine's.
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
 }
 
 #[cfg(test)]

@@ -103,15 +103,20 @@ fn plugin_run(args: RunArgs) -> Result<(), String> {
 }
 
 fn plugin_package(args: PackageArgs) -> Result<(), String> {
-    let manifest = tenancy_plugin_host::registry::package(&args.types, &args.wasm_dir, &args.out)
-        .map_err(|e| format!("{e} (build the plugins first: scripts/build-plugins.sh)"))?;
+    use tenancy_plugin_host::registry;
+    let manifest = if args.targets.is_empty() {
+        registry::package(&args.types, &args.wasm_dir, &args.out)
+    } else {
+        registry::package_for(&args.targets, &args.types, &args.wasm_dir, &args.out)
+    }
+    .map_err(|e| format!("{e} (build the plugins first: scripts/build-plugins.sh)"))?;
     for entry in &manifest.types {
         let d = &entry.declaration;
         println!("{:<16} {}@{}  {}  {}", d.name, d.plugin, d.version, entry.sha256, entry.file);
-        if let Some(artifact) = &entry.precompiled {
+        for artifact in &entry.precompiled {
             println!(
-                "{:<16} precompiled  {}  {}  (engine {})",
-                "", artifact.sha256, artifact.file, artifact.compatibility_key
+                "{:<16} precompiled  {}  {}  ({}, engine {})",
+                "", artifact.sha256, artifact.file, artifact.target, artifact.compatibility_key
             );
         }
     }

@@ -10,7 +10,7 @@ use tenancy_domain::ports::{Clock, Cloud, LifecycleMetrics, Plugins};
 use tenancy_domain::service::ControlPlane;
 use tenancy_domain::tenant::expiry;
 use tenancy_domain::worker::{Worker, WorkerConfig};
-use tenancy_plugin_host::{Limits, PluginHost, PluginRegistry, RegistryError};
+use tenancy_plugin_host::{Limits, PluginRegistry, RegistryError};
 
 use crate::bus::Producers;
 use crate::{Api, BusHandler};
@@ -289,8 +289,13 @@ impl App {
                 ),
             });
         }
-        let plugins = load_plugins(&settings).await?;
+        // What start-up spends, phase by phase: `RUST_LOG=info,tenancy_startup=debug`
+        // (scripts/coldstart.sh shows it).
+        let mut phase = Phase::start();
+        let plugins = open_plugins(&settings)?;
+        phase.done("plugin manifest");
         let sdk = settings.aws.load().await;
+        phase.done("SDK configuration");
         let calls = CallCounter::default();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
@@ -305,13 +310,15 @@ impl App {
                 .with_tenant_boundary(settings.tenant_boundary_arn.clone())
                 .with_api_role(settings.api_role_arn.clone()),
         );
+        phase.done("AWS clients");
         let own_account = match &settings.account_id {
             Some(account) => account.clone(),
             None => cloud.account_id().await.map_err(|e| StartError::Account(e.message))?,
         };
         let producers = Producers::parse(&own_account, &settings.trusted_producers)
             .map_err(|problem| StartError::Setting { name: "TENANCY_TRUSTED_PRODUCERS", problem })?;
-        let authorizer = Arc::new(tenancy_policy::CedarAuthorizer::shipped().map_err(StartError::Policies)?);
+        phase.done("account and producers");
+        let authorizer = Arc::new(ShippedPolicies::default());
         let control_plane = ControlPlane::new(
             store.clone(),
             events.clone(),
@@ -336,6 +343,7 @@ impl App {
         };
         let worker = Worker::new(store.clone(), cloud.clone(), events.clone(), plugins.clone(), clock.clone(), config)
             .with_metrics(metrics.clone());
+        phase.done("services");
         Ok(Self {
             settings,
             sdk,
@@ -387,27 +395,58 @@ impl App {
     }
 }
 
-/// Loads the tenant types at start-up, off the async runtime: reading a plugin's
-/// precompiled artifact from its package (or compiling its `.wasm`, in memory) happens
-/// here, never on a request. Nothing is written.
-async fn load_plugins(settings: &Settings) -> Result<Arc<dyn Plugins>, RegistryError> {
-    let manifest = settings.plugins_manifest.clone();
-    tokio::task::spawn_blocking(move || {
-        let host = PluginHost::new(Limits::default()).map_err(|e| RegistryError::Engine(e.to_string()))?;
-        let registry = match manifest {
-            Some(manifest) => {
-                let registry = PluginRegistry::load(host, &manifest)?;
-                let types: Vec<String> =
-                    registry.types().into_iter().map(|t| format!("{}@{}", t.name, t.version)).collect();
-                tracing::info!(manifest = %manifest.display(), ?types, "tenant types loaded");
-                registry
-            }
-            None => PluginRegistry::empty(host),
-        };
-        Ok(Arc::new(registry) as Arc<dyn Plugins>)
-    })
-    .await
-    .map_err(|e| RegistryError::Engine(format!("loading did not complete: {e}")))?
+/// The shipped Cedar policies, parsed and validated against their schema when a request
+/// is first authorized rather than at start-up: that takes milliseconds, and requests that
+/// need no decision (`GET /healthz`, every event the lifecycle ignores) should not wait for
+/// it. They are constants of the build, validated by `tenancy-policy`'s tests, so a failure
+/// here is a broken build; it is logged, and every question is refused (closed, not open).
+#[derive(Default)]
+struct ShippedPolicies(std::sync::OnceLock<Option<tenancy_policy::CedarAuthorizer>>);
+
+impl tenancy_domain::ports::Authorizer for ShippedPolicies {
+    fn is_allowed(&self, question: &tenancy_domain::authorization::Question<'_>) -> bool {
+        let policies = self.0.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let loaded = tenancy_policy::CedarAuthorizer::shipped();
+            let micros = started.elapsed().as_micros() as u64;
+            tracing::debug!(target: "tenancy_startup", phase = "authorization policies (first request)", micros, "start-up phase");
+            loaded.map_err(|error| tracing::error!(%error, "the shipped policies do not load: refusing every request")).ok()
+        });
+        policies.as_ref().is_some_and(|policies| policies.is_allowed(question))
+    }
+}
+
+/// Times the phases of start-up, each logged at debug level under `tenancy_startup`.
+struct Phase(std::time::Instant);
+
+impl Phase {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        let micros = self.0.elapsed().as_micros() as u64;
+        tracing::debug!(target: "tenancy_startup", phase, micros, "start-up phase");
+        self.0 = std::time::Instant::now();
+    }
+}
+
+/// Opens the tenant types at start-up: the manifest is read and checked (a broken one
+/// stops start-up), but no plugin is loaded and no engine made. Each type's plugin is
+/// loaded when a request first needs it (`PluginRegistry`): a cold start serves requests
+/// that need no plugin, such as `GET /healthz`, without paying for one. Nothing is written.
+fn open_plugins(settings: &Settings) -> Result<Arc<dyn Plugins>, RegistryError> {
+    let registry = match &settings.plugins_manifest {
+        Some(manifest) => {
+            let registry = PluginRegistry::open(Limits::default(), manifest)?;
+            let types: Vec<String> =
+                registry.types().into_iter().map(|t| format!("{}@{}", t.name, t.version)).collect();
+            tracing::info!(manifest = %manifest.display(), ?types, "tenant types registered");
+            registry
+        }
+        None => PluginRegistry::empty(),
+    };
+    Ok(Arc::new(registry))
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub struct PluginHost {
     engine: Engine,
     linker: Linker<State>,
     limits: Limits,
+    target: String,
 }
 
 impl PluginHost {
@@ -93,16 +94,39 @@ impl PluginHost {
 
     /// [`PluginHost::new`] with a choice of allocator.
     pub fn with_allocation(limits: Limits, allocation: Allocation) -> wasmtime::Result<Self> {
-        let engine = sandbox::engine(&limits, allocation)?;
+        Self::build(limits, allocation, None)
+    }
+
+    /// A host that compiles for `target` (a triple, e.g. `aarch64-unknown-linux-gnu`) with
+    /// the engine configuration a deployment on that target runs, for packaging: its
+    /// [`PluginHost::precompile`] makes the artifacts, and its
+    /// [`PluginHost::compatibility_key`] is the one that deployment's engine computes. It
+    /// can run plugins only when `target` is this machine's. Compiling for another
+    /// architecture needs that architecture's Cranelift backend in the build (the
+    /// `cross-compile` feature: arm64 and x86_64); without it this fails, naming the target.
+    pub fn for_target(limits: Limits, target: &str) -> wasmtime::Result<Self> {
+        Self::build(limits, Allocation::OnDemand, Some(target))
+    }
+
+    fn build(limits: Limits, allocation: Allocation, target: Option<&str>) -> wasmtime::Result<Self> {
+        let target = target.map(str::to_string).or_else(sandbox::native_target);
+        let engine = sandbox::engine(&limits, allocation, target.as_deref())?;
+        // Without a named target (outside Linux), the host's own: its architecture names it.
+        let target = target.unwrap_or_else(|| format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS));
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wit::add_to_linker(&mut linker)?;
-        Ok(Self { engine, linker, limits })
+        Ok(Self { engine, linker, limits, target })
     }
 
     /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// The target triple this host compiles for.
+    pub fn target(&self) -> &str {
+        &self.target
     }
 
     /// A key that changes whenever this engine could not load an artifact another one

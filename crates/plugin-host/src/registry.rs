@@ -6,19 +6,23 @@
 //!   type's plugin, version, the hooks it implements, the capabilities it declares and those
 //!   an admin enabled.
 //! - `manifest.json`, written by [`package`] at build time beside copies of the binaries:
-//!   the same declarations plus each binary's SHA-256, and each plugin precompiled by the
-//!   packaging host's engine (`<plugin>-<version>.cwasm`) with its SHA-256 and the engine's
-//!   compatibility key. A deployment loads only that.
+//!   the same declarations plus each binary's SHA-256, and each plugin precompiled for
+//!   each target packaged for (`<plugin>-<version>.<target>.cwasm`, cross-compiled for
+//!   arm64 on an x86_64 machine) with its SHA-256, target and the compatibility key of the
+//!   engine a deployment on that target runs. A deployment loads only that.
 //!
-//! Loading happens once, at start-up, never on a request, and writes nothing. A compiled
-//! artifact is native code that wasmtime trusts, so only the package's own artifacts are
-//! ever deserialized, and only after their SHA-256 matches the manifest; when an artifact
-//! was made for another engine (another target, wasmtime or configuration) or there is
-//! none, the `.wasm` is compiled in memory after its own digest check.
+//! At start-up a deployment only [opens](PluginRegistry::open) the manifest (cheap checks;
+//! a broken one stops start-up). Each type's plugin is loaded when a request first needs
+//! it, once, and kept; loading writes nothing. A compiled artifact is native code that
+//! wasmtime trusts, so only the package's own artifacts are ever deserialized, and only
+//! after their SHA-256 matches the manifest; when no artifact was made for this engine
+//! (another target, wasmtime or configuration), the `.wasm` is compiled in memory after
+//! its own digest check, with a warning: it is slow.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -107,10 +111,10 @@ pub struct ManifestEntry {
     pub file: String,
     /// Its SHA-256, hex.
     pub sha256: String,
-    /// The binary precompiled at packaging time; absent from manifests made before
-    /// packaging precompiled (they still load, compiling the `.wasm`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub precompiled: Option<PrecompiledArtifact>,
+    /// The binary precompiled at packaging time, once per target packaged for; empty in
+    /// manifests made before packaging precompiled (they still load, compiling the `.wasm`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub precompiled: Vec<PrecompiledArtifact>,
 }
 
 /// A plugin compiled ahead of time, for the engine named by its compatibility key.
@@ -121,6 +125,9 @@ pub struct PrecompiledArtifact {
     pub file: String,
     /// Its SHA-256, hex: checked before it is deserialized.
     pub sha256: String,
+    /// The target triple it was compiled for (`aarch64-unknown-linux-gnu`...): for people;
+    /// the compatibility key decides.
+    pub target: String,
     /// [`PluginHost::compatibility_key`] of the engine that compiled it: only an engine
     /// with the same key uses it.
     pub compatibility_key: String,
@@ -220,25 +227,49 @@ fn plain_file(plugin: &str, file: &str) -> Result<(), RegistryError> {
     }
 }
 
-/// Packages the declared plugins for a deployment with a host of default limits (the
-/// engine a deployment runs): see [`package_with`].
+/// Packages the declared plugins for a deployment precompiled for this machine's engine:
+/// see [`package_with`].
 pub fn package(declarations: &Path, wasm_dir: &Path, out_dir: &Path) -> Result<Manifest, RegistryError> {
     let host = PluginHost::new(Limits::default()).map_err(|e| RegistryError::Engine(e.to_string()))?;
-    package_with(&host, declarations, wasm_dir, out_dir)
+    package_with(&[host], declarations, wasm_dir, out_dir)
+}
+
+/// Packages the declared plugins precompiled for each of `targets` (triples, e.g.
+/// `aarch64-unknown-linux-gnu` for an arm64 Lambda), each by a host configured as a
+/// deployment on that target configures its own: see [`package_with`].
+pub fn package_for(
+    targets: &[String],
+    declarations: &Path,
+    wasm_dir: &Path,
+    out_dir: &Path,
+) -> Result<Manifest, RegistryError> {
+    let mut hosts = Vec::new();
+    for target in targets {
+        let named = !target.is_empty() && target.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !named {
+            return Err(RegistryError::Engine(format!("'{target}' is not a target triple")));
+        }
+        let host = PluginHost::for_target(Limits::default(), target)
+            .map_err(|e| RegistryError::Engine(format!("compiling for {target}: {e:#}")))?;
+        if !hosts.iter().any(|h: &PluginHost| h.target() == host.target()) {
+            hosts.push(host);
+        }
+    }
+    package_with(&hosts, declarations, wasm_dir, out_dir)
 }
 
 /// Packages the declared plugins for a deployment: copies each built `.wasm` from
-/// `wasm_dir` into `out_dir` as `<plugin>-<version>.wasm`, precompiles it with `host`'s
-/// engine into `<plugin>-<version>.cwasm` beside it, and writes `manifest.json` with each
-/// file's SHA-256 and the engine's compatibility key.
+/// `wasm_dir` into `out_dir` as `<plugin>-<version>.wasm`, precompiles it with each of
+/// `hosts`' engines into `<plugin>-<version>.<target>.cwasm` beside it, and writes
+/// `manifest.json` with each file's SHA-256 and each engine's target and compatibility key.
 pub fn package_with(
-    host: &PluginHost,
+    hosts: &[PluginHost],
     declarations: &Path,
     wasm_dir: &Path,
     out_dir: &Path,
 ) -> Result<Manifest, RegistryError> {
     let declarations: Declarations = read_json(declarations)?;
-    let compatibility_key = host.compatibility_key();
+    let keys: Vec<String> = hosts.iter().map(PluginHost::compatibility_key).collect();
     std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
     let mut seen = BTreeMap::new();
     let mut types = Vec::new();
@@ -252,18 +283,24 @@ pub fn package_with(
         let stem = format!("{}-{}", declaration.plugin, declaration.version);
         let (file, sha256) = (format!("{stem}.wasm"), sha256_hex(&wasm));
         plain_file(&declaration.name, &file)?;
-        // `precompile` checks the binary's size, and that it is a component.
-        let compiled = host.precompile(&declaration.plugin, &wasm, &sha256)?;
+        let mut precompiled = Vec::new();
+        for (host, compatibility_key) in hosts.iter().zip(&keys) {
+            // `precompile` checks the binary's size, and that it is a component.
+            let compiled = host.precompile(&declaration.plugin, &wasm, &sha256)?;
+            let artifact = PrecompiledArtifact {
+                file: format!("{stem}.{}.cwasm", host.target()),
+                sha256: sha256_hex(&compiled),
+                target: host.target().to_string(),
+                compatibility_key: compatibility_key.clone(),
+            };
+            plain_file(&declaration.name, &artifact.file)?;
+            let target = out_dir.join(&artifact.file);
+            std::fs::write(&target, &compiled).map_err(io(&target))?;
+            precompiled.push(artifact);
+        }
         let target = out_dir.join(&file);
         std::fs::write(&target, &wasm).map_err(io(&target))?;
-        let artifact = PrecompiledArtifact {
-            file: format!("{stem}.cwasm"),
-            sha256: sha256_hex(&compiled),
-            compatibility_key: compatibility_key.clone(),
-        };
-        let target = out_dir.join(&artifact.file);
-        std::fs::write(&target, &compiled).map_err(io(&target))?;
-        types.push(ManifestEntry { sha256, file, declaration, precompiled: Some(artifact) });
+        types.push(ManifestEntry { sha256, file, declaration, precompiled });
     }
     let manifest = Manifest { types };
     let path = out_dir.join(MANIFEST_FILE);
@@ -272,77 +309,201 @@ pub fn package_with(
     Ok(manifest)
 }
 
+/// One tenant type: what the manifest says of it, and its plugin once a request needed it.
 struct Registered {
     info: TenantTypeInfo,
-    plugin: Arc<LoadedPlugin>,
+    entry: ManifestEntry,
     allowances: Allowances,
+    /// Set once, by the first call that needs the plugin; a failure is kept too (the
+    /// package is read-only: trying again would fail again, slowly).
+    plugin: OnceLock<Result<Arc<LoadedPlugin>, String>>,
 }
 
-/// The tenant types of a deployment, each with its plugin loaded and ready.
+/// What loading needs, shared with the blocking threads that load and call.
+struct Loader {
+    /// The package directory.
+    dir: PathBuf,
+    limits: Limits,
+    /// The engine, made by the first load: a process that serves no plugin never makes one.
+    host: OnceLock<Result<Arc<PluginHost>, String>>,
+    /// Plugins loaded (deserialized or compiled), successfully or not.
+    loads: AtomicUsize,
+}
+
+/// The tenant types of a deployment. Opening it reads and checks the manifest (JSON,
+/// declarations, file names, presence and sizes) and nothing else; each type's plugin is
+/// loaded (digests checked, then deserialized or compiled) when a request first needs it,
+/// and kept for the life of the process.
 pub struct PluginRegistry {
-    host: Arc<PluginHost>,
-    types: BTreeMap<String, Registered>,
+    loader: Arc<Loader>,
+    types: BTreeMap<String, Arc<Registered>>,
 }
 
 impl PluginRegistry {
     /// A registry with no types: every tenant is `default`.
-    pub fn empty(host: PluginHost) -> Self {
-        Self { host: Arc::new(host), types: BTreeMap::new() }
+    pub fn empty() -> Self {
+        Self::with_types(Limits::default(), PathBuf::new(), BTreeMap::new())
     }
 
-    /// Loads every plugin of `manifest` (a `manifest.json` made by [`package`]). Each
-    /// binary's size and digest are checked first. A plugin whose precompiled artifact was
-    /// made by an engine with this one's compatibility key is deserialized from it, after
-    /// the artifact's SHA-256 matches the manifest (a mismatch refuses the whole load);
-    /// any other is compiled from its `.wasm`, in memory. Nothing is written. Blocking:
-    /// call it at start-up, off the async runtime.
-    pub fn load(host: PluginHost, manifest: &Path) -> Result<Self, RegistryError> {
-        let dir = manifest.parent().unwrap_or(Path::new("."));
+    fn with_types(limits: Limits, dir: PathBuf, types: BTreeMap<String, Arc<Registered>>) -> Self {
+        let loader = Loader { dir, limits, host: OnceLock::new(), loads: AtomicUsize::new(0) };
+        Self { loader: Arc::new(loader), types }
+    }
+
+    /// Opens `manifest` (a `manifest.json` made by [`package`]) without loading any plugin:
+    /// the cheap checks a deployment must pass to start. The manifest must be well-formed,
+    /// every declaration valid and named once, and every file it names a plain file name
+    /// present in its directory; a `.wasm` over the size limit is refused here too. Digests
+    /// are checked when a plugin is loaded, before anything of it is used. Reads only
+    /// metadata besides the manifest; writes nothing.
+    pub fn open(limits: Limits, manifest: &Path) -> Result<Self, RegistryError> {
+        let dir = manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
         let entries: Manifest = read_json(manifest)?;
-        let compatibility_key = host.compatibility_key();
         let mut types = BTreeMap::new();
         for entry in entries.types {
             let declaration = &entry.declaration;
             check(declaration)?;
             plain_file(&declaration.name, &entry.file)?;
-            let path = dir.join(&entry.file);
-            let wasm = std::fs::read(&path).map_err(io(&path))?;
-            let plugin = match entry.precompiled.as_ref().filter(|a| a.compatibility_key == compatibility_key) {
-                Some(artifact) => load_artifact(&host, dir, &entry, &wasm, artifact)?,
-                None => host.load(&declaration.plugin, &declaration.version, &wasm, &entry.sha256)?,
+            let size = file_size(&dir.join(&entry.file))?;
+            if size > limits.max_binary_bytes as u64 {
+                return Err(PluginError::BinaryTooLarge {
+                    plugin: declaration.plugin.clone(),
+                    size: size as usize,
+                    limit: limits.max_binary_bytes,
+                }
+                .into());
+            }
+            for artifact in &entry.precompiled {
+                plain_file(&declaration.name, &artifact.file)?;
+                file_size(&dir.join(&artifact.file))?;
+            }
+            let name = declaration.name.clone();
+            let registered = Registered {
+                info: declaration.info(&entry.sha256),
+                allowances: Allowances {
+                    public_ingress: declaration.enabled_capabilities.iter().any(|c| c == PUBLIC_INGRESS),
+                },
+                entry,
+                plugin: OnceLock::new(),
             };
-            let info = declaration.info(&entry.sha256);
-            let allowances =
-                Allowances { public_ingress: declaration.enabled_capabilities.iter().any(|c| c == PUBLIC_INGRESS) };
-            let registered = Registered { info, plugin: Arc::new(plugin), allowances };
-            if types.insert(declaration.name.clone(), registered).is_some() {
-                return Err(RegistryError::Declaration {
-                    name: declaration.name.clone(),
-                    problem: "declared twice".into(),
-                });
+            if types.insert(name.clone(), Arc::new(registered)).is_some() {
+                return Err(RegistryError::Declaration { name, problem: "declared twice".into() });
             }
         }
-        Ok(Self { host: Arc::new(host), types })
+        Ok(Self::with_types(limits, dir, types))
     }
 
-    fn registered(&self, tenant: &Tenant) -> Result<&Registered, PluginFailure> {
+    /// Opens `manifest` and loads every plugin now, with `host`: the first that fails to
+    /// load fails the whole load. For tools and tests that want every plugin checked at
+    /// once; a deployment [opens](PluginRegistry::open) instead. Blocking.
+    pub fn load(host: PluginHost, manifest: &Path) -> Result<Self, RegistryError> {
+        let registry = Self::open(host.limits(), manifest)?;
+        let host = Arc::new(host);
+        let _ = registry.loader.host.set(Ok(host.clone()));
+        for registered in registry.types.values() {
+            let plugin = registry.loader.load(&host, &registered.entry)?;
+            let _ = registered.plugin.set(Ok(Arc::new(plugin)));
+        }
+        Ok(registry)
+    }
+
+    /// How many plugins this registry has loaded (deserialized or compiled), whether or
+    /// not they loaded: each type's is loaded at most once.
+    pub fn loads(&self) -> usize {
+        self.loader.loads.load(Ordering::SeqCst)
+    }
+
+    fn registered(&self, tenant: &Tenant) -> Result<&Arc<Registered>, PluginFailure> {
         self.types.get(tenant.tenant_type()).ok_or_else(|| PluginFailure::UnknownType(tenant.tenant_type().clone()))
     }
 
     /// Runs one hook off the async runtime's worker threads, so that a plugin using its
-    /// whole budget delays only its own request.
+    /// whole budget delays only its own request; the type's plugin is loaded there first
+    /// if no call has needed it yet.
     async fn run<T: Send + 'static>(
         &self,
-        registered: &Registered,
+        registered: &Arc<Registered>,
         call: impl FnOnce(&PluginHost, &LoadedPlugin) -> Result<T, PluginError> + Send + 'static,
     ) -> Result<T, PluginFailure> {
-        let host = self.host.clone();
-        let plugin = registered.plugin.clone();
-        let name = plugin.name.clone();
-        tokio::task::spawn_blocking(move || call(&host, &plugin))
-            .await
-            .map_err(|e| PluginFailure::Failed(format!("plugin '{name}': the call did not complete: {e}")))?
-            .map_err(failure)
+        let (loader, registered) = (self.loader.clone(), registered.clone());
+        let name = registered.entry.declaration.plugin.clone();
+        tokio::task::spawn_blocking(move || {
+            let (host, plugin) = loader.plugin(&registered)?;
+            call(&host, &plugin).map_err(failure)
+        })
+        .await
+        .map_err(|e| PluginFailure::Failed(format!("plugin '{name}': the call did not complete: {e}")))?
+    }
+}
+
+fn file_size(path: &Path) -> Result<u64, RegistryError> {
+    let metadata = std::fs::metadata(path).map_err(io(path))?;
+    if !metadata.is_file() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file");
+        return Err(RegistryError::Io { path: path.to_path_buf(), source });
+    }
+    Ok(metadata.len())
+}
+
+impl Loader {
+    fn host(&self) -> Result<Arc<PluginHost>, String> {
+        let made = self.host.get_or_init(|| {
+            PluginHost::new(self.limits).map(Arc::new).map_err(|e| format!("the plugin engine did not start: {e}"))
+        });
+        made.clone()
+    }
+
+    /// The type's plugin, loaded by the first call that needs it; concurrent first calls
+    /// wait for that one load. A type whose plugin does not load is unavailable, with the
+    /// reason, for the life of the process; other types are not affected.
+    fn plugin(&self, registered: &Registered) -> Result<(Arc<PluginHost>, Arc<LoadedPlugin>), PluginFailure> {
+        let unavailable = |reason: &str| {
+            PluginFailure::Failed(format!(
+                "tenant type '{}' is unavailable: its plugin could not be loaded: {reason}",
+                registered.entry.declaration.name
+            ))
+        };
+        let host = self.host().map_err(|e| unavailable(&e))?;
+        let plugin = registered.plugin.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let loaded = self.load(&host, &registered.entry).map(Arc::new).map_err(|e| e.to_string());
+            let declaration = &registered.entry.declaration;
+            match &loaded {
+                Ok(_) => tracing::info!(
+                    tenant_type = %declaration.name, plugin = %declaration.plugin, version = %declaration.version,
+                    millis = started.elapsed().as_millis() as u64, "plugin loaded"
+                ),
+                Err(error) => tracing::error!(tenant_type = %declaration.name, %error, "plugin did not load; the type is unavailable"),
+            }
+            loaded
+        });
+        match plugin {
+            Ok(plugin) => Ok((host, plugin.clone())),
+            Err(reason) => Err(unavailable(reason)),
+        }
+    }
+
+    /// Loads one plugin. The `.wasm`'s size and digest are checked first. When the package
+    /// holds an artifact made by an engine with this one's compatibility key, it is
+    /// deserialized, after its SHA-256 matches the manifest; otherwise the `.wasm` is
+    /// compiled, in memory. Nothing is written. Blocking.
+    fn load(&self, host: &PluginHost, entry: &ManifestEntry) -> Result<LoadedPlugin, RegistryError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        let declaration = &entry.declaration;
+        let path = self.dir.join(&entry.file);
+        let wasm = std::fs::read(&path).map_err(io(&path))?;
+        let key = host.compatibility_key();
+        match entry.precompiled.iter().find(|a| a.compatibility_key == key) {
+            Some(artifact) => load_artifact(host, &self.dir, entry, &wasm, artifact),
+            None => {
+                let targets: Vec<&str> = entry.precompiled.iter().map(|a| a.target.as_str()).collect();
+                tracing::warn!(
+                    plugin = %declaration.plugin, target = host.target(), engine = %key, packaged_for = ?targets,
+                    "no precompiled artifact for this engine; compiling the .wasm, which is slow: package for this target"
+                );
+                Ok(host.load(&declaration.plugin, &declaration.version, &wasm, &entry.sha256)?)
+            }
+        }
     }
 }
 
@@ -378,19 +539,20 @@ fn load_artifact(
         Ok(plugin) => Ok(plugin),
         // The package's own artifact, which this engine turned down all the same: compile.
         Err(error @ PluginError::Incompatible { .. }) => {
-            tracing::warn!(%error, artifact = %path.display(), "precompiled artifact unusable; compiling the .wasm");
+            tracing::warn!(%error, artifact = %path.display(), "precompiled artifact unusable; compiling the .wasm, which is slow");
             Ok(host.load(name, version, wasm, &entry.sha256)?)
         }
         Err(error) => Err(error.into()),
     }
 }
 
-/// The record of a plan made for `tenant` (at its last write, the worker's claim).
-fn record(plugin: &LoadedPlugin, plan: plan::Plan, log: String, tenant: &Tenant) -> PluginRecord {
+/// The record of a plan made for `tenant` (at its last write, the worker's claim) by the
+/// type's plugin, as its manifest names it (the digest a load checks before any call).
+fn record(entry: &ManifestEntry, plan: plan::Plan, log: String, tenant: &Tenant) -> PluginRecord {
     PluginRecord {
-        plugin: plugin.name.clone(),
-        version: plugin.version.clone(),
-        sha256: plugin.digest.clone(),
+        plugin: entry.declaration.plugin.clone(),
+        version: entry.declaration.version.clone(),
+        sha256: entry.sha256.clone(),
         plan,
         log,
         planned_at: tenant.updated_at(),
@@ -399,6 +561,7 @@ fn record(plugin: &LoadedPlugin, plan: plan::Plan, log: String, tenant: &Tenant)
 
 #[async_trait]
 impl Plugins for PluginRegistry {
+    /// From the manifest: listing types loads nothing.
     fn types(&self) -> Vec<TenantTypeInfo> {
         self.types.values().map(|r| r.info.clone()).collect()
     }
@@ -415,15 +578,15 @@ impl Plugins for PluginRegistry {
 
     async fn plan(&self, tenant: &Tenant) -> Result<Proposal, PluginFailure> {
         let registered = self.registered(tenant)?;
-        let plugin = registered.plugin.clone();
         let allowances = registered.allowances;
         if !implements(registered, Hook::OnCreate) {
-            return Ok(Proposal { record: record(&plugin, plan::Plan::default(), String::new(), tenant), allowances });
+            let record = record(&registered.entry, plan::Plan::default(), String::new(), tenant);
+            return Ok(Proposal { record, allowances });
         }
         let input = tenant.clone();
         let CallReport { value, log, .. } =
             self.run(registered, move |host, plugin| host.on_create(plugin, &input)).await?;
-        Ok(Proposal { record: record(&plugin, value, log, tenant), allowances })
+        Ok(Proposal { record: record(&registered.entry, value, log, tenant), allowances })
     }
 
     async fn on_delete(&self, tenant: &Tenant) -> Result<(), PluginFailure> {

@@ -28,11 +28,28 @@ pub enum Allocation {
     },
 }
 
+/// The target triple this process's engine compiles for, named explicitly: wasmtime
+/// infers the host CPU's optional features (LSE, AVX...) only when no target is given,
+/// and those enter the engine's compatibility key. Naming the baseline target makes the
+/// key one that packaging can reproduce on another machine (cross-compiling for arm64
+/// on x86_64), so that a package's artifact for this architecture is used here. What it
+/// gives up, optional CPU features, is nothing to hooks that run for microseconds.
+/// Outside Linux (a developer's Mac) the host is left to wasmtime.
+pub(crate) fn native_target() -> Option<String> {
+    cfg!(target_os = "linux").then(|| format!("{}-unknown-linux-gnu", std::env::consts::ARCH))
+}
+
 /// An engine with fuel, epoch interruption and the stack limit on, allocating with
-/// `allocation`, and the thread that advances its epoch.
-pub(crate) fn engine(limits: &Limits, allocation: Allocation) -> wasmtime::Result<Engine> {
+/// `allocation`, compiling for `target` (a triple; the host, CPU features inferred, when
+/// `None`), and, when it can run what it compiles, the thread that advances its epoch.
+pub(crate) fn engine(limits: &Limits, allocation: Allocation, target: Option<&str>) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true).consume_fuel(true).epoch_interruption(true).max_wasm_stack(limits.stack_bytes);
+    let native = native_target();
+    if let Some(target) = target {
+        config.target(target)?;
+    }
+    let runs_here = target.is_none_or(|t| Some(t) == native.as_deref());
     if let Allocation::Pooling { instances } = allocation {
         let mut pool = wasmtime::PoolingAllocationConfig::new();
         // Shipped plugins use 3 core instances, 1 memory and 2 tables; the totals leave
@@ -48,6 +65,10 @@ pub(crate) fn engine(limits: &Limits, allocation: Allocation) -> wasmtime::Resul
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     let engine = Engine::new(&config)?;
+    if !runs_here {
+        // Compiles for another machine; nothing runs here, nothing needs a deadline.
+        return Ok(engine);
+    }
 
     // The wall-clock backstop: a ticker that ends when the engine is dropped.
     let weak = engine.weak();

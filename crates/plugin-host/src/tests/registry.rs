@@ -34,6 +34,11 @@ fn host() -> PluginHost {
     PluginHost::new(Limits::default()).unwrap()
 }
 
+/// The artifact packaging made of version 1.0.0 of `plugin` for this machine.
+fn cwasm(plugin: &str) -> String {
+    format!("{plugin}-1.0.0.{}.cwasm", host().target())
+}
+
 /// Every file under `dir`, with its size and modification time.
 fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
     let mut files = Vec::new();
@@ -71,9 +76,12 @@ async fn the_shipped_types_load_from_their_manifest_and_answer_through_the_port(
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let key = host().compatibility_key();
     for entry in &manifest.types {
-        let artifact = entry.precompiled.as_ref().expect("packaging precompiles every plugin");
-        assert_eq!(artifact.file, format!("{}-{}.cwasm", entry.declaration.plugin, entry.declaration.version));
-        assert_eq!(artifact.compatibility_key, key);
+        let [artifact] = entry.precompiled.as_slice() else { panic!("packaging precompiles every plugin, once") };
+        assert_eq!(
+            artifact.file,
+            format!("{}-{}.{}.cwasm", entry.declaration.plugin, entry.declaration.version, host().target())
+        );
+        assert_eq!((artifact.compatibility_key.as_str(), artifact.target.as_str()), (key.as_str(), host().target()));
         assert_eq!(sha256_hex(&std::fs::read(out.join(&artifact.file)).unwrap()), artifact.sha256);
     }
     let again = PluginRegistry::load(host(), &out.join("manifest.json")).expect("loads");
@@ -169,7 +177,7 @@ async fn loading_writes_nothing() {
 #[test]
 fn a_tampered_artifact_is_refused_before_it_is_deserialized() {
     let out = packaged("tampered-artifact");
-    let artifact = out.join("data-science-1.0.0.cwasm");
+    let artifact = out.join(cwasm("data-science"));
     let mut compiled = std::fs::read(&artifact).unwrap();
     let middle = compiled.len() / 2;
     compiled[middle] ^= 0xff;
@@ -182,7 +190,7 @@ fn a_tampered_artifact_is_refused_before_it_is_deserialized() {
     );
     // Nor does a manifest that names another digest for an intact artifact load.
     let out = packaged("tampered-manifest");
-    edit_manifest(&out, |m| m["types"][1]["precompiled"]["sha256"] = "0".repeat(64).into());
+    edit_manifest(&out, |m| m["types"][1]["precompiled"][0]["sha256"] = "0".repeat(64).into());
     let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
     assert!(matches!(&error, RegistryError::Plugin(PluginError::ArtifactDigestMismatch { .. })), "{error}");
 }
@@ -191,12 +199,12 @@ fn a_tampered_artifact_is_refused_before_it_is_deserialized() {
 async fn an_artifact_for_another_engine_is_never_read_and_the_wasm_is_compiled() {
     let out = packaged("foreign");
     // Garbage where the artifacts were: reading either would fail the load.
-    for file in ["data-science-1.0.0.cwasm", "per-client-1.0.0.cwasm"] {
-        std::fs::write(out.join(file), b"not an artifact").unwrap();
+    for plugin in ["data-science", "per-client"] {
+        std::fs::write(out.join(cwasm(plugin)), b"not an artifact").unwrap();
     }
     edit_manifest(&out, |m| {
         for entry in m["types"].as_array_mut().unwrap() {
-            entry["precompiled"]["compatibilityKey"] = "aarch64-linux-another-engine".into();
+            entry["precompiled"][0]["compatibilityKey"] = "aarch64-linux-another-engine".into();
         }
     });
     let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("compiled from .wasm");
@@ -211,8 +219,8 @@ async fn a_package_without_artifacts_still_loads() {
             entry.as_object_mut().unwrap().remove("precompiled");
         }
     });
-    for file in ["data-science-1.0.0.cwasm", "per-client-1.0.0.cwasm"] {
-        std::fs::remove_file(out.join(file)).unwrap();
+    for plugin in ["data-science", "per-client"] {
+        std::fs::remove_file(out.join(cwasm(plugin))).unwrap();
     }
     let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("loads");
     assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
@@ -221,7 +229,7 @@ async fn a_package_without_artifacts_still_loads() {
 #[test]
 fn a_manifest_naming_a_file_outside_its_directory_is_refused() {
     let out = packaged("outside");
-    edit_manifest(&out, |m| m["types"][0]["precompiled"]["file"] = "../elsewhere.cwasm".into());
+    edit_manifest(&out, |m| m["types"][0]["precompiled"][0]["file"] = "../elsewhere.cwasm".into());
     let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
     assert!(error.to_string().contains("not a file name in the package directory"), "{error}");
 }
@@ -258,4 +266,142 @@ fn declarations_breaking_a_rule_are_refused_at_packaging() {
         let error = registry::package(&path, &wasm_dir(), &out.join("dist")).unwrap_err().to_string();
         assert!(error.contains(expected), "{declaration}: {error}");
     }
+}
+
+#[tokio::test]
+async fn opening_loads_nothing_and_each_type_loads_once_when_a_request_first_needs_it() {
+    let out = packaged("lazy");
+    let registry = PluginRegistry::open(Limits::default(), &out.join("manifest.json")).expect("opens");
+    let types: Vec<String> = registry.types().into_iter().map(|t| t.name).collect();
+    assert_eq!(types, ["data-science", "per-client"]);
+    assert_eq!(registry.loads(), 0, "listing types needs no plugin");
+
+    let science = typed("data-science", BTreeMap::from([("attack".to_string(), "none".to_string())]));
+    // data-science implements no validate: nothing to load for it.
+    registry.validate(&science).await.unwrap();
+    assert_eq!(registry.loads(), 0);
+
+    assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
+    assert_eq!(registry.loads(), 1);
+    science_plan(&registry).await;
+    assert_eq!(registry.loads(), 1, "kept for the life of the process");
+
+    let refused = registry.validate(&client_tenant(&[("client", "acme")])).await.unwrap_err();
+    assert!(matches!(&refused, PluginFailure::Refused { plugin, .. } if plugin == "per-client"), "{refused}");
+    assert_eq!(registry.loads(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_uses_load_the_plugin_once() {
+    let out = packaged("concurrent");
+    let registry = std::sync::Arc::new(PluginRegistry::open(Limits::default(), &out.join("manifest.json")).unwrap());
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let registry = registry.clone();
+            tokio::spawn(async move { science_plan(&registry).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().tags["workload"], "data-science");
+    }
+    assert_eq!(registry.loads(), 1);
+}
+
+#[tokio::test]
+async fn a_plugin_that_does_not_load_makes_its_type_unavailable_and_no_other() {
+    let out = packaged("unloadable");
+    let artifact = out.join(cwasm("data-science"));
+    let mut compiled = std::fs::read(&artifact).unwrap();
+    let middle = compiled.len() / 2;
+    compiled[middle] ^= 0xff;
+    std::fs::write(&artifact, &compiled).unwrap();
+    // The digest is checked when the plugin is first needed, not at opening.
+    let registry = PluginRegistry::open(Limits::default(), &out.join("manifest.json")).expect("opens");
+    let science = typed("data-science", BTreeMap::from([("attack".to_string(), "none".to_string())]));
+    for _ in 0..2 {
+        let failed = registry.plan(&science).await.unwrap_err();
+        assert!(
+            matches!(&failed, PluginFailure::Failed(m)
+                if m.contains("tenant type 'data-science' is unavailable") && m.contains("precompiled artifact's SHA-256")),
+            "{failed}"
+        );
+    }
+    assert_eq!(registry.loads(), 1, "a failed load is not retried on every request");
+    let refused = registry.validate(&client_tenant(&[("client", "acme")])).await.unwrap_err();
+    assert!(matches!(refused, PluginFailure::Refused { .. }), "{refused}");
+}
+
+#[test]
+fn a_malformed_manifest_or_a_missing_file_still_refuses_to_open() {
+    let open = |out: &Path| PluginRegistry::open(Limits::default(), &out.join("manifest.json"));
+    let out = packaged("malformed");
+    std::fs::write(out.join("manifest.json"), b"{\"types\": [").unwrap();
+    assert!(matches!(open(&out), Err(RegistryError::Json { .. })));
+
+    let out = packaged("missing-wasm");
+    std::fs::remove_file(out.join("per-client-1.0.0.wasm")).unwrap();
+    let error = open(&out).err().expect("refused");
+    assert!(matches!(&error, RegistryError::Io { path, .. } if path.ends_with("per-client-1.0.0.wasm")), "{error}");
+
+    let out = packaged("missing-artifact");
+    std::fs::remove_file(out.join(cwasm("data-science"))).unwrap();
+    let error = open(&out).err().expect("refused");
+    assert!(matches!(&error, RegistryError::Io { path, .. } if path.ends_with(cwasm("data-science"))), "{error}");
+
+    let out = packaged("oversized");
+    let limits = Limits { max_binary_bytes: 1024, ..Limits::default() };
+    let error = PluginRegistry::open(limits, &out.join("manifest.json")).err().expect("refused");
+    assert!(matches!(&error, RegistryError::Plugin(PluginError::BinaryTooLarge { .. })), "{error}");
+}
+
+#[test]
+fn a_deployment_engine_has_the_key_packaging_computes_for_its_target() {
+    let native = host();
+    let packaging = PluginHost::for_target(Limits::default(), native.target()).unwrap();
+    assert_eq!(packaging.compatibility_key(), native.compatibility_key());
+    assert_eq!(packaging.target(), native.target());
+}
+
+/// The other architecture of the two a deployment runs on.
+#[cfg(target_os = "linux")]
+fn foreign_target() -> &'static str {
+    if cfg!(target_arch = "aarch64") { "x86_64-unknown-linux-gnu" } else { "aarch64-unknown-linux-gnu" }
+}
+
+#[cfg(all(target_os = "linux", feature = "cross-compile"))]
+#[tokio::test]
+async fn packaging_cross_compiles_for_each_target_and_a_host_uses_its_own() {
+    let out = scratch("cross");
+    let targets = [foreign_target().to_string(), host().target().to_string()];
+    let manifest = registry::package_for(&targets, &repository().join("plugins/tenant-types.json"), &wasm_dir(), &out)
+        .expect("packaged for both");
+    let foreign_key = PluginHost::for_target(Limits::default(), foreign_target()).unwrap().compatibility_key();
+    for entry in &manifest.types {
+        let found: Vec<(&str, &str)> =
+            entry.precompiled.iter().map(|a| (a.target.as_str(), a.compatibility_key.as_str())).collect();
+        assert_eq!(found, [(foreign_target(), foreign_key.as_str()), (host().target(), &*host().compatibility_key())]);
+        for artifact in &entry.precompiled {
+            assert_eq!(sha256_hex(&std::fs::read(out.join(&artifact.file)).unwrap()), artifact.sha256);
+        }
+    }
+    // The foreign artifacts are never read here: garbage in their place changes nothing.
+    for entry in &manifest.types {
+        std::fs::write(out.join(&entry.precompiled[0].file), b"not for this machine").unwrap();
+    }
+    let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("loads its own artifacts");
+    assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
+}
+
+#[cfg(all(target_os = "linux", not(feature = "cross-compile")))]
+#[test]
+fn without_cross_compile_another_target_is_refused_by_name() {
+    let error = registry::package_for(
+        &[foreign_target().to_string()],
+        &repository().join("plugins/tenant-types.json"),
+        &wasm_dir(),
+        &scratch("no-cross"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains(foreign_target()), "{error}");
 }
