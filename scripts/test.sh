@@ -38,8 +38,8 @@ echo "== cfn-lint template.yaml"
 echo "== sam validate --lint"
 # Offline and without an account: SAM's transform and cfn-lint run locally; it only needs
 # a region and some credentials to be configured, so it gets dummies, and never ~/.aws.
-AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-  AWS_SESSION_TOKEN= AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
   SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --template template.yaml
 .venv/bin/python scripts/iam-catalogue.py --check
 
