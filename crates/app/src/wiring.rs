@@ -297,14 +297,10 @@ impl App {
         let sdk = settings.aws.load().await;
         phase.done("SDK configuration");
         let calls = CallCounter::default();
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
-        );
-        let eventbridge = aws_sdk_eventbridge::Client::from_conf(
-            aws_sdk_eventbridge::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
-        );
-        let store = Arc::new(DynamoStore::new(dynamodb, &settings.table));
-        let events = Arc::new(EventBridgeEvents::new(eventbridge, &settings.bus));
+        // Every client is built when a call first needs it: most first events need one
+        // client or none (see doc/coldstart.md).
+        let store = Arc::new(DynamoStore::from_config(&sdk, calls.clone(), &settings.table));
+        let events = Arc::new(EventBridgeEvents::from_config(&sdk, calls.clone(), &settings.bus));
         let cloud = Arc::new(
             AwsCloud::new(&sdk, calls.clone())
                 .with_tenant_boundary(settings.tenant_boundary_arn.clone())

@@ -1,6 +1,7 @@
 //! The [`Events`] port on an EventBridge bus.
 
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
@@ -9,18 +10,27 @@ use tenancy_domain::ports::Events;
 use tenancy_domain::ports::errors::EventsError;
 
 use crate::errors::cloud_error;
+use crate::lazy::LazyClient;
+use crate::metrics::CallCounter;
 
 /// Publishes to one bus with source [`SOURCE`].
 #[derive(Debug, Clone)]
 pub struct EventBridgeEvents {
-    client: Client,
+    client: LazyClient<Client>,
     bus: String,
 }
 
 impl EventBridgeEvents {
     /// A publisher to `bus` (name or ARN).
-    pub fn new(client: Client, bus: impl Into<String>) -> Self {
-        Self { client, bus: bus.into() }
+    pub fn new(client: impl Into<LazyClient<Client>>, bus: impl Into<String>) -> Self {
+        Self { client: client.into(), bus: bus.into() }
+    }
+
+    /// A publisher to `bus` whose client is built from `config` when first used, counting
+    /// its calls in `counter`.
+    pub fn from_config(config: &SdkConfig, counter: CallCounter, bus: impl Into<String>) -> Self {
+        let config = aws_sdk_eventbridge::config::Builder::from(config).interceptor(counter);
+        Self::new(LazyClient::new(move || Client::from_conf(config.build())), bus)
     }
 }
 

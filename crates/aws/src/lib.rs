@@ -8,6 +8,7 @@ pub mod dynamodb;
 pub mod emf;
 pub mod errors;
 pub mod eventbridge;
+pub mod lazy;
 pub mod metrics;
 
 pub use cloud::AwsCloud;
@@ -15,4 +16,5 @@ pub use config::AwsSettings;
 pub use dynamodb::DynamoStore;
 pub use emf::EmfMetrics;
 pub use eventbridge::EventBridgeEvents;
+pub use lazy::LazyClient;
 pub use metrics::CallCounter;

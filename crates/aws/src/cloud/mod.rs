@@ -25,6 +25,7 @@ use tenancy_domain::ports::errors::CloudError;
 use tenancy_domain::tenant::{ResourceKind, ResourceRef};
 
 use crate::errors::cloud_error;
+use crate::lazy::LazyClient;
 use crate::metrics::CallCounter;
 
 /// How long a deleted tenant's key can still be recovered (KMS allows 7 to 30 days).
@@ -51,8 +52,8 @@ struct Regional {
 pub struct AwsCloud {
     config: SdkConfig,
     counter: CallCounter,
-    iam: aws_sdk_iam::Client,
-    sts: aws_sdk_sts::Client,
+    iam: LazyClient<aws_sdk_iam::Client>,
+    sts: LazyClient<aws_sdk_sts::Client>,
     regional: Mutex<HashMap<String, Arc<Regional>>>,
     account: OnceCell<Account>,
     tenant_boundary: Option<String>,
@@ -69,14 +70,13 @@ pub fn tenant_boundary_policy_name(deployment: &str) -> String {
 }
 
 impl AwsCloud {
-    /// Builds the clients from `config`, each counting its calls in `counter`.
+    /// The cloud on `config`: each client is built when first used (the regional ones per
+    /// region) and counts its calls in `counter`.
     pub fn new(config: &SdkConfig, counter: CallCounter) -> Self {
-        let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(config).interceptor(counter.clone()).build(),
-        );
-        let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(config).interceptor(counter.clone()).build(),
-        );
+        let iam = aws_sdk_iam::config::Builder::from(config).interceptor(counter.clone());
+        let iam = LazyClient::new(move || aws_sdk_iam::Client::from_conf(iam.build()));
+        let sts = aws_sdk_sts::config::Builder::from(config).interceptor(counter.clone());
+        let sts = LazyClient::new(move || aws_sdk_sts::Client::from_conf(sts.build()));
         Self {
             config: config.clone(),
             counter,

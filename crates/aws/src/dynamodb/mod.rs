@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -41,6 +42,9 @@ use tenancy_domain::ports::{
     TenantCreate, TenantGet, TenantList, TenantSave,
 };
 use tenancy_domain::tenant::{ExpiryStage, Tenant, TenantState};
+
+use crate::lazy::LazyClient;
+use crate::metrics::CallCounter;
 
 /// Index of live tenants by infrastructure.
 pub const BY_INFRASTRUCTURE: &str = "by-infrastructure";
@@ -74,7 +78,7 @@ fn expiring_tenants_key(stage: ExpiryStage) -> &'static str {
 /// The DynamoDB store.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
+    client: LazyClient<Client>,
     table: String,
 }
 
@@ -161,8 +165,15 @@ fn decode_cursor(
 
 impl DynamoStore {
     /// A store on `table`.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: impl Into<LazyClient<Client>>, table: impl Into<String>) -> Self {
+        Self { client: client.into(), table: table.into() }
+    }
+
+    /// A store on `table` whose client is built from `config` when first used, counting
+    /// its calls in `counter`.
+    pub fn from_config(config: &SdkConfig, counter: CallCounter, table: impl Into<String>) -> Self {
+        let config = aws_sdk_dynamodb::config::Builder::from(config).interceptor(counter);
+        Self::new(LazyClient::new(move || Client::from_conf(config.build())), table)
     }
 
     /// Creates the table with its indexes and TTL, as `template.yaml` declares it. For the
