@@ -28,8 +28,10 @@ lambda-check:
 
 # The deployable build: the plugins' layer, then `sam build` (template.yaml's
 # rust-cargolambda build method: a release build of each function for arm64, linked by
-# zig; cargo-lambda and zig from .venv). About 30 minutes on 2 cores. Then `sam deploy`.
+# zig; cargo-lambda and zig from .venv, Rust's arm64 standard library from rustup).
+# About 30 minutes on 2 cores. Then `sam deploy`.
 package: package-plugins
+	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
 	  .venv/bin/sam build --template template.yaml
 

@@ -35,7 +35,8 @@ echo
 # The plugins: precompiled for this machine, and for the other architecture only (what a
 # host whose engine matches no artifact sees: it compiles the .wasm when it loads one).
 scripts/build-plugins.sh >/dev/null
-cargo build --locked --bin tenancy
+# The whole workspace, as `make test` builds it: one feature set, nothing rebuilt.
+cargo build --locked --workspace
 tenancy=${CARGO_TARGET_DIR:-target}/debug/tenancy
 case "$(uname -m)" in
   aarch64 | arm64) other=x86_64-unknown-linux-gnu ;;
