@@ -131,12 +131,26 @@ async fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
             printer.show(&json, || render::history(&items))
         }
         Command::Me => {
-            let answer = client.get("/v1/me", &[]).await?;
-            let me: Me = answer.parse()?;
-            printer.show(&answer.body, || render::me(&me))
+            let me = me(&client).await?;
+            let json = serde_json::to_value(&me).map_err(|e| Failure::Unreadable(e.to_string()))?;
+            printer.show(&json, || render::me(&me))
         }
         Command::Completions { .. } | Command::Dev(_) => Ok(()),
     }
+}
+
+/// Who the caller is, with every one of their tenants: `GET /v1/me` gives them a page at a
+/// time, and a list that stopped at the first would hide some.
+async fn me(client: &Client) -> Result<Me, Failure> {
+    let mut me: Me = client.get("/v1/me", &[]).await?.parse()?;
+    let mut followed = std::collections::HashSet::new();
+    // A cursor seen before would loop for ever: the list ends there.
+    while let Some(cursor) = me.next_cursor.take().filter(|cursor| followed.insert(cursor.clone())) {
+        let next: Me = client.get("/v1/me", &[("cursor", cursor)]).await?.parse()?;
+        me.tenants.extend(next.tenants);
+        me.next_cursor = next.next_cursor;
+    }
+    Ok(me)
 }
 
 /// Follows `nextCursor` until `paging` has what it asked for; returns the items and the

@@ -146,6 +146,53 @@ async fn an_operator_runs_a_tenants_life_with_tenantctl() {
     h.stop().await;
 }
 
+/// A stand-in API whose `GET /v1/me` gives the caller's tenants a page at a time, the last
+/// page pointing back at one already read: each page's tenants, as `answer` says.
+fn paged_me_api(answer: fn(&str) -> (&'static str, &'static str)) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut request = [0_u8; 8192];
+            let read = socket.read(&mut request).unwrap_or(0);
+            let request = String::from_utf8_lossy(&request[..read]);
+            let target = request.split_whitespace().nth(1).unwrap_or_default().to_string();
+            let (tenant, next) = answer(&target);
+            let body = json!({
+                "id": "dana", "groups": [], "platformAdmin": false,
+                "tenants": [{ "name": tenant, "infrastructure": "nonprod", "state": "active", "role": "user" }],
+                "nextCursor": next,
+            })
+            .to_string();
+            let _ = write!(
+                socket,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn me_shows_every_page_of_the_callers_tenants_and_stops_at_a_cursor_it_has_followed() {
+    let base = paged_me_api(|target| match target {
+        "/v1/me?cursor=page2" => ("beta", "page3"),
+        "/v1/me?cursor=page3" => ("gamma", "page2"),
+        _ => ("alpha", "page2"),
+    });
+    let table = tenantctl_at(&base, Some("token"), &["me"]).await;
+    assert_eq!(table.code, 0, "{table:?}");
+    for tenant in ["alpha", "beta", "gamma"] {
+        assert_eq!(row(&table.out, tenant)[..4], [tenant, "nonprod", "active", "user"], "{table:?}");
+    }
+    let json = tenantctl_at(&base, Some("token"), &["me", "-o", "json"]).await.json();
+    let names: Vec<&str> = json["tenants"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"], "{json:#}");
+    assert_eq!(json.get("nextCursor"), None, "every page read: {json:#}");
+}
+
 #[tokio::test]
 async fn a_refusal_prints_the_problems_title_and_detail_and_exits_3() {
     let h = Harness::start().await;

@@ -1,5 +1,7 @@
 //! Where the AWS clients point, from the environment.
 
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::time::Duration;
 
 use aws_config::identity::IdentityCache;
@@ -34,7 +36,7 @@ impl AwsSettings {
     /// environment in Lambda (see [`AwsSettings::lambda_config`]), from the SDK's default
     /// chain anywhere else.
     pub async fn load(&self) -> SdkConfig {
-        if let Some(config) = self.lambda_config(|name| std::env::var(name).ok()) {
+        if let Some(config) = self.lambda_config(std::env::vars_os()) {
             return config;
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -58,7 +60,8 @@ fn retries() -> RetryConfig {
 
 impl AwsSettings {
     /// The configuration of a Lambda function whose role's credentials are in its
-    /// environment, built directly; `None` anywhere else (`lookup` reads a variable).
+    /// environment (`variables`, every name and value), built directly; `None` anywhere
+    /// else, and whenever the environment holds an `AWS_` variable this does not know.
     ///
     /// Lambda puts the execution role's credentials in `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, where the default chain would find
@@ -66,16 +69,27 @@ impl AwsSettings {
     /// reads the shared config and credentials files and builds the profile, SSO, web
     /// identity, ECS and IMDS providers, the largest part of a cold start after the
     /// runtime itself (see doc/coldstart.md). The HTTPS client is each service client's
-    /// default, as with the loader. What this does not read are the SDK's own environment settings
-    /// (`AWS_ENDPOINT_URL`, `AWS_USE_FIPS_ENDPOINT`, `AWS_MAX_ATTEMPTS`...), which
-    /// template.yaml sets none of; a function given those, or credentials some other way
-    /// (SnapStart's container credentials), takes the default chain.
-    pub fn lambda_config(&self, lookup: impl Fn(&str) -> Option<String>) -> Option<SdkConfig> {
-        let var = |name: &str| lookup(name).filter(|value| !value.is_empty());
-        var("AWS_LAMBDA_FUNCTION_NAME")?;
-        if SDK_SETTINGS.iter().any(|name| var(name).is_some()) {
-            return None;
+    /// default, as with the loader. The SDK's own settings (`AWS_PROFILE`,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_MAX_ATTEMPTS`, SnapStart's
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`, any added in a later SDK...) only the loader
+    /// reads: so the environment is checked against what Lambda itself sets (an
+    /// allow-list), and anything else takes the loader, so that nothing is silently ignored.
+    pub fn lambda_config<K, V>(&self, variables: impl IntoIterator<Item = (K, V)>) -> Option<SdkConfig>
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        let mut environment = HashMap::new();
+        for (name, value) in variables {
+            let Some(name) = name.as_ref().to_str().filter(|name| name.starts_with("AWS_")) else { continue };
+            if !LAMBDA_SETS.contains(&name) && !name.starts_with("AWS_LAMBDA_") {
+                return None;
+            }
+            // Not UTF-8: not something Lambda set.
+            environment.insert(name.to_string(), value.as_ref().to_str()?.to_string());
         }
+        let var = |name: &str| environment.get(name).filter(|value| !value.is_empty()).cloned();
+        var("AWS_LAMBDA_FUNCTION_NAME")?;
         let credentials = Credentials::new(
             var("AWS_ACCESS_KEY_ID")?,
             var("AWS_SECRET_ACCESS_KEY")?,
@@ -103,19 +117,19 @@ impl AwsSettings {
     }
 }
 
-/// The SDK's own settings that only its default loader reads: when a function is given
-/// any of them, it takes that loader, so that none is silently ignored.
-const SDK_SETTINGS: [&str; 10] = [
-    "AWS_PROFILE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_ENDPOINT_URL",
-    "AWS_USE_FIPS_ENDPOINT",
-    "AWS_USE_DUALSTACK_ENDPOINT",
-    "AWS_MAX_ATTEMPTS",
-    "AWS_RETRY_MODE",
-    "AWS_SDK_UA_APP_ID",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+/// The `AWS_` variables Lambda sets, besides its runtime's `AWS_LAMBDA_*` ones: the
+/// region, the role's credentials (and their legacy alias), the runtime's name and X-Ray's.
+/// The region is read by [`AwsSettings::from_env`] (`AWS_REGION`); the rest need nothing.
+const LAMBDA_SETS: [&str; 9] = [
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_EXECUTION_ENV",
+    "AWS_XRAY_CONTEXT_MISSING",
+    "AWS_XRAY_DAEMON_ADDRESS",
 ];
 
 #[cfg(test)]
@@ -128,19 +142,30 @@ mod tests {
         AwsSettings { endpoint: Some("http://127.0.0.1:9".into()), region: "eu-west-1".into() }
     }
 
-    fn lambda(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let mut variables: Vec<(String, String)> = [
+    /// A Lambda function's environment, as Lambda sets it, with `extra` set (or, empty,
+    /// unset) over it, and one variable of the function's own.
+    fn lambda(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut variables: HashMap<&str, &str> = HashMap::from([
             ("AWS_LAMBDA_FUNCTION_NAME", "tenancy-api"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_EXECUTION_ENV", "AWS_Lambda_rapid"),
+            ("AWS_ACCESS_KEY", "ASIAEXAMPLE"),
             ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
             ("AWS_SECRET_ACCESS_KEY", "secret"),
             ("AWS_SESSION_TOKEN", "token"),
-        ]
-        .iter()
-        .chain(extra)
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
-        variables.reverse(); // the extras win
-        move |name| variables.iter().find(|(n, _)| n == name).map(|(_, value)| value.clone())
+            ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+            ("TENANCY_TABLE", "tenancy"),
+        ]);
+        for (name, value) in extra {
+            match *value {
+                "" => variables.remove(name),
+                value => variables.insert(name, value),
+            };
+        }
+        variables.into_iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
     }
 
     #[tokio::test]
@@ -149,22 +174,46 @@ mod tests {
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:9"));
         assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(5));
+        assert_eq!(config.timeout_config().and_then(|t| t.connect_timeout()), Some(Duration::from_millis(3100)));
+        assert!(config.identity_cache().is_some() && config.sleep_impl().is_some());
         let credentials =
             config.credentials_provider().expect("a provider").provide_credentials().await.expect("credentials");
         assert_eq!(credentials.access_key_id(), "ASIAEXAMPLE");
         assert_eq!(credentials.secret_access_key(), "secret");
         assert_eq!(credentials.session_token(), Some("token"));
+        // A role's credentials without a session token are still credentials.
+        assert!(settings().lambda_config(lambda(&[("AWS_SESSION_TOKEN", "")])).is_some());
     }
 
     #[test]
-    fn outside_lambda_or_without_credentials_or_with_sdk_settings_the_default_chain_loads() {
+    fn outside_lambda_or_without_credentials_the_default_chain_loads() {
         assert!(settings().lambda_config(lambda(&[("AWS_LAMBDA_FUNCTION_NAME", "")])).is_none());
         assert!(settings().lambda_config(lambda(&[("AWS_ACCESS_KEY_ID", "")])).is_none());
         assert!(settings().lambda_config(lambda(&[("AWS_SECRET_ACCESS_KEY", "")])).is_none());
-        for name in SDK_SETTINGS {
+        assert!(settings().lambda_config(Vec::<(String, String)>::new()).is_none());
+    }
+
+    #[test]
+    fn any_aws_setting_lambda_does_not_set_takes_the_default_chain_which_honours_it() {
+        for name in [
+            "AWS_PROFILE",
+            "AWS_CONFIG_FILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_USE_FIPS_ENDPOINT",
+            "AWS_MAX_ATTEMPTS",
+            "AWS_RETRY_MODE",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_SOME_SETTING_OF_A_LATER_SDK",
+        ] {
             assert!(settings().lambda_config(lambda(&[(name, "x")])).is_none(), "{name}");
         }
-        // A role's credentials without a session token are still credentials.
-        assert!(settings().lambda_config(lambda(&[("AWS_SESSION_TOKEN", "")])).is_some());
+        // Not UTF-8: not Lambda's.
+        use std::os::unix::ffi::OsStringExt;
+        let mut variables: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+            lambda(&[]).into_iter().map(|(n, v)| (n.into(), v.into())).collect();
+        variables.push(("AWS_SESSION_TOKEN".into(), std::ffi::OsString::from_vec(vec![0xff])));
+        assert!(settings().lambda_config(variables).is_none());
     }
 }
