@@ -2,7 +2,8 @@
 # Cold start, measured: from process start to the function's first answer under a minimal
 # Lambda Runtime API (scripts/coldstart.py), median of $RUNS (10), for the API function
 # (`GET /healthz`: with plugins packaged for another architecture only, so that loading
-# one would compile it; with plugins precompiled for this machine; with no plugins), the
+# one would compile it; with plugins precompiled for this machine; with no plugins; and with
+# the SDK's default credentials chain, as a function given an AWS_ setting takes it), the
 # lifecycle function (an event it ignores without calling AWS) and a hello-world
 # lambda_runtime function, all three built here with the same (release) profile. Also
 # prints each binary's size and its `zip -9` as Lambda takes it (bootstrap). Not part of
@@ -10,6 +11,8 @@
 #   COLDSTART_TARGET_DIR  where the release build goes (default: $CARGO_TARGET_DIR or target)
 #   RUNS                  runs per case (default 10)
 #   STARTUP_PHASES=1      also prints the API function's start-up phases (debug log)
+#   TENANCY_API_URL       the local run tenantctl's start-up is timed against (default
+#                         http://127.0.0.1:8080: run `make dev` first; skipped if it is down)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 release_dir=${COLDSTART_TARGET_DIR:-${CARGO_TARGET_DIR:-target}}
@@ -54,6 +57,7 @@ python3 scripts/coldstart.py --runs "$runs" \
   "api, plugins for $other only (none loaded by healthz)|$bin/api|healthz|$aws|TENANCY_PLUGINS=$work/other/manifest.json" \
   "api, plugins precompiled for this host|$bin/api|healthz|$aws|TENANCY_PLUGINS=$work/host/manifest.json" \
   "api, no plugins|$bin/api|healthz|$aws" \
+  "api, no plugins, SDK default chain (an AWS_ variable Lambda does not set)|$bin/api|healthz|$aws|AWS_CA_BUNDLE=/dev/null" \
   "lifecycle, plugins precompiled for this host|$bin/lifecycle|probe|$aws|TENANCY_PLUGINS=$work/host/manifest.json"
 
 if [[ -n "${STARTUP_PHASES:-}" ]]; then
@@ -62,6 +66,44 @@ if [[ -n "${STARTUP_PHASES:-}" ]]; then
   python3 scripts/coldstart.py --runs 1 --show-log \
     "api|$bin/api|healthz|$aws|TENANCY_PLUGINS=$work/host/manifest.json|RUST_LOG=info,tenancy_startup=debug" \
     2>&1 >/dev/null | grep -o '"phase":"[^"]*","micros":[0-9]*' || true
+fi
+
+# tenantctl's own start-up: `tenant list` against the local run (`make dev`, which must be
+# serving), release build, median of $runs; `--version` (no network) beside it.
+api_url=${TENANCY_API_URL:-http://127.0.0.1:8080}
+echo
+echo "## tenantctl start-up (release), against $api_url"
+if curl -fsS -o /dev/null "$api_url/healthz" 2>/dev/null; then
+  CARGO_TARGET_DIR=$release_dir nice -n 19 cargo build --locked --release -p tenantctl 2>/dev/null
+  tenantctl=$release_dir/release/tenantctl
+  echo "binary: $(stat -c %s "$tenantctl") bytes"
+  source scripts/env.sh
+  TENANCY_TOKEN=$("$tenantctl" dev token --admin) TENANCY_API_URL=$api_url python3 - "$tenantctl" "$runs" <<'PY'
+import os, statistics, subprocess, sys, time
+binary, runs = sys.argv[1], int(sys.argv[2])
+print("| command | median of %d (ms) | min | max |" % runs)
+print("|---|---:|---:|---:|")
+for args in (["--version"], ["tenant", "list"], ["tenant", "list", "-o", "json"]):
+    subprocess.run([binary, *args], check=True, capture_output=True)  # into the page cache
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter_ns()
+        subprocess.run([binary, *args], check=True, capture_output=True)
+        times.append((time.perf_counter_ns() - started) / 1e6)
+    print("| tenantctl %s | %.1f | %.1f | %.1f |" % (" ".join(args), statistics.median(times), min(times), max(times)))
+# The same request by curl: what the local run itself takes, to tell tenantctl's own part.
+curl = ["curl", "-fsS", "-o", "/dev/null", "-H", "authorization: Bearer " + os.environ["TENANCY_TOKEN"],
+        os.environ["TENANCY_API_URL"] + "/v1/tenants?limit=100"]
+subprocess.run(curl, check=True)
+times = []
+for _ in range(runs):
+    started = time.perf_counter_ns()
+    subprocess.run(curl, check=True)
+    times.append((time.perf_counter_ns() - started) / 1e6)
+print("| curl, the same GET /v1/tenants | %.1f | %.1f | %.1f |" % (statistics.median(times), min(times), max(times)))
+PY
+else
+  echo "(skipped: nothing answers $api_url/healthz; start \`make dev\` first)"
 fi
 echo
 echo "Reproduce: make coldstart   (or COLDSTART_TARGET_DIR=... RUNS=10 scripts/coldstart.sh)"
