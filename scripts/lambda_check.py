@@ -192,7 +192,14 @@ class Check:
     def run(self):
         self.prepare()
         tenant = self.values["@TENANT@"]
-        emulator = Emulator(self.env, self.port, WORK / "watch.log")
+        # The functions see what Lambda would give them: the template's variables and, of
+        # the AWS_ ones, only the region and the role's credentials (none of this machine's
+        # AWS_CONFIG_FILE, AWS_CA_BUNDLE...), so that they take the configuration a
+        # deployed function takes, straight from the environment.
+        lambda_sets = {"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+        function_env = {name: value for name, value in self.env.items()
+                        if not name.startswith("AWS_") or name in lambda_sets}
+        emulator = Emulator(function_env, self.port, WORK / "watch.log")
         try:
             emulator.start()
             self.scenario(tenant)
@@ -259,6 +266,11 @@ class Check:
         logs = [line for line in lines if "level" in line and "message" in line]
         emf = [line for line in lines if "_aws" in line]
         check(logs, f"no JSON log lines in the functions' output:\n{output[-4000:]}")
+        # Both functions configured the SDK from the environment, as in Lambda, and every
+        # call of the scenario above went through that configuration.
+        configured = [line.get("credentials") for line in logs if line.get("message") == "AWS SDK configured"]
+        check(len(configured) >= 2 and set(configured) == {"lambda environment"},
+              f"the functions' SDK configuration: {configured}")
         # The API: API Gateway's request id, and the tenant of the route.
         get_id = json.loads((EVENTS / "api/get-tenant.json").read_text())["requestContext"]["requestId"]
         served = [line for line in logs if line.get("request_id") == get_id and line.get("message") == "request"]

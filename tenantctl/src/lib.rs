@@ -18,6 +18,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 use reqwest::Method;
 use reqwest::header::{HeaderName, IF_MATCH};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tenancy_domain::access::AccessView;
@@ -34,6 +35,9 @@ use crate::wait::{Goal, encode};
 
 /// Largest page the API serves.
 const MAX_PAGE: u32 = 100;
+/// The most pages a listing follows: 100,000 items at most, far beyond any real listing,
+/// so that a server that always has another page cannot keep tenantctl going for ever.
+const MAX_PAGES: usize = 1000;
 
 /// Runs tenantctl with `args` (the program's name first), writing results to `out` and
 /// progress and errors to `err`; returns the exit code.
@@ -131,26 +135,45 @@ async fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
             printer.show(&json, || render::history(&items))
         }
         Command::Me => {
-            let me = me(&client).await?;
-            let json = serde_json::to_value(&me).map_err(|e| Failure::Unreadable(e.to_string()))?;
+            let (me, json) = me(&client, err).await?;
             printer.show(&json, || render::me(&me))
         }
         Command::Completions { .. } | Command::Dev(_) => Ok(()),
     }
 }
 
-/// Who the caller is, with every one of their tenants: `GET /v1/me` gives them a page at a
-/// time, and a list that stopped at the first would hide some.
-async fn me(client: &Client) -> Result<Me, Failure> {
-    let mut me: Me = client.get("/v1/me", &[]).await?.parse()?;
+/// Who the caller is, with every one of their tenants (`GET /v1/me` gives them a page at a
+/// time, and a list that stopped at the first would hide some), and the merged answer as
+/// JSON: the first page's fields as the API sent them, every page's tenants, and the
+/// `nextCursor` where it stopped (absent at the end).
+async fn me(client: &Client, err: &mut dyn Write) -> Result<(Me, Value), Failure> {
+    let mut body = client.get("/v1/me", &[]).await?.body;
     let mut followed = std::collections::HashSet::new();
-    // A cursor seen before would loop for ever: the list ends there.
-    while let Some(cursor) = me.next_cursor.take().filter(|cursor| followed.insert(cursor.clone())) {
-        let next: Me = client.get("/v1/me", &[("cursor", cursor)]).await?.parse()?;
-        me.tenants.extend(next.tenants);
-        me.next_cursor = next.next_cursor;
+    loop {
+        let next = body.get("nextCursor").and_then(Value::as_str).map(str::to_string);
+        // A cursor seen before would loop for ever, and a server that always has another
+        // page would too: the list ends there, with the cursor shown.
+        let Some(cursor) = next.filter(|cursor| !followed.contains(cursor)) else { break };
+        if followed.len() >= MAX_PAGES {
+            let _ = writeln!(err, "(stopped after {MAX_PAGES} pages; the listing goes on at nextCursor)");
+            break;
+        }
+        followed.insert(cursor.clone());
+        let mut page = client.get("/v1/me", &[("cursor", cursor)]).await?.body;
+        let tenants = page.get_mut("tenants").map(Value::take).unwrap_or_default();
+        let Value::Array(tenants) = tenants else { return Err(Failure::Unreadable("tenants is not a list".into())) };
+        if let Some(Value::Array(all)) = body.get_mut("tenants") {
+            all.extend(tenants);
+        }
+        body["nextCursor"] = page.get("nextCursor").cloned().unwrap_or(Value::Null);
     }
-    Ok(me)
+    if body.get("nextCursor").is_some_and(Value::is_null)
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("nextCursor");
+    }
+    let me = Me::deserialize(&body).map_err(|e| Failure::Unreadable(e.to_string()))?;
+    Ok((me, body))
 }
 
 /// Follows `nextCursor` until `paging` has what it asked for; returns the items and the
@@ -165,6 +188,7 @@ async fn pages<T: DeserializeOwned>(
     let mut items = Vec::new();
     let mut raw = Vec::new();
     let mut cursor: Option<String> = None;
+    let mut followed = std::collections::HashSet::new();
     loop {
         let wanted = if paging.all { MAX_PAGE } else { (paging.limit - items.len() as u32).min(MAX_PAGE) };
         let mut query = filters.to_vec();
@@ -178,13 +202,19 @@ async fn pages<T: DeserializeOwned>(
             items.push(T::deserialize(&item).map_err(|e| Failure::Unreadable(e.to_string()))?);
             raw.push(item);
         }
-        // A cursor that does not move would loop for ever: the listing ends there.
-        let next = page.next_cursor.filter(|next| Some(next) != cursor.as_ref());
+        // A cursor seen before would loop for ever, and a server that always has another
+        // page would too (`--all`): the listing ends there, with the cursor shown.
+        let next = page.next_cursor.filter(|next| !followed.contains(next));
         let satisfied = !paging.all && items.len() as u32 >= paging.limit;
         match next {
-            Some(next) if !satisfied => cursor = Some(next),
+            Some(next) if !satisfied && followed.len() < MAX_PAGES => {
+                followed.insert(next.clone());
+                cursor = Some(next);
+            }
             next => {
-                if next.is_some() {
+                if next.is_some() && !satisfied {
+                    let _ = writeln!(err, "(stopped after {MAX_PAGES} pages; the listing goes on at nextCursor)");
+                } else if next.is_some() {
                     let _ = writeln!(err, "(the first {} shown; --all shows every one)", items.len());
                 }
                 return Ok((items, json!({ "items": raw, "nextCursor": next })));

@@ -146,9 +146,10 @@ async fn an_operator_runs_a_tenants_life_with_tenantctl() {
     h.stop().await;
 }
 
-/// A stand-in API whose `GET /v1/me` gives the caller's tenants a page at a time, the last
-/// page pointing back at one already read: each page's tenants, as `answer` says.
-fn paged_me_api(answer: fn(&str) -> (&'static str, &'static str)) -> String {
+/// A stand-in API whose `GET /v1/me` gives the caller's tenants a page at a time: for each
+/// request target, the page's one tenant and its `nextCursor` (none when empty), as
+/// `answer` says.
+fn paged_me_api(answer: fn(&str) -> (&'static str, String)) -> String {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let base = format!("http://{}", listener.local_addr().expect("an address"));
@@ -162,7 +163,7 @@ fn paged_me_api(answer: fn(&str) -> (&'static str, &'static str)) -> String {
             let body = json!({
                 "id": "dana", "groups": [], "platformAdmin": false,
                 "tenants": [{ "name": tenant, "infrastructure": "nonprod", "state": "active", "role": "user" }],
-                "nextCursor": next,
+                "nextCursor": (!next.is_empty()).then_some(next),
             })
             .to_string();
             let _ = write!(
@@ -178,9 +179,9 @@ fn paged_me_api(answer: fn(&str) -> (&'static str, &'static str)) -> String {
 #[tokio::test]
 async fn me_shows_every_page_of_the_callers_tenants_and_stops_at_a_cursor_it_has_followed() {
     let base = paged_me_api(|target| match target {
-        "/v1/me?cursor=page2" => ("beta", "page3"),
-        "/v1/me?cursor=page3" => ("gamma", "page2"),
-        _ => ("alpha", "page2"),
+        "/v1/me?cursor=page2" => ("beta", "page3".into()),
+        "/v1/me?cursor=page3" => ("gamma", "page2".into()),
+        _ => ("alpha", "page2".into()),
     });
     let table = tenantctl_at(&base, Some("token"), &["me"]).await;
     assert_eq!(table.code, 0, "{table:?}");
@@ -190,7 +191,38 @@ async fn me_shows_every_page_of_the_callers_tenants_and_stops_at_a_cursor_it_has
     let json = tenantctl_at(&base, Some("token"), &["me", "-o", "json"]).await.json();
     let names: Vec<&str> = json["tenants"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["alpha", "beta", "gamma"], "{json:#}");
-    assert_eq!(json.get("nextCursor"), None, "every page read: {json:#}");
+    // The repeated cursor is where the listing stopped, not its end: it is shown.
+    assert_eq!(json["nextCursor"], "page2", "{json:#}");
+}
+
+#[tokio::test]
+async fn me_ends_at_the_page_without_a_cursor() {
+    let base = paged_me_api(|target| match target {
+        "/v1/me?cursor=page2" => ("beta", String::new()),
+        _ => ("alpha", "page2".into()),
+    });
+    let run = tenantctl_at(&base, Some("token"), &["me", "-o", "json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    let names: Vec<&str> = json["tenants"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alpha", "beta"], "{json:#}");
+    assert_eq!(json.get("nextCursor"), None, "the end: {json:#}");
+    assert!(run.err.is_empty(), "{run:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_always_has_another_page_is_followed_no_further_than_1000_pages() {
+    // Each page's cursor is new: the page it came from, plus one.
+    let base = paged_me_api(|target| {
+        let page = target.strip_prefix("/v1/me?cursor=").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        ("endless", (page + 1).to_string())
+    });
+    let run = tenantctl_at(&base, Some("token"), &["me", "-o", "json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.err.contains("stopped after 1000 pages"), "{run:?}");
+    let json = run.json();
+    assert_eq!(json["tenants"].as_array().unwrap().len(), 1001, "the first answer and 1000 pages");
+    assert_eq!(json["nextCursor"], "1001", "where it stopped");
 }
 
 #[tokio::test]

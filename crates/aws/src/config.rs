@@ -37,8 +37,10 @@ impl AwsSettings {
     /// chain anywhere else.
     pub async fn load(&self) -> SdkConfig {
         if let Some(config) = self.lambda_config(std::env::vars_os()) {
+            tracing::info!(credentials = "lambda environment", "AWS SDK configured");
             return config;
         }
+        tracing::info!(credentials = "default chain", "AWS SDK configured");
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
             .retry_config(retries());
@@ -73,7 +75,10 @@ impl AwsSettings {
     /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_MAX_ATTEMPTS`, SnapStart's
     /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`, any added in a later SDK...) only the loader
     /// reads: so the environment is checked against what Lambda itself sets (an
-    /// allow-list), and anything else takes the loader, so that nothing is silently ignored.
+    /// allow-list), and anything else takes the loader, so that no setting in the
+    /// environment is silently ignored. The shared config and credentials files are not
+    /// read: a Lambda function has none, and one would need `AWS_CONFIG_FILE` or a profile
+    /// named in the environment, which takes the loader.
     pub fn lambda_config<K, V>(&self, variables: impl IntoIterator<Item = (K, V)>) -> Option<SdkConfig>
     where
         K: AsRef<OsStr>,
@@ -183,6 +188,62 @@ mod tests {
         assert_eq!(credentials.session_token(), Some("token"));
         // A role's credentials without a session token are still credentials.
         assert!(settings().lambda_config(lambda(&[("AWS_SESSION_TOKEN", "")])).is_some());
+    }
+
+    /// Every client Tenancy uses builds from the configuration (the SDK panics on one it
+    /// cannot run with), and a call signs with the role's credentials and session token.
+    #[tokio::test]
+    async fn every_client_builds_from_it_and_a_call_is_signed_with_the_roles_session() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("an address"));
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("a call");
+            let mut request = Vec::new();
+            let mut buffer = [0_u8; 8192];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).expect("the request");
+                assert!(read > 0, "the request ends early");
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let body = r#"{"TableNames":[]}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).expect("the answer");
+            String::from_utf8_lossy(&request).to_lowercase()
+        });
+        let settings = AwsSettings { endpoint: Some(endpoint), region: "eu-west-1".into() };
+        let config = settings.lambda_config(lambda(&[])).expect("a Lambda environment");
+
+        aws_sdk_eventbridge::Client::new(&config);
+        aws_sdk_iam::Client::new(&config);
+        aws_sdk_sts::Client::new(&config);
+        aws_sdk_ec2::Client::new(&config);
+        aws_sdk_kms::Client::new(&config);
+        aws_sdk_s3::Client::new(&config);
+        aws_sdk_resourcegroupstagging::Client::new(&config);
+        let tables = aws_sdk_dynamodb::Client::new(&config).list_tables().send().await.expect("an answer");
+        assert!(tables.table_names().is_empty());
+
+        let request = server.join().expect("the stub");
+        assert!(request.starts_with("post / http/1.1"), "{request}");
+        assert!(request.contains("credential=asiaexample/"), "signed with the role's key: {request}");
+        assert!(request.contains("/eu-west-1/dynamodb/aws4_request"), "for the region: {request}");
+        assert!(request.contains("x-amz-security-token: token"), "with its session token: {request}");
+    }
+
+    #[test]
+    fn what_lambda_sets_keeps_the_direct_configuration() {
+        for (name, value) in [
+            ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR"),
+            ("AWS_LAMBDA_EXEC_WRAPPER", "/opt/wrapper"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ] {
+            assert!(settings().lambda_config(lambda(&[(name, value)])).is_some(), "{name}");
+        }
     }
 
     #[test]

@@ -18,7 +18,19 @@ pub struct LazyClient<C>(Arc<LazyLock<C, Build<C>>>);
 
 impl<C> LazyClient<C> {
     /// A client that `build` makes on first use.
+    ///
+    /// Should `build` panic (the SDK panics on a configuration it cannot run with), the
+    /// process exits: a poisoned client would fail every later request of a warm
+    /// environment that still answers `GET /healthz`, where a new one, which Lambda starts
+    /// in its place, can at least be seen failing at its first request.
     pub fn new(build: impl FnOnce() -> C + Send + 'static) -> Self {
+        let build = move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(build)) {
+            Ok(client) => client,
+            Err(_) => {
+                tracing::error!(client = std::any::type_name::<C>(), "an AWS client could not be built: exiting");
+                std::process::exit(70)
+            }
+        };
         Self(Arc::new(LazyLock::new(Box::new(build))))
     }
 }
