@@ -89,43 +89,34 @@ impl Settings {
             aws: AwsSettings::from_env(),
             table: text("TENANCY_TABLE", "tenancy"),
             bus: text("TENANCY_EVENT_BUS", "tenancy"),
-            lease_seconds: bounded_seconds("TENANCY_LEASE_SECONDS", var("TENANCY_LEASE_SECONDS"), 300, LEASE_SECONDS)?,
+            lease_seconds: bounded(
+                "TENANCY_LEASE_SECONDS",
+                var("TENANCY_LEASE_SECONDS"),
+                300,
+                LEASE_SECONDS,
+                "seconds",
+            )?,
             plugins_manifest: var("TENANCY_PLUGINS").map(PathBuf::from),
             deployment: text("TENANCY_DEPLOYMENT", "local"),
             tenant_boundary_arn: var("TENANCY_TENANT_BOUNDARY_ARN"),
             account_id: var("TENANCY_ACCOUNT_ID"),
             trusted_producers: text("TENANCY_TRUSTED_PRODUCERS", ""),
-            credentials_seconds: bounded_seconds(
+            credentials_seconds: bounded(
                 "TENANCY_CREDENTIALS_SECONDS",
                 var("TENANCY_CREDENTIALS_SECONDS"),
                 credentials::DEFAULT_SESSION_SECONDS,
                 credentials::SESSION_SECONDS,
+                "seconds",
             )?,
             api_role_arn: var("TENANCY_API_ROLE_ARN"),
-            expiry_warning_days: bounded_days(
+            expiry_warning_days: bounded(
                 "TENANCY_EXPIRY_WARNING_DAYS",
                 var("TENANCY_EXPIRY_WARNING_DAYS"),
                 expiry::DEFAULT_WARNING_DAYS,
                 expiry::WARNING_DAYS,
+                "days",
             )?,
         })
-    }
-}
-
-/// A whole number of days within `range`; `default` when unset.
-fn bounded_days(
-    name: &'static str,
-    value: Option<String>,
-    default: i64,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<i64, StartError> {
-    let Some(value) = value else { return Ok(default) };
-    match value.trim().parse::<i64>() {
-        Ok(days) if range.contains(&days) => Ok(days),
-        _ => Err(StartError::Setting {
-            name,
-            problem: format!("'{value}' is not a whole number of days from {} to {}", range.start(), range.end()),
-        }),
     }
 }
 
@@ -135,19 +126,20 @@ fn bounded_days(
 /// (300000) would be days.
 pub const LEASE_SECONDS: std::ops::RangeInclusive<i64> = 60..=3600;
 
-/// A whole number of seconds within `range`; `default` when unset.
-fn bounded_seconds(
+/// A whole number of `unit`s (seconds, days) within `range`; `default` when unset.
+fn bounded(
     name: &'static str,
     value: Option<String>,
     default: i64,
     range: std::ops::RangeInclusive<i64>,
+    unit: &str,
 ) -> Result<i64, StartError> {
     let Some(value) = value else { return Ok(default) };
     match value.trim().parse::<i64>() {
-        Ok(seconds) if range.contains(&seconds) => Ok(seconds),
+        Ok(number) if range.contains(&number) => Ok(number),
         _ => Err(StartError::Setting {
             name,
-            problem: format!("'{value}' is not a whole number of seconds from {} to {}", range.start(), range.end()),
+            problem: format!("'{value}' is not a whole number of {unit} from {} to {}", range.start(), range.end()),
         }),
     }
 }
