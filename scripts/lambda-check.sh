@@ -19,10 +19,12 @@ if ! curl -fsS -o /dev/null "$TENANCY_AWS_ENDPOINT/moto-api/" 2>/dev/null; then
 fi
 
 echo "== functions under cargo lambda watch (port $TENANCY_LAMBDA_PORT)"
-# One build per binary, as `cargo lambda watch` runs each (`cargo run --bin NAME`): built
-# together, cargo would unify their dependencies' features, and the watch's own run
-# would build them all again on the first invocation.
-for bin in api lifecycle tenancy; do
-  cargo build --locked --bin "$bin"
-done
+# The functions as `cargo lambda watch` runs them (`cargo run --bin NAME`) and `sam build`
+# builds them: the workspace's default members, with their own features, so without the
+# plugin compiler; built here first, so that the watch's first invocation finds them built.
+# The plugins are packaged (precompiled) by the tenancy tool, built with the workspace's
+# features as the tests built it.
+cargo build --locked
+cargo build --locked --workspace --bin tenancy
+scripts/build-plugins.sh
 .venv/bin/python scripts/lambda_check.py

@@ -99,6 +99,8 @@ class Check:
         self.values = {
             "@TENANT@": "lambda-check",
             "@INFRASTRUCTURE@": "lambda-check",
+            # The per-client tenant's end (its plugin requires one), well ahead of today.
+            "@EXPIRES@": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 60 * 86400)),
         }
         WORK.mkdir(parents=True, exist_ok=True)
         # What both functions get in the template (Globals.Function.Environment), pointed
@@ -128,13 +130,15 @@ class Check:
         prepared = json.loads(self.tenancy("setup").strip().splitlines()[-1])
         self.values["@VPC_ID@"] = prepared["demoVpcId"]
         self.queue_url = prepared["queueUrl"]
-        # The tenant types as packaged for the layer, if the plugins are built.
+        # The tenant types packaged as for the layer, precompiled for this machine: the
+        # functions have no compiler, so the scenario's per-client tenant proves that both
+        # load a packaged artifact (scripts/lambda-check.sh builds the plugins).
         wasm = ROOT / "plugins" / "target" / "wasm32-wasip2" / "release"
-        if any(wasm.glob("*.wasm")):
-            out = WORK / "plugins"
-            self.tenancy("plugin", "package", "--types", str(ROOT / "plugins" / "tenant-types.json"),
-                         "--wasm-dir", str(wasm), "--out", str(out))
-            self.env["TENANCY_PLUGINS"] = str(out / "manifest.json")
+        check(any(wasm.glob("*.wasm")), f"no plugins in {wasm}: run scripts/build-plugins.sh")
+        out = WORK / "plugins"
+        self.tenancy("plugin", "package", "--types", str(ROOT / "plugins" / "tenant-types.json"),
+                     "--wasm-dir", str(wasm), "--out", str(out))
+        self.env["TENANCY_PLUGINS"] = str(out / "manifest.json")
 
     def payload(self, relative):
         """A payload file with this run's values in place of its @PLACEHOLDERS@."""
@@ -271,6 +275,13 @@ class Check:
         configured = [line.get("credentials") for line in logs if line.get("message") == "AWS SDK configured"]
         check(len(configured) >= 2 and set(configured) == {"lambda environment"},
               f"the functions' SDK configuration: {configured}")
+        # Both functions loaded the per-client plugin from its precompiled artifact: the API
+        # to validate the tenant, the worker to plan it. Neither can compile one.
+        loaded = [line for line in logs if line.get("message") == "plugin loaded"]
+        check(len(loaded) >= 2 and all(line.get("plugin") == "per-client" for line in loaded),
+              f"each function loads the per-client plugin once: {loaded}")
+        check(not [line for line in logs if line.get("level") in ("WARN", "ERROR") and "plugin" in line.get("message", "")],
+              "no plugin warning or error in the functions' logs")
         # The API: API Gateway's request id, and the tenant of the route.
         get_id = json.loads((EVENTS / "api/get-tenant.json").read_text())["requestContext"]["requestId"]
         served = [line for line in logs if line.get("request_id") == get_id and line.get("message") == "request"]

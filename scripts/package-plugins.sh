@@ -34,7 +34,7 @@ target_flags=()
 for target in $PLUGIN_TARGETS; do target_flags+=(--target "$target"); done
 
 scripts/build-plugins.sh
-cargo build --locked --bin tenancy
+cargo build --locked --workspace --bin tenancy
 rm -rf plugins/dist
 "${CARGO_TARGET_DIR:-target}/debug/tenancy" plugin package --types plugins/tenant-types.json \
   --wasm-dir plugins/target/wasm32-wasip2/release --out plugins/dist "${target_flags[@]}"

@@ -32,6 +32,14 @@ if cargo tree --locked -e normal -p tenantctl --prefix none | grep -E '^(tenancy
   exit 1
 fi
 
+echo "== the functions carry no plugin compiler"
+# They deserialize the plugins their package precompiled (see crates/plugin-host, feature
+# `compiler`); selected as `sam build` selects them, by the workspace's default members.
+if cargo tree --locked -e normal --prefix none | grep -E '^(cranelift-(codegen|frontend|native) |wasmtime-internal-(cranelift|winch) |wat |wast )'; then
+  echo "a function depends on a compiler's crate (above): keep the 'compiler' feature out of them" >&2
+  exit 1
+fi
+
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 

@@ -1,6 +1,7 @@
 //! SHA-256 digests: of plugin binaries and artifacts, and of the engine's compatibility
 //! hash.
 
+#[cfg(feature = "compiler")]
 use std::hash::{Hash, Hasher};
 
 use sha2::{Digest, Sha256};
@@ -17,6 +18,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// The SHA-256 of what `value`'s `Hash` implementation writes, so that a key made of it
 /// does not depend on the standard library's hasher.
+#[cfg(feature = "compiler")]
 pub(crate) fn sha256_of_hash(value: &impl Hash) -> [u8; 32] {
     let mut hasher = Sha256Hasher(Sha256::new());
     value.hash(&mut hasher);
@@ -24,8 +26,10 @@ pub(crate) fn sha256_of_hash(value: &impl Hash) -> [u8; 32] {
 }
 
 /// Feeds what a `Hash` implementation writes into SHA-256.
+#[cfg(feature = "compiler")]
 struct Sha256Hasher(Sha256);
 
+#[cfg(feature = "compiler")]
 impl Hasher for Sha256Hasher {
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);

@@ -28,6 +28,10 @@ pub enum PluginError {
         world = crate::wit::WORLD
     )]
     Incompatible { plugin: String, reason: String },
+    /// The package holds no artifact this engine can run, and this build cannot compile
+    /// (the functions run precompiled plugins only).
+    #[error("plugin '{plugin}': {reason}")]
+    NotPrecompiledForThisEngine { plugin: String, reason: String },
     /// The call used its whole fuel budget (a deterministic instruction limit).
     #[error("plugin '{plugin}', hook {hook}: used its whole fuel budget of {fuel}")]
     OutOfFuel { plugin: String, hook: &'static str, fuel: u64 },

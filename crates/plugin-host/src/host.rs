@@ -12,7 +12,9 @@ use tenancy_domain::tenant::Tenant;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Precompiled, Store};
 
-use crate::digest::{hex, sha256_hex, sha256_of_hash};
+use crate::digest::sha256_hex;
+#[cfg(feature = "compiler")]
+use crate::digest::{hex, sha256_of_hash};
 use crate::error::{PluginError, first_line};
 use crate::limits::Limits;
 use crate::sandbox::{self, Allocation, State};
@@ -104,6 +106,7 @@ impl PluginHost {
     /// can run plugins only when `target` is this machine's. Compiling for another
     /// architecture needs that architecture's Cranelift backend in the build (the
     /// `cross-compile` feature: arm64 and x86_64); without it this fails, naming the target.
+    #[cfg(feature = "compiler")]
     pub fn for_target(limits: Limits, target: &str) -> wasmtime::Result<Self> {
         Self::build(limits, Allocation::OnDemand, Some(target))
     }
@@ -133,7 +136,9 @@ impl PluginHost {
     /// precompiled (wasmtime version, configuration, target): recorded beside each
     /// precompiled artifact in a package, and compared at load before the artifact is used.
     /// The SHA-256 of wasmtime's compatibility hash input, so that it does not depend on
-    /// the standard library's hasher.
+    /// the standard library's hasher. Only an engine with a compiler computes it; an engine
+    /// without one relies on wasmtime's own check when it deserializes.
+    #[cfg(feature = "compiler")]
     pub fn compatibility_key(&self) -> String {
         hex(&sha256_of_hash(&self.engine.precompile_compatibility_hash())[..16])
     }
@@ -155,6 +160,7 @@ impl PluginHost {
     }
 
     /// Checks the binary's size and digest, compiles it and links it.
+    #[cfg(feature = "compiler")]
     pub fn load(
         &self,
         name: &str,
@@ -169,6 +175,7 @@ impl PluginHost {
     }
 
     /// Compiles a checked binary ahead of time, for [`PluginHost::load_precompiled`].
+    #[cfg(feature = "compiler")]
     pub fn precompile(&self, name: &str, wasm: &[u8], expected_sha256: &str) -> Result<Vec<u8>, PluginError> {
         self.check_binary(name, wasm, expected_sha256)?;
         self.engine

@@ -14,10 +14,13 @@
 //! At start-up a deployment only [opens](PluginRegistry::open) the manifest (cheap checks;
 //! a broken one stops start-up). Each type's plugin is loaded when a request first needs
 //! it, once, and kept; loading writes nothing. A compiled artifact is native code that
-//! wasmtime trusts, so only the package's own artifacts are ever deserialized, and only
-//! after their SHA-256 matches the manifest; when no artifact was made for this engine
-//! (another target, wasmtime or configuration), the `.wasm` is compiled in memory after
-//! its own digest check, with a warning: it is slow.
+//! wasmtime trusts, so only the package's own artifacts are ever deserialized: the one made
+//! for this machine's target, only after its SHA-256 matches the manifest, and wasmtime
+//! refuses it unless this engine could have made it (wasmtime version, configuration,
+//! CPU features). When there is no usable artifact, a build with the `compiler` feature
+//! (tools, tests) compiles the `.wasm` in memory after its own digest check, with a
+//! warning: it is slow. The functions are built without a compiler: for them the type is
+//! unavailable, with the reason, until the package is made for their target.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +36,7 @@ use tenancy_domain::tenant::{DEFAULT_TYPE, PluginRecord, Tenant};
 use tenancy_domain::tenant_type::{Capability, PluginFailure, Proposal, TenantTypeInfo};
 use thiserror::Error;
 
+#[cfg(feature = "compiler")]
 use crate::digest::sha256_hex;
 use crate::error::PluginError;
 use crate::host::{CallReport, Hook, LoadedPlugin, PluginHost};
@@ -128,8 +132,9 @@ pub struct PrecompiledArtifact {
     /// The target triple it was compiled for (`aarch64-unknown-linux-gnu`...): for people;
     /// the compatibility key decides.
     pub target: String,
-    /// [`PluginHost::compatibility_key`] of the engine that compiled it: only an engine
-    /// with the same key uses it.
+    /// [`PluginHost::compatibility_key`] of the engine that compiled it: for people and
+    /// tools comparing packages. A deployment picks the artifact by `target`; wasmtime
+    /// then refuses it unless the engine loading it could have made it.
     pub compatibility_key: String,
 }
 
@@ -229,6 +234,7 @@ fn plain_file(plugin: &str, file: &str) -> Result<(), RegistryError> {
 
 /// Packages the declared plugins for a deployment precompiled for this machine's engine:
 /// see [`package_with`].
+#[cfg(feature = "compiler")]
 pub fn package(declarations: &Path, wasm_dir: &Path, out_dir: &Path) -> Result<Manifest, RegistryError> {
     let host = PluginHost::new(Limits::default()).map_err(|e| RegistryError::Engine(e.to_string()))?;
     package_with(&[host], declarations, wasm_dir, out_dir)
@@ -237,6 +243,7 @@ pub fn package(declarations: &Path, wasm_dir: &Path, out_dir: &Path) -> Result<M
 /// Packages the declared plugins precompiled for each of `targets` (triples, e.g.
 /// `aarch64-unknown-linux-gnu` for an arm64 Lambda), each by a host configured as a
 /// deployment on that target configures its own: see [`package_with`].
+#[cfg(feature = "compiler")]
 pub fn package_for(
     targets: &[String],
     declarations: &Path,
@@ -262,6 +269,7 @@ pub fn package_for(
 /// `wasm_dir` into `out_dir` as `<plugin>-<version>.wasm`, precompiles it with each of
 /// `hosts`' engines into `<plugin>-<version>.<target>.cwasm` beside it, and writes
 /// `manifest.json` with each file's SHA-256 and each engine's target and compatibility key.
+#[cfg(feature = "compiler")]
 pub fn package_with(
     hosts: &[PluginHost],
     declarations: &Path,
@@ -483,28 +491,65 @@ impl Loader {
         }
     }
 
-    /// Loads one plugin. The `.wasm`'s size and digest are checked first. When the package
-    /// holds an artifact made by an engine with this one's compatibility key, it is
-    /// deserialized, after its SHA-256 matches the manifest; otherwise the `.wasm` is
-    /// compiled, in memory. Nothing is written. Blocking.
+    /// Loads one plugin. The `.wasm`'s size and digest are checked first. The package's
+    /// artifact for this machine's target is deserialized, after its SHA-256 matches the
+    /// manifest, if wasmtime accepts it for this engine; otherwise see [`without_artifact`].
+    /// Nothing is written. Blocking.
     fn load(&self, host: &PluginHost, entry: &ManifestEntry) -> Result<LoadedPlugin, RegistryError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         let declaration = &entry.declaration;
         let path = self.dir.join(&entry.file);
         let wasm = std::fs::read(&path).map_err(io(&path))?;
-        let key = host.compatibility_key();
-        match entry.precompiled.iter().find(|a| a.compatibility_key == key) {
-            Some(artifact) => load_artifact(host, &self.dir, entry, &wasm, artifact),
+        host.check_binary(&declaration.plugin, &wasm, &entry.sha256)?;
+        let reason = match entry.precompiled.iter().find(|a| a.target == host.target()) {
+            Some(artifact) => match load_artifact(host, &self.dir, entry, artifact) {
+                Err(RegistryError::Plugin(PluginError::Incompatible { reason, .. })) => {
+                    format!("its artifact for {} does not fit this engine: {reason}", host.target())
+                }
+                loaded => return loaded,
+            },
             None => {
                 let targets: Vec<&str> = entry.precompiled.iter().map(|a| a.target.as_str()).collect();
-                tracing::warn!(
-                    plugin = %declaration.plugin, target = host.target(), engine = %key, packaged_for = ?targets,
-                    "no precompiled artifact for this engine; compiling the .wasm, which is slow: package for this target"
-                );
-                Ok(host.load(&declaration.plugin, &declaration.version, &wasm, &entry.sha256)?)
+                format!("the package has no artifact for {} (it has: {})", host.target(), targets.join(", "))
             }
-        }
+        };
+        without_artifact(host, entry, &wasm, reason)
     }
+}
+
+/// No usable artifact, in a build that can compile: the checked `.wasm` is compiled in
+/// memory, slowly, with a warning.
+#[cfg(feature = "compiler")]
+fn without_artifact(
+    host: &PluginHost,
+    entry: &ManifestEntry,
+    wasm: &[u8],
+    reason: String,
+) -> Result<LoadedPlugin, RegistryError> {
+    let declaration = &entry.declaration;
+    tracing::warn!(
+        plugin = %declaration.plugin, target = host.target(), %reason,
+        "no usable precompiled artifact; compiling the .wasm, which is slow: package for this target"
+    );
+    Ok(host.load(&declaration.plugin, &declaration.version, wasm, &entry.sha256)?)
+}
+
+/// No usable artifact, in a build without a compiler (the functions): the plugin does not
+/// load, and the reason says how to package it.
+#[cfg(not(feature = "compiler"))]
+fn without_artifact(
+    host: &PluginHost,
+    entry: &ManifestEntry,
+    _wasm: &[u8],
+    reason: String,
+) -> Result<LoadedPlugin, RegistryError> {
+    let plugin = entry.declaration.plugin.clone();
+    let reason = format!(
+        "{reason}; this build runs precompiled plugins only: package them for this target \
+         (`tenancy plugin package --target {}`)",
+        host.target()
+    );
+    Err(PluginError::NotPrecompiledForThisEngine { plugin, reason }.into())
 }
 
 fn implements(registered: &Registered, hook: Hook) -> bool {
@@ -520,30 +565,20 @@ fn failure(error: PluginError) -> PluginFailure {
     }
 }
 
-/// Loads a plugin from the artifact its package precompiled for this engine. The `.wasm`
-/// is checked too, since its digest is what the registry reports; the artifact's digest is
-/// checked before it is deserialized.
+/// Loads a plugin from the artifact its package precompiled for this machine's target (the
+/// `.wasm`, whose digest the registry reports, was checked by the caller). The artifact's
+/// digest is checked before it is deserialized.
 fn load_artifact(
     host: &PluginHost,
     dir: &Path,
     entry: &ManifestEntry,
-    wasm: &[u8],
     artifact: &PrecompiledArtifact,
 ) -> Result<LoadedPlugin, RegistryError> {
     let (name, version) = (&entry.declaration.plugin, &entry.declaration.version);
-    host.check_binary(name, wasm, &entry.sha256)?;
     plain_file(&entry.declaration.name, &artifact.file)?;
     let path = dir.join(&artifact.file);
     let compiled = std::fs::read(&path).map_err(io(&path))?;
-    match host.load_precompiled(name, version, &entry.sha256, &compiled, &artifact.sha256) {
-        Ok(plugin) => Ok(plugin),
-        // The package's own artifact, which this engine turned down all the same: compile.
-        Err(error @ PluginError::Incompatible { .. }) => {
-            tracing::warn!(%error, artifact = %path.display(), "precompiled artifact unusable; compiling the .wasm, which is slow");
-            Ok(host.load(name, version, wasm, &entry.sha256)?)
-        }
-        Err(error) => Err(error.into()),
-    }
+    Ok(host.load_precompiled(name, version, &entry.sha256, &compiled, &artifact.sha256)?)
 }
 
 /// The record of a plan made for `tenant` (at its last write, the worker's claim) by the

@@ -196,17 +196,34 @@ fn a_tampered_artifact_is_refused_before_it_is_deserialized() {
 }
 
 #[tokio::test]
-async fn an_artifact_for_another_engine_is_never_read_and_the_wasm_is_compiled() {
+async fn an_artifact_for_another_target_is_never_read_and_the_wasm_is_compiled() {
     let out = packaged("foreign");
-    // Garbage where the artifacts were: reading either would fail the load.
+    // Garbage where the artifacts were, now said to be for another machine: reading either
+    // would fail the load (its digest).
     for plugin in ["data-science", "per-client"] {
         std::fs::write(out.join(cwasm(plugin)), b"not an artifact").unwrap();
     }
     edit_manifest(&out, |m| {
         for entry in m["types"].as_array_mut().unwrap() {
-            entry["precompiled"][0]["compatibilityKey"] = "aarch64-linux-another-engine".into();
+            entry["precompiled"][0]["target"] = "riscv64gc-unknown-linux-gnu".into();
         }
     });
+    let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("compiled from .wasm");
+    assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
+}
+
+#[tokio::test]
+async fn an_artifact_for_this_target_that_another_engine_made_is_refused_by_wasmtime_and_the_wasm_is_compiled() {
+    let out = packaged("other-engine");
+    // The package's own artifact for this target, digest and all, but made by an engine
+    // configured otherwise (no fuel, no epochs): as one of another wasmtime would be.
+    let wasm = std::fs::read(wasm_dir().join("data_science.wasm")).unwrap();
+    let other = wasmtime::Engine::default().precompile_component(&wasm).unwrap();
+    std::fs::write(out.join(cwasm("data-science")), &other).unwrap();
+    edit_manifest(&out, |m| m["types"][0]["precompiled"][0]["sha256"] = sha256_hex(&other).into());
+    // wasmtime refuses it for this engine: it would run the plugin without its limits.
+    let refused = host().load_precompiled("data-science", "1.0.0", &sha256_hex(&wasm), &other, &sha256_hex(&other));
+    assert!(matches!(refused, Err(PluginError::Incompatible { .. })), "{:?}", refused.err());
     let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("compiled from .wasm");
     assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
 }
