@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cold start, measured: from process start to the function's first answer under a minimal
 # Lambda Runtime API (scripts/coldstart.py), median of $RUNS (10), for the API function
-# (`GET /healthz`: with plugins packaged for another architecture only, so that loading
-# one would compile it; with plugins precompiled for this machine; with no plugins; and with
+# (`GET /healthz`: with plugins packaged for another architecture only (the function, which
+# has no compiler, could load none of them); with plugins precompiled for this machine;
+# with no plugins; and with
 # the SDK's default credentials chain, as a function given an AWS_ setting takes it), the
 # lifecycle function (an event it ignores without calling AWS) and a hello-world
 # lambda_runtime function, all three built here with the same (release) profile. Also
@@ -36,7 +37,7 @@ done
 echo
 
 # The plugins: precompiled for this machine, and for the other architecture only (what a
-# host whose engine matches no artifact sees: it compiles the .wasm when it loads one).
+# function deployed on the wrong architecture sees: it opens the manifest, loads nothing).
 scripts/build-plugins.sh >/dev/null
 # The whole workspace, as `make test` builds it: one feature set, nothing rebuilt.
 cargo build --locked --workspace
