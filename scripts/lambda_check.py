@@ -275,8 +275,12 @@ class Check:
         configured = [line.get("credentials") for line in logs if line.get("message") == "AWS SDK configured"]
         check(len(configured) >= 2 and set(configured) == {"lambda environment"},
               f"the functions' SDK configuration: {configured}")
-        # Both functions loaded the per-client plugin from its precompiled artifact: the API
-        # to validate the tenant, the worker to plan it. Neither can compile one.
+        # Both functions were built without the plugin compiler, as sam build builds them...
+        registered = [line.get("compiler") for line in logs if line.get("message") == "tenant types registered"]
+        check(len(registered) >= 2 and set(registered) == {False},
+              f"the functions' builds have no plugin compiler: {registered}")
+        # ...and loaded the per-client plugin from its precompiled artifact: the API to
+        # validate the tenant, the worker to plan it.
         loaded = [line for line in logs if line.get("message") == "plugin loaded"]
         check(len(loaded) >= 2 and all(line.get("plugin") == "per-client" for line in loaded),
               f"each function loads the per-client plugin once: {loaded}")

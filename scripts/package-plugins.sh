@@ -5,10 +5,10 @@
 # manifest.json with each file's SHA-256 and, per artifact, its target and the compatibility
 # key of the engine a deployment on that target runs. The targets: the architecture
 # template.yaml deploys the functions on (arm64: cross-compiled here when this machine is
-# x86_64), and this machine's, for the local run. A deployment uses an artifact only if
-# its engine has the same key, after checking its SHA-256; otherwise it compiles the .wasm
-# (slowly, with a warning). template.yaml ships plugins/dist/ as a Lambda layer,
-# read-only: nothing is written at load time.
+# x86_64), and this machine's, for the local run. A function uses the artifact for its
+# target, after checking its SHA-256, if wasmtime accepts it for its engine; it has no
+# compiler, so without one the type is unavailable. template.yaml ships plugins/dist/ as a
+# Lambda layer, read-only: nothing is written at load time.
 #   PLUGIN_TARGETS="aarch64-unknown-linux-gnu ..."  overrides the targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."

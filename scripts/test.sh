@@ -32,11 +32,14 @@ if cargo tree --locked -e normal -p tenantctl --prefix none | grep -E '^(tenancy
   exit 1
 fi
 
-echo "== the functions carry no plugin compiler"
+echo "== the functions carry no plugin compiler and one HTTP stack"
 # They deserialize the plugins their package precompiled (see crates/plugin-host, feature
-# `compiler`); selected as `sam build` selects them, by the workspace's default members.
-if cargo tree --locked -e normal --prefix none | grep -E '^(cranelift-(codegen|frontend|native) |wasmtime-internal-(cranelift|winch) |wat |wast )'; then
-  echo "a function depends on a compiler's crate (above): keep the 'compiler' feature out of them" >&2
+# `compiler`); and the SDK's clients use its default HTTPS client (hyper 1, rustls 0.23),
+# not the legacy hyper 0.14 connector its crates' default `rustls` feature adds: both are
+# binary the loader relocates at every cold start. Selected as `sam build` selects them,
+# by the workspace's default members.
+if cargo tree --locked -e normal --prefix none | grep -E '^(cranelift-(codegen|frontend|native) |wasmtime-internal-(cranelift|winch) |wat |wast |hyper v0\.|h2 v0\.3|rustls v0\.2[01]\.)'; then
+  echo "a function depends on a compiler's crate or a second HTTP stack (above): keep the 'compiler' feature and the SDK crates' default features out of them" >&2
   exit 1
 fi
 

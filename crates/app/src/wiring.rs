@@ -429,7 +429,10 @@ fn open_plugins(settings: &Settings) -> Result<Arc<dyn Plugins>, RegistryError> 
             let registry = PluginRegistry::open(Limits::default(), manifest)?;
             let types: Vec<String> =
                 registry.types().into_iter().map(|t| format!("{}@{}", t.name, t.version)).collect();
-            tracing::info!(manifest = %manifest.display(), ?types, "tenant types registered");
+            // Whether this build could compile a plugin with no usable artifact: the
+            // functions cannot (lambda-check reads this line).
+            let compiler = tenancy_plugin_host::COMPILER;
+            tracing::info!(manifest = %manifest.display(), ?types, compiler, "tenant types registered");
             registry
         }
         None => PluginRegistry::empty(),

@@ -28,7 +28,11 @@ pub enum PluginError {
         world = crate::wit::WORLD
     )]
     Incompatible { plugin: String, reason: String },
-    /// The package holds no artifact this engine can run, and this build cannot compile
+    /// wasmtime turned down a precompiled artifact (intact, by its digest) for this engine:
+    /// not a precompiled component, or made by another wasmtime, configuration or CPU.
+    #[error("plugin '{plugin}': its precompiled artifact does not fit this engine: {reason}")]
+    ArtifactRejected { plugin: String, reason: String },
+    /// The package holds no artifact this engine can run, and this host does not compile
     /// (the functions run precompiled plugins only).
     #[error("plugin '{plugin}': {reason}")]
     NotPrecompiledForThisEngine { plugin: String, reason: String },

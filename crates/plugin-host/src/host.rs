@@ -81,6 +81,9 @@ pub struct PluginHost {
     linker: Linker<State>,
     limits: Limits,
     target: String,
+    /// Whether a plugin with no usable artifact is compiled: only in a build with the
+    /// `compiler` feature, and not in a host made [`PluginHost::precompiled_only`].
+    compiles: bool,
 }
 
 impl PluginHost {
@@ -119,7 +122,19 @@ impl PluginHost {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wit::add_to_linker(&mut linker)?;
-        Ok(Self { engine, linker, limits, target })
+        Ok(Self { engine, linker, limits, target, compiles: cfg!(feature = "compiler") })
+    }
+
+    /// The same host, loading precompiled artifacts only, as the functions (built without
+    /// the compiler) do: to check a package as a deployment would load it.
+    pub fn precompiled_only(mut self) -> Self {
+        self.compiles = false;
+        self
+    }
+
+    /// Whether this host compiles a plugin that has no usable precompiled artifact.
+    pub fn compiles(&self) -> bool {
+        self.compiles
     }
 
     /// The limits in force.
@@ -134,7 +149,8 @@ impl PluginHost {
 
     /// A key that changes whenever this engine could not load an artifact another one
     /// precompiled (wasmtime version, configuration, target): recorded beside each
-    /// precompiled artifact in a package, and compared at load before the artifact is used.
+    /// precompiled artifact in a package, for people and tools comparing packages (a
+    /// deployment relies on wasmtime's own check when it deserializes).
     /// The SHA-256 of wasmtime's compatibility hash input, so that it does not depend on
     /// the standard library's hasher. Only an engine with a compiler computes it; an engine
     /// without one relies on wasmtime's own check when it deserializes.
@@ -183,7 +199,7 @@ impl PluginHost {
             .map_err(|e| PluginError::Incompatible { plugin: name.into(), reason: first_line(&e) })
     }
 
-    /// Loads what [`PluginHost::precompile`] produced. The artifact is native code that
+    /// Loads what `PluginHost::precompile` produced. The artifact is native code that
     /// wasmtime trusts, so its SHA-256 is checked against `expected_sha256` (what the
     /// package's manifest recorded when it was built) before anything of it is read; then
     /// that it is a precompiled component, and wasmtime checks that this engine can run it
@@ -205,16 +221,16 @@ impl PluginHost {
                 actual,
             });
         }
-        let incompatible = |reason: String| PluginError::Incompatible { plugin: name.into(), reason };
+        let rejected = |reason: String| PluginError::ArtifactRejected { plugin: name.into(), reason };
         if Engine::detect_precompiled(compiled) != Some(Precompiled::Component) {
-            return Err(incompatible("not a precompiled component".into()));
+            return Err(rejected("not a precompiled component".into()));
         }
         // SAFETY: the bytes are those the package's manifest recorded, by SHA-256, when
         // Tenancy's packaging step produced them with `precompile`; the package directory
         // is read-only where it is deployed, and nothing writes artifacts at load time.
         // wasmtime checks the engine version, configuration and target recorded in them.
         let component =
-            unsafe { Component::deserialize(&self.engine, compiled) }.map_err(|e| incompatible(first_line(&e)))?;
+            unsafe { Component::deserialize(&self.engine, compiled) }.map_err(|e| rejected(first_line(&e)))?;
         self.link(name, version, digest.to_string(), &component)
     }
 

@@ -25,5 +25,9 @@ pub use registry::{PluginRegistry, RegistryError};
 pub use sandbox::Allocation;
 pub use wit::{WitVersion, supported_versions};
 
+/// Whether this build has the plugin compiler (the `compiler` feature): the tools and tests
+/// do; the functions do not, and run precompiled plugins only.
+pub const COMPILER: bool = cfg!(feature = "compiler");
+
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 //! - `plugins/tenant-types.json`, written by the platform team and reviewed like code: each
 //!   type's plugin, version, the hooks it implements, the capabilities it declares and those
 //!   an admin enabled.
-//! - `manifest.json`, written by [`package`] at build time beside copies of the binaries:
+//! - `manifest.json`, written by `package` at build time beside copies of the binaries:
 //!   the same declarations plus each binary's SHA-256, and each plugin precompiled for
 //!   each target packaged for (`<plugin>-<version>.<target>.cwasm`, cross-compiled for
 //!   arm64 on an x86_64 machine) with its SHA-256, target and the compatibility key of the
@@ -116,12 +116,13 @@ pub struct ManifestEntry {
     /// Its SHA-256, hex.
     pub sha256: String,
     /// The binary precompiled at packaging time, once per target packaged for; empty in
-    /// manifests made before packaging precompiled (they still load, compiling the `.wasm`).
+    /// manifests made before packaging precompiled, which only a host that compiles loads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub precompiled: Vec<PrecompiledArtifact>,
 }
 
-/// A plugin compiled ahead of time, for the engine named by its compatibility key.
+/// A plugin compiled ahead of time for one target, by an engine configured as a
+/// deployment on that target configures its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrecompiledArtifact {
@@ -132,7 +133,7 @@ pub struct PrecompiledArtifact {
     /// The target triple it was compiled for (`aarch64-unknown-linux-gnu`...): for people;
     /// the compatibility key decides.
     pub target: String,
-    /// [`PluginHost::compatibility_key`] of the engine that compiled it: for people and
+    /// `PluginHost::compatibility_key` of the engine that compiled it: for people and
     /// tools comparing packages. A deployment picks the artifact by `target`; wasmtime
     /// then refuses it unless the engine loading it could have made it.
     pub compatibility_key: String,
@@ -358,7 +359,7 @@ impl PluginRegistry {
         Self { loader: Arc::new(loader), types }
     }
 
-    /// Opens `manifest` (a `manifest.json` made by [`package`]) without loading any plugin:
+    /// Opens `manifest` (a `manifest.json` made by `package`) without loading any plugin:
     /// the cheap checks a deployment must pass to start. The manifest must be well-formed,
     /// every declaration valid and named once, and every file it names a plain file name
     /// present in its directory; a `.wasm` over the size limit is refused here too. Digests
@@ -493,7 +494,7 @@ impl Loader {
 
     /// Loads one plugin. The `.wasm`'s size and digest are checked first. The package's
     /// artifact for this machine's target is deserialized, after its SHA-256 matches the
-    /// manifest, if wasmtime accepts it for this engine; otherwise see [`without_artifact`].
+    /// manifest, if wasmtime accepts it for this engine; otherwise see `without_artifact`.
     /// Nothing is written. Blocking.
     fn load(&self, host: &PluginHost, entry: &ManifestEntry) -> Result<LoadedPlugin, RegistryError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
@@ -501,9 +502,11 @@ impl Loader {
         let path = self.dir.join(&entry.file);
         let wasm = std::fs::read(&path).map_err(io(&path))?;
         host.check_binary(&declaration.plugin, &wasm, &entry.sha256)?;
+        // Only wasmtime turning down an intact artifact is worth another way: a digest,
+        // I/O or link error is the package's fault, and refuses the plugin.
         let reason = match entry.precompiled.iter().find(|a| a.target == host.target()) {
             Some(artifact) => match load_artifact(host, &self.dir, entry, artifact) {
-                Err(RegistryError::Plugin(PluginError::Incompatible { reason, .. })) => {
+                Err(RegistryError::Plugin(PluginError::ArtifactRejected { reason, .. })) => {
                     format!("its artifact for {} does not fit this engine: {reason}", host.target())
                 }
                 loaded => return loaded,
@@ -517,9 +520,9 @@ impl Loader {
     }
 }
 
-/// No usable artifact, in a build that can compile: the checked `.wasm` is compiled in
-/// memory, slowly, with a warning.
-#[cfg(feature = "compiler")]
+/// No usable artifact. A host that compiles (a build with the `compiler` feature: tools,
+/// tests) compiles the checked `.wasm` in memory, slowly, with a warning. The functions'
+/// cannot: the plugin does not load, and the reason says how to package it.
 fn without_artifact(
     host: &PluginHost,
     entry: &ManifestEntry,
@@ -527,29 +530,21 @@ fn without_artifact(
     reason: String,
 ) -> Result<LoadedPlugin, RegistryError> {
     let declaration = &entry.declaration;
-    tracing::warn!(
-        plugin = %declaration.plugin, target = host.target(), %reason,
-        "no usable precompiled artifact; compiling the .wasm, which is slow: package for this target"
-    );
-    Ok(host.load(&declaration.plugin, &declaration.version, wasm, &entry.sha256)?)
-}
-
-/// No usable artifact, in a build without a compiler (the functions): the plugin does not
-/// load, and the reason says how to package it.
-#[cfg(not(feature = "compiler"))]
-fn without_artifact(
-    host: &PluginHost,
-    entry: &ManifestEntry,
-    _wasm: &[u8],
-    reason: String,
-) -> Result<LoadedPlugin, RegistryError> {
-    let plugin = entry.declaration.plugin.clone();
+    #[cfg(feature = "compiler")]
+    if host.compiles() {
+        tracing::warn!(
+            plugin = %declaration.plugin, target = host.target(), %reason,
+            "no usable precompiled artifact; compiling the .wasm, which is slow: package for this target"
+        );
+        return Ok(host.load(&declaration.plugin, &declaration.version, wasm, &entry.sha256)?);
+    }
+    let _ = wasm;
     let reason = format!(
-        "{reason}; this build runs precompiled plugins only: package them for this target \
+        "{reason}; this host runs precompiled plugins only: package them for this target \
          (`tenancy plugin package --target {}`)",
         host.target()
     );
-    Err(PluginError::NotPrecompiledForThisEngine { plugin, reason }.into())
+    Err(PluginError::NotPrecompiledForThisEngine { plugin: declaration.plugin.clone(), reason }.into())
 }
 
 fn implements(registered: &Registered, hook: Hook) -> bool {

@@ -78,7 +78,7 @@ fn a_precompiled_plugin_loads_and_runs_like_the_original() {
     assert!(host.on_create(&plugin, &tenant("")).unwrap().value.resources.len() == 1);
 
     let error = host.load_precompiled("data_science", "1.0.0", &digest, &wasm, &digest).err().unwrap();
-    assert!(matches!(error, PluginError::Incompatible { .. }), "raw wasm is not a precompiled artifact: {error}");
+    assert!(matches!(error, PluginError::ArtifactRejected { .. }), "raw wasm is not a precompiled artifact: {error}");
 
     let mut tampered = compiled.clone();
     let middle = tampered.len() / 2;

@@ -223,7 +223,7 @@ async fn an_artifact_for_this_target_that_another_engine_made_is_refused_by_wasm
     edit_manifest(&out, |m| m["types"][0]["precompiled"][0]["sha256"] = sha256_hex(&other).into());
     // wasmtime refuses it for this engine: it would run the plugin without its limits.
     let refused = host().load_precompiled("data-science", "1.0.0", &sha256_hex(&wasm), &other, &sha256_hex(&other));
-    assert!(matches!(refused, Err(PluginError::Incompatible { .. })), "{:?}", refused.err());
+    assert!(matches!(refused, Err(PluginError::ArtifactRejected { .. })), "{:?}", refused.err());
     let registry = PluginRegistry::load(host(), &out.join("manifest.json")).expect("compiled from .wasm");
     assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
 }
@@ -421,4 +421,57 @@ fn without_cross_compile_another_target_is_refused_by_name() {
     .unwrap_err()
     .to_string();
     assert!(error.contains(foreign_target()), "{error}");
+}
+
+#[tokio::test]
+async fn a_host_without_a_compiler_runs_the_packaged_artifacts_and_compiles_nothing() {
+    // As the functions load a package: from the artifacts made for their target.
+    let out = packaged("precompiled-only");
+    let registry = PluginRegistry::load(host().precompiled_only(), &out.join("manifest.json")).expect("loads");
+    assert_eq!(science_plan(&registry).await.tags["workload"], "data-science");
+
+    // Packaged for another target only: refused, naming the target to package for.
+    let out = packaged("precompiled-only-foreign");
+    edit_manifest(&out, |m| {
+        for entry in m["types"].as_array_mut().unwrap() {
+            entry["precompiled"][0]["target"] = "riscv64gc-unknown-linux-gnu".into();
+        }
+    });
+    let error = PluginRegistry::load(host().precompiled_only(), &out.join("manifest.json")).err().expect("refused");
+    let package_for = format!("tenancy plugin package --target {}", host().target());
+    assert!(
+        matches!(&error, RegistryError::Plugin(PluginError::NotPrecompiledForThisEngine { reason, .. })
+            if reason.contains("riscv64gc-unknown-linux-gnu") && reason.contains(&package_for)),
+        "{error}"
+    );
+
+    // An intact artifact for this target that another engine made: wasmtime refuses it,
+    // and nothing compiles the .wasm instead.
+    let out = packaged("precompiled-only-other-engine");
+    let wasm = std::fs::read(wasm_dir().join("data_science.wasm")).unwrap();
+    let other = wasmtime::Engine::default().precompile_component(&wasm).unwrap();
+    std::fs::write(out.join(cwasm("data-science")), &other).unwrap();
+    edit_manifest(&out, |m| m["types"][0]["precompiled"][0]["sha256"] = sha256_hex(&other).into());
+    let error = PluginRegistry::load(host().precompiled_only(), &out.join("manifest.json")).err().expect("refused");
+    assert!(
+        matches!(&error, RegistryError::Plugin(PluginError::NotPrecompiledForThisEngine { reason, .. })
+            if reason.contains("does not fit this engine")),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_artifact_that_loads_but_is_not_a_tenant_type_is_refused_not_compiled_around() {
+    // A precompiled component this engine accepts, digest and all, that does not export the
+    // tenant-type world: the package is wrong, and compiling its .wasm would not fix it.
+    let out = packaged("not-a-tenant-type");
+    let other_world = b"(component)".to_vec();
+    let compiled = host().precompile("other", &other_world, &sha256_hex(&other_world)).unwrap();
+    std::fs::write(out.join(cwasm("data-science")), &compiled).unwrap();
+    edit_manifest(&out, |m| m["types"][0]["precompiled"][0]["sha256"] = sha256_hex(&compiled).into());
+    let error = PluginRegistry::load(host(), &out.join("manifest.json")).err().expect("refused");
+    assert!(
+        matches!(&error, RegistryError::Plugin(PluginError::Incompatible { plugin, .. }) if plugin == "data-science"),
+        "{error}"
+    );
 }
