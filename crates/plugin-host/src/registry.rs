@@ -521,7 +521,7 @@ impl Loader {
 }
 
 /// No usable artifact. A host that compiles (a build with the `compiler` feature: tools,
-/// tests) compiles the checked `.wasm` in memory, slowly, with a warning. The functions'
+/// tests) compiles the checked `.wasm` in memory, slowly, with a warning. The functions
 /// cannot: the plugin does not load, and the reason says how to package it.
 fn without_artifact(
     host: &PluginHost,
