@@ -40,7 +40,11 @@ fn service(api: &Api) -> Router {
     api.router().layer(middleware::map_request(from_gateway))
 }
 
-#[tokio::main]
+// One thread: Lambda hands an execution environment one event at a time, and a function
+// of a few hundred MB has a fraction of a vCPU, so worker threads would add only their
+// start-up (about 0.4 ms of the cold start, doc/coldstart.md). Plugin calls still run on
+// tokio's blocking pool and the epoch thread still bounds them (crates/plugin-host).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_logging();
     let api = App::from_env().await?.api();

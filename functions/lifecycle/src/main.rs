@@ -12,7 +12,11 @@ fn diagnostic(error: HandlerError) -> Diagnostic {
     Diagnostic { error_type: error.class().as_str().to_string(), error_message: error.to_string() }
 }
 
-#[tokio::main]
+// One thread: Lambda hands an execution environment one event at a time, and a function
+// of a few hundred MB has a fraction of a vCPU, so worker threads would add only their
+// start-up (about 0.4 ms of the cold start, doc/coldstart.md). Plugin calls still run on
+// tokio's blocking pool and the epoch thread still bounds them (crates/plugin-host).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_logging();
     let handler = App::from_env().await?.bus_handler();
