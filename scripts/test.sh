@@ -43,6 +43,11 @@ if cargo tree --locked -e normal --prefix none | grep -E '^(cranelift-(codegen|f
   exit 1
 fi
 
+echo "== the functions, built alone, share the workspace's compiled dependencies"
+# Else lambda-check's build of the functions (as `sam build` builds them) compiles the SDK,
+# hyper and Cedar a second time: see crates/workspace-hack.
+.venv/bin/python scripts/feature-drift.py
+
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 
