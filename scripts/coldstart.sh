@@ -6,7 +6,9 @@
 # with no plugins; and with
 # the SDK's default credentials chain, as a function given an AWS_ setting takes it), the
 # lifecycle function (an event it ignores without calling AWS) and a hello-world
-# lambda_runtime function, all three built here with the same (release) profile. Also
+# lambda_runtime function (as documented, `#[tokio::main]`: the floor "x hello-world" is
+# measured against; and on a current-thread runtime, as the functions run), all built here
+# with the same (release) profile. Also
 # prints each binary's size and its `zip -9` as Lambda takes it (bootstrap). Not part of
 # `make test`: a release build of both functions takes about half an hour on 2 cores.
 #   COLDSTART_TARGET_DIR  where the release build goes (default: $CARGO_TARGET_DIR or target)
@@ -55,6 +57,7 @@ aws="AWS_REGION=eu-west-1|AWS_ACCESS_KEY_ID=coldstart|AWS_SECRET_ACCESS_KEY=cold
 echo "## Cold start: process start to first response"
 python3 scripts/coldstart.py --runs "$runs" \
   "hello-world|$bin/hello-lambda|hello" \
+  "hello-world, current-thread runtime (as the functions)|$bin/hello-lambda-current-thread|hello" \
   "api, plugins for $other only (none loaded by healthz)|$bin/api|healthz|$aws|TENANCY_PLUGINS=$work/other/manifest.json" \
   "api, plugins precompiled for this host|$bin/api|healthz|$aws|TENANCY_PLUGINS=$work/host/manifest.json" \
   "api, no plugins|$bin/api|healthz|$aws" \
